@@ -1,0 +1,366 @@
+//! The L2 (device-side) endpoint: input consumer with an in-flight window,
+//! output producer, STOP drain (SPEC sections 7-9).
+//!
+//! No operation after creation allocates, locks or makes a system call
+//! (blocking calls spin; see [`crate::wait`]).
+
+use core::fmt;
+
+use crate::abi::*;
+use crate::error::{Error, ErrorInfo, ErrorKind, Operation, Poison};
+use crate::layout::validate_queue;
+use crate::region::{MappedRegion, Region};
+use crate::ring::{Consumer, Direction, Message, Producer, Reservation, Sender};
+use crate::wait::{self, WaitPolicy};
+
+#[derive(Debug, Clone, Copy, Default)]
+struct InflightEntry {
+    slot: DescriptorSlot,
+    bytes_end: u64,
+    completed: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StopState {
+    index: u64,
+    released: bool,
+}
+
+/// The device-side end of a queue.
+pub struct L2Endpoint<R: Region = MappedRegion> {
+    region: R,
+    layout: Layout,
+    input: Consumer,
+    output: Sender,
+    /// In-flight DATA/ERROR inputs, message `i` at `i % len`.
+    window: Box<[InflightEntry]>,
+    stop: Option<StopState>,
+    poison: Poison,
+}
+
+impl<R: Region> fmt::Debug for L2Endpoint<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("L2Endpoint")
+            .field("layout", &self.layout)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .field("max_inflight", &self.window.len())
+            .field("poison", &self.poison.record())
+            .finish()
+    }
+}
+
+impl L2Endpoint<MappedRegion> {
+    /// Creates an endpoint from the twelve task scalars the L3 side handed
+    /// over, with an input window of `max_inflight` handles.
+    ///
+    /// # Safety
+    /// The descriptor's payload and counter ranges must be mapped, readable
+    /// and writable in this process for the endpoint's lifetime.
+    ///
+    /// # Errors
+    /// [`Error::BadDescriptor`] with the violated rule, or
+    /// [`Error::BadArgument`] for a window outside `1..=depth`.
+    pub unsafe fn from_task_scalars(scalars: &TaskScalars, max_inflight: u64) -> Result<Self, Error> {
+        let (descriptor, args) = scalars.decode();
+        // SAFETY: forwarded from this function's contract.
+        unsafe { Self::from_descriptor(&descriptor, &args, max_inflight, 0) }
+    }
+
+    /// As [`L2Endpoint::from_task_scalars`], from descriptor and args.
+    /// `initial_count` is the value every ring counter starts from: 0 on a
+    /// fresh region (tests start high to cross 2^31 and 2^32).
+    ///
+    /// # Safety
+    /// As [`L2Endpoint::from_task_scalars`].
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::from_task_scalars`].
+    pub unsafe fn from_descriptor(descriptor: &RegionDescriptor, args: &QueueArgs, max_inflight: u64, initial_count: u64) -> Result<Self, Error> {
+        validate_queue(descriptor, args).map_err(Error::BadDescriptor)?;
+        // SAFETY: forwarded from this function's contract; the descriptor was validated above.
+        let region = unsafe { MappedRegion::from_descriptor(descriptor) }.map_err(Error::BadDescriptor)?;
+        L2Endpoint::with_region(region, descriptor, args, max_inflight, initial_count)
+    }
+}
+
+impl<R: Region> L2Endpoint<R> {
+    /// Creates an endpoint over any region backend (see
+    /// [`L2Endpoint::from_descriptor`] for `initial_count`).
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::from_task_scalars`].
+    pub fn with_region(region: R, descriptor: &RegionDescriptor, args: &QueueArgs, max_inflight: u64, initial_count: u64) -> Result<Self, Error> {
+        let layout = validate_queue(descriptor, args).map_err(Error::BadDescriptor)?;
+        if max_inflight == 0 || max_inflight > layout.depth {
+            return Err(Error::BadArgument);
+        }
+        let window = vec![InflightEntry::default(); max_inflight as usize].into_boxed_slice();
+        Ok(L2Endpoint {
+            region,
+            layout,
+            input: Consumer::new(Direction::input(&layout), initial_count),
+            output: Sender::new(Producer::new(Direction::output(&layout), initial_count)),
+            window,
+            stop: None,
+            poison: Poison::new(descriptor.region_id, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET),
+        })
+    }
+
+    /// The layout both sides agreed on.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The window size.
+    pub fn max_inflight(&self) -> u64 {
+        self.window.len() as u64
+    }
+
+    /// The recorded error once poisoned.
+    pub fn error(&self) -> Option<&ErrorInfo> {
+        self.poison.record()
+    }
+
+    /// The region this endpoint works on.
+    pub fn region(&self) -> &R {
+        &self.region
+    }
+
+    fn ownership(&mut self, operation: Operation, args: fmt::Arguments<'_>) -> Error {
+        self.poison.enter(&self.region, ErrorKind::Ownership, operation, args)
+    }
+
+    /// First message number past the in-flight DATA/ERROR inputs.
+    fn data_end(&self) -> u64 {
+        self.stop.map_or(self.input.acquired(), |s| s.index)
+    }
+
+    /// Acquires the next input without waiting.
+    ///
+    /// # Errors
+    /// [`Error::NoProgress`] when nothing is published, the window is full,
+    /// or STOP was already acquired; [`Error::Poisoned`] on a breach, a
+    /// second peek with window 1, or a descriptor published after STOP;
+    /// [`Error::CallbackFailed`] if the region could not be read.
+    pub fn try_peek(&mut self) -> Result<Message, Error> {
+        self.poison.check()?;
+        if let Some(stop) = self.stop {
+            if let Err(e) = self.input.refresh(&self.region) {
+                return Err(self.poison.from_ring(&self.region, Operation::Peek, e));
+            }
+            if self.input.observed() > stop.index + 1 {
+                let next = stop.index + 2;
+                return Err(self.poison.enter(&self.region, ErrorKind::InvalidDescriptor, Operation::Peek, format_args!("descriptor published after STOP (seq {next})")));
+            }
+            return Err(Error::NoProgress);
+        }
+        let inflight = self.input.acquired() - self.input.released();
+        let window = self.window.len() as u64;
+        if window == 1 && inflight == 1 {
+            return Err(self.ownership(Operation::Peek, format_args!("peek again before release with window 1")));
+        }
+        if inflight >= window {
+            return Err(Error::NoProgress);
+        }
+        let acquired = match self.input.try_acquire(&self.region) {
+            Ok(Some(a)) => a,
+            Ok(None) => return Err(Error::NoProgress),
+            Err(e) => return Err(self.poison.from_ring(&self.region, Operation::Peek, e)),
+        };
+        if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
+            self.stop = Some(StopState { index: acquired.index, released: false });
+        } else {
+            self.window[(acquired.index % window) as usize] = InflightEntry { slot: acquired.slot, bytes_end: acquired.span.end, completed: false };
+        }
+        Ok(Message::of(&self.region, &acquired.slot))
+    }
+
+    /// Acquires the next input, waiting up to `timeout_ns` (spinning).
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::try_peek`], plus [`Error::Timeout`] or
+    /// [`Error::RemoteAborted`] (the L3 abort flag, sampled at timeout).
+    pub fn peek(&mut self, timeout_ns: u64) -> Result<Message, Error> {
+        let result = wait::until(WaitPolicy::Spin, timeout_ns, || self.try_peek());
+        self.poison.on_wait_result(&self.region, result)
+    }
+
+    /// Copies a held input's payload into `dst`, for region backends
+    /// without a zero-copy view; returns the byte count.
+    ///
+    /// # Errors
+    /// [`Error::BufferTooSmall`], [`Error::CallbackFailed`], or
+    /// [`Error::Poisoned`].
+    pub fn copy_payload(&self, message: &Message, dst: &mut [u8]) -> Result<usize, Error> {
+        self.poison.check()?;
+        let n = usize::try_from(message.payload_nbytes).map_err(|_| Error::BufferTooSmall)?;
+        let dst = dst.get_mut(..n).ok_or(Error::BufferTooSmall)?;
+        self.region.read_payload(message.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;
+        Ok(n)
+    }
+
+    /// Whether `message` is held by this endpoint: acquired, not released,
+    /// unaltered.
+    pub fn holds(&self, message: &Message) -> bool {
+        if message.opcode == L3L2Q_OPCODE_STOP {
+            return self.stop.is_some_and(|s| !s.released && message.seq == s.index.wrapping_add(1));
+        }
+        let index = message.seq.wrapping_sub(1);
+        if index < self.input.released() || index >= self.data_end() {
+            return false;
+        }
+        let entry = &self.window[(index % self.window.len() as u64) as usize];
+        !entry.completed && message.names(&entry.slot)
+    }
+
+    /// Marks an input complete. The shared head advances over the completed
+    /// FIFO prefix only, and STOP is released physically after every
+    /// earlier input.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] for an unknown, stale, altered or already
+    /// released handle, or when the head store fails.
+    pub fn release(&mut self, message: &Message) -> Result<(), Error> {
+        self.poison.check()?;
+        if message.opcode == L3L2Q_OPCODE_STOP {
+            match &mut self.stop {
+                Some(stop) if !stop.released && message.seq == stop.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0 => {
+                    stop.released = true;
+                }
+                _ => return Err(self.ownership(Operation::Release, format_args!("release of an unknown or already released STOP (seq {})", message.seq))),
+            }
+        } else {
+            let index = message.seq.wrapping_sub(1);
+            if index < self.input.released() || index >= self.data_end() {
+                return Err(self.ownership(Operation::Release, format_args!("release of an unknown or stale handle (seq {})", message.seq)));
+            }
+            let position = (index % self.window.len() as u64) as usize;
+            let entry = self.window[position];
+            if !message.names(&entry.slot) {
+                return Err(self.ownership(Operation::Release, format_args!("release of an altered handle (seq {})", message.seq)));
+            }
+            if entry.completed {
+                return Err(self.ownership(Operation::Release, format_args!("handle released twice (seq {})", message.seq)));
+            }
+            self.window[position].completed = true;
+        }
+        self.release_completed_prefix()
+    }
+
+    fn release_completed_prefix(&mut self) -> Result<(), Error> {
+        let window = self.window.len() as u64;
+        let data_end = self.data_end();
+        let mut count = self.input.released();
+        let mut bytes_end = self.input.bytes_head();
+        while count < data_end {
+            let entry = &self.window[(count % window) as usize];
+            if !entry.completed {
+                break;
+            }
+            bytes_end = entry.bytes_end;
+            count += 1;
+        }
+        if let Some(stop) = self.stop {
+            if stop.released && count == stop.index {
+                count += 1; // STOP is zero-byte: no arena bytes to free
+            }
+        }
+        if count != self.input.released() {
+            self.input.release_to(count, bytes_end);
+            if let Err(e) = self.input.announce(&self.region) {
+                return Err(self.poison.from_ring(&self.region, Operation::Release, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// True once STOP has been acquired and physically released, which
+    /// happens only after every earlier input was released.
+    pub fn drained(&self) -> bool {
+        self.stop.is_some_and(|s| self.input.released() > s.index)
+    }
+
+    /// Reserves `nbytes` in the output arena without waiting.
+    ///
+    /// # Errors
+    /// [`Error::NoProgress`] when the ring or arena is full or `nbytes`
+    /// exceeds the arena; [`Error::Poisoned`] for a second active
+    /// reservation or a breach seen while refreshing the head.
+    pub fn try_reserve(&mut self, nbytes: u64) -> Result<Reservation, Error> {
+        self.output.try_reserve(&self.region, &mut self.poison, nbytes)
+    }
+
+    /// Reserves output space, waiting up to `timeout_ns` (spinning).
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::try_reserve`], plus [`Error::Timeout`] or
+    /// [`Error::RemoteAborted`].
+    pub fn reserve(&mut self, nbytes: u64, timeout_ns: u64) -> Result<Reservation, Error> {
+        let result = wait::until(WaitPolicy::Spin, timeout_ns, || self.try_reserve(nbytes));
+        self.poison.on_wait_result(&self.region, result)
+    }
+
+    /// Copies bytes into the active reservation at byte `at`, for region
+    /// backends without a zero-copy pointer.
+    ///
+    /// # Errors
+    /// As [`Sender::write`].
+    pub fn write_reserved(&mut self, reservation: &Reservation, at: u64, src: &[u8]) -> Result<(), Error> {
+        self.output.write(&self.region, &mut self.poison, reservation, at, src)
+    }
+
+    /// Publishes the active reservation as a message of `nbytes` (at most
+    /// its capacity) with `opcode` DATA or ERROR. Unused bytes return to
+    /// the arena; zero bytes roll the whole reservation back, padding
+    /// included, and publish a zero-byte message at offset 0.
+    ///
+    /// # Errors
+    /// As [`Sender::publish`].
+    pub fn publish(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
+        self.output.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, true)
+    }
+
+    /// Reserves, copies `payload` and publishes it in one call.
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::try_reserve`] and [`L2Endpoint::publish`].
+    pub fn try_send(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
+        self.output.try_send(&self.region, &mut self.poison, opcode, payload, true)
+    }
+}
+
+impl L2Endpoint<MappedRegion> {
+    /// The payload of a held input, in place; empty for a message this
+    /// endpoint does not hold. The borrow of `self` keeps the slice from
+    /// outliving the release, which needs `&mut self`.
+    pub fn payload(&self, message: &Message) -> &[u8] {
+        if !self.holds(message) {
+            return &[];
+        }
+        match self.region.payload_ptr(message.payload_offset, message.payload_nbytes) {
+            // SAFETY: the range lies inside the mapped payload (payload_ptr checks it); the message is held
+            // by this endpoint until released, which the borrow of `self` prevents while the slice lives.
+            Some(p) if message.payload_nbytes != 0 && p.as_ptr().cast_const() == message.data => unsafe {
+                core::slice::from_raw_parts(p.as_ptr(), message.payload_nbytes as usize)
+            },
+            _ => &[],
+        }
+    }
+
+    /// The in-place bytes of the active output reservation, to fill before
+    /// publishing; empty for any other reservation.
+    pub fn reserved_mut(&mut self, reservation: &Reservation) -> &mut [u8] {
+        if !self.output.is_active(reservation) {
+            return &mut [];
+        }
+        match self.region.payload_ptr(reservation.payload_offset, reservation.capacity) {
+            // SAFETY: the range lies inside the mapped payload and was reserved for this side only (the
+            // consumer cannot see it before publish); the &mut borrow of self prevents publishing meanwhile.
+            Some(p) if reservation.capacity != 0 && p.as_ptr() == reservation.data => unsafe {
+                core::slice::from_raw_parts_mut(p.as_ptr(), reservation.capacity as usize)
+            },
+            _ => &mut [],
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! A region whose payload and counters are addressable in this process:
+//! the device view on L2, and shared memory or same-process memory on L3.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use super::{Fault, Region, cache, range_fits};
+use crate::abi::RegionDescriptor;
+use crate::layout::Violation;
+
+/// Payload and counter ranges reached through pointers.
+#[derive(Debug)]
+pub struct MappedRegion {
+    payload: NonNull<u8>,
+    payload_bytes: u64,
+    counters: NonNull<u8>,
+    counter_bytes: u64,
+}
+
+// SAFETY: the region is shared memory by design; every access goes through
+// bounds-checked copies or atomics, so moving the handle to another thread
+// adds no aliasing the protocol does not already account for.
+unsafe impl Send for MappedRegion {}
+
+impl MappedRegion {
+    /// Wraps the ranges a descriptor names, after validating it.
+    ///
+    /// # Safety
+    /// `payload_base..+payload_bytes` and `counter_base..+counter_bytes`
+    /// must be readable and writable memory of this process for as long as
+    /// the region (and anything built on it) lives. Other agents may write
+    /// it concurrently; that is what the protocol is for.
+    ///
+    /// # Errors
+    /// The violated descriptor rule.
+    pub unsafe fn from_descriptor(descriptor: &RegionDescriptor) -> Result<MappedRegion, Violation> {
+        descriptor.validate()?;
+        let payload = usize::try_from(descriptor.payload_base).map_err(|_| Violation::PayloadRangeOverflow)?;
+        let counters = usize::try_from(descriptor.counter_base).map_err(|_| Violation::CounterRangeOverflow)?;
+        usize::try_from(descriptor.payload_bytes).map_err(|_| Violation::PayloadRangeOverflow)?;
+        usize::try_from(descriptor.counter_bytes).map_err(|_| Violation::CounterRangeOverflow)?;
+        Ok(MappedRegion {
+            payload: NonNull::new(payload as *mut u8).ok_or(Violation::PayloadBaseZero)?,
+            payload_bytes: descriptor.payload_bytes,
+            counters: NonNull::new(counters as *mut u8).ok_or(Violation::CounterBaseZero)?,
+            counter_bytes: descriptor.counter_bytes,
+        })
+    }
+
+    /// Size of the payload range.
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
+
+    /// Size of the counter range.
+    pub fn counter_bytes(&self) -> u64 {
+        self.counter_bytes
+    }
+
+    fn payload_at(&self, offset: u64, len: u64) -> Option<*mut u8> {
+        if !range_fits(offset, len, self.payload_bytes) {
+            return None;
+        }
+        // SAFETY: offset + len <= payload_bytes, which fits in usize (checked at construction), so the
+        // result stays inside the mapped payload range.
+        Some(unsafe { self.payload.as_ptr().add(offset as usize) })
+    }
+
+    fn counter_at(&self, offset: u64) -> Option<&AtomicU32> {
+        if offset % 4 != 0 || !range_fits(offset, 4, self.counter_bytes) {
+            return None;
+        }
+        // SAFETY: counter_base is 64-byte aligned (validated) and offset is a multiple of 4 inside the
+        // counter range, so the pointer is aligned and valid for the region's lifetime; every access to
+        // it, ours and the peer's, is atomic.
+        Some(unsafe { AtomicU32::from_ptr(self.counters.as_ptr().add(offset as usize).cast::<u32>()) })
+    }
+}
+
+impl Region for MappedRegion {
+    fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
+        let src = self.payload_at(offset, dst.len() as u64).ok_or(Fault::Read)?;
+        cache::invalidate(src, dst.len());
+        // SAFETY: src..src+len is inside the payload range (checked above) and cannot overlap `dst`, a
+        // Rust-owned buffer. The bytes are protocol-owned by this side while it reads them; a hostile peer
+        // rewriting them can only change the copied values, which are validated before use.
+        unsafe { core::ptr::copy_nonoverlapping(src, dst.as_mut_ptr(), dst.len()) };
+        Ok(())
+    }
+
+    fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault> {
+        let dst = self.payload_at(offset, src.len() as u64).ok_or(Fault::Write)?;
+        // SAFETY: dst..dst+len is inside the payload range (checked above), which no Rust reference
+        // aliases; `src` is a Rust-owned buffer that cannot overlap it.
+        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
+        cache::clean(dst, src.len());
+        Ok(())
+    }
+
+    fn load_counter(&self, offset: u64) -> Result<u32, Fault> {
+        let counter = self.counter_at(offset).ok_or(Fault::Read)?;
+        cache::invalidate(counter.as_ptr().cast::<u8>(), 4);
+        // Acquire pairs with the peer's release store of the same counter: every payload and slot
+        // write it made before publishing is visible once we see the new value.
+        Ok(u32::from_le(counter.load(Ordering::Acquire)))
+    }
+
+    fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
+        let counter = self.counter_at(offset).ok_or(Fault::Write)?;
+        // Release orders every earlier payload/slot write (or read, for a head) before the store, so
+        // a peer that acquires the value sees them complete.
+        counter.store(value.to_le(), Ordering::Release);
+        cache::clean(counter.as_ptr().cast::<u8>(), 4);
+        Ok(())
+    }
+
+    fn payload_ptr(&self, offset: u64, len: u64) -> Option<NonNull<u8>> {
+        self.payload_at(offset, len).and_then(NonNull::new)
+    }
+
+    fn flush_written(&self, offset: u64, len: u64) {
+        if let Some(ptr) = self.payload_at(offset, len) {
+            cache::clean(ptr, len as usize);
+        }
+    }
+
+    fn refresh_for_read(&self, offset: u64, len: u64) {
+        if let Some(ptr) = self.payload_at(offset, len) {
+            cache::invalidate(ptr, len as usize);
+        }
+    }
+}

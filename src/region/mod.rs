@@ -1,0 +1,76 @@
+//! How payload bytes and counters are reached.
+//!
+//! The protocol core never touches memory directly; it asks a [`Region`].
+//! Offsets are relative to the payload or counter base and are checked by
+//! every backend, so even a core bug cannot reach outside the region.
+
+mod cache;
+pub mod callbacks;
+pub mod mapped;
+
+pub use callbacks::{CallbackRegion, RegionCallbacks};
+pub use mapped::MappedRegion;
+
+/// A payload or counter operation that did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A read failed or was out of range; nothing shared changed.
+    Read,
+    /// A write or store failed or was out of range.
+    Write,
+}
+
+/// Access to one region's payload range and counter range.
+///
+/// Counter loads must have acquire semantics and stores release semantics
+/// with respect to payload accesses: the ring protocol relies on "payload and
+/// slot written, then tail stored" being observed in that order.
+pub trait Region {
+    /// Copies `dst.len()` bytes from payload offset `offset`.
+    ///
+    /// # Errors
+    /// [`Fault::Read`] when the range is outside the payload or the copy failed.
+    fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault>;
+
+    /// Copies `src` to payload offset `offset`.
+    ///
+    /// # Errors
+    /// [`Fault::Write`] when the range is outside the payload or the copy failed.
+    fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault>;
+
+    /// Loads the low-32 counter at `offset` with acquire ordering.
+    ///
+    /// # Errors
+    /// [`Fault::Read`] when the offset is invalid or the load failed.
+    fn load_counter(&self, offset: u64) -> Result<u32, Fault>;
+
+    /// Stores the low-32 counter at `offset` with release ordering.
+    ///
+    /// # Errors
+    /// [`Fault::Write`] when the offset is invalid or the store failed.
+    fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault>;
+
+    /// A pointer to `len` payload bytes at `offset` when the region is
+    /// directly mapped, for zero-copy access; `None` otherwise.
+    fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
+        let _ = (offset, len);
+        None
+    }
+
+    /// Makes bytes written through [`Region::payload_ptr`] visible to the
+    /// peer before they are published (cache clean on non-coherent memory).
+    fn flush_written(&self, offset: u64, len: u64) {
+        let _ = (offset, len);
+    }
+
+    /// Discards stale cached copies of bytes about to be read through
+    /// [`Region::payload_ptr`] (cache invalidate on non-coherent memory).
+    fn refresh_for_read(&self, offset: u64, len: u64) {
+        let _ = (offset, len);
+    }
+}
+
+/// Checks `offset..offset + len` lies inside `0..size` without overflow.
+pub(crate) fn range_fits(offset: u64, len: u64, size: u64) -> bool {
+    matches!(offset.checked_add(len), Some(end) if end <= size)
+}

@@ -1,0 +1,156 @@
+//! Arena placement of SPEC section 6, as pure cursor arithmetic.
+//!
+//! Cursors are monotonic byte counts; a position in the arena is
+//! `cursor % arena`. Live payload bytes occupy `[head, tail)`. Padding
+//! skipped by a wrap has no descriptor and counts as used until the message
+//! after it is released.
+
+/// Where a payload of `n` bytes sits: its arena-relative offset, the cursor
+/// at which it starts (the tail, or the next cycle start after a wrap) and
+/// the cursor after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// Offset inside the arena.
+    pub offset: u64,
+    /// Cursor of the first payload byte.
+    pub start: u64,
+    /// Cursor after the payload.
+    pub end: u64,
+}
+
+impl Span {
+    /// A zero-byte message: offset 0 and no cursor movement.
+    pub const fn empty(cursor: u64) -> Span {
+        Span { offset: 0, start: cursor, end: cursor }
+    }
+
+    /// Whether placing this span skipped padding to the next cycle.
+    pub fn wrapped(&self, tail: u64) -> bool {
+        self.start != tail
+    }
+
+    /// The same placement holding only `n` bytes (a shrunk reservation):
+    /// a wrapped span stays at the arena start.
+    pub fn shrink(&self, tail: u64, n: u64) -> Span {
+        if n == 0 { Span::empty(tail) } else { Span { end: self.start + n, ..*self } }
+    }
+}
+
+/// Start cursor of the arena cycle after the one `cursor` is in.
+fn next_cycle(cursor: u64, arena: u64) -> Option<u64> {
+    (cursor - cursor % arena).checked_add(arena)
+}
+
+/// Whether `[head, end)` fits in the arena, or nothing is live at all.
+fn fits(head: u64, tail: u64, end: u64, arena: u64) -> bool {
+    head == tail || end - head <= arena
+}
+
+/// Producer placement: where `n` bytes go given the live range
+/// `[head, tail)`, or `None` when there is no room now. Pure: a failed try
+/// commits nothing, padding included.
+pub fn place(head: u64, tail: u64, arena: u64, n: u64) -> Option<Span> {
+    if n == 0 {
+        return Some(Span::empty(tail));
+    }
+    if n > arena {
+        return None;
+    }
+    let pos = tail % arena;
+    let span = if n <= arena - pos {
+        Span { offset: pos, start: tail, end: tail.checked_add(n)? }
+    } else {
+        let start = next_cycle(tail, arena)?;
+        Span { offset: 0, start, end: start.checked_add(n)? }
+    };
+    // Without a wrap the live range must fit; with a wrap it also may
+    // when nothing is live, so a drained arena always takes n <= arena.
+    let ok = if span.wrapped(tail) { fits(head, tail, span.end, arena) } else { span.end - head <= arena };
+    ok.then_some(span)
+}
+
+/// Consumer (and replaying producer) acceptance: the payload seen at
+/// arena offset `offset` must be at the expected position `tail % arena`,
+/// or at the arena start as a wrap; and it must not overlap live bytes in
+/// `[head, tail)`. `None` is a bad arena position: poison.
+pub fn follow(head: u64, tail: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
+    if n == 0 {
+        return (offset == 0).then_some(Span::empty(tail));
+    }
+    if n > arena {
+        return None;
+    }
+    let pos = tail % arena;
+    let span = if offset == pos && n <= arena - pos {
+        Span { offset, start: tail, end: tail.checked_add(n)? }
+    } else if offset == 0 && pos != 0 {
+        let start = next_cycle(tail, arena)?;
+        Span { offset: 0, start, end: start.checked_add(n)? }
+    } else {
+        return None;
+    };
+    fits(head, tail, span.end, arena).then_some(span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_in_order_without_wrap() {
+        assert_eq!(place(0, 0, 1024, 300), Some(Span { offset: 0, start: 0, end: 300 }));
+        assert_eq!(place(0, 300, 1024, 724), Some(Span { offset: 300, start: 300, end: 1024 }));
+        assert_eq!(place(0, 300, 1024, 725), None, "needs a wrap and 300 bytes are live");
+    }
+
+    #[test]
+    fn wrap_after_full_drain_always_fits() {
+        // 300 B then 800 B in a 1024 B arena: once the 300 are released the
+        // 800 must wrap to the cycle start, not wait forever.
+        assert_eq!(place(0, 300, 1024, 800), None);
+        assert_eq!(place(300, 300, 1024, 800), Some(Span { offset: 0, start: 1024, end: 1824 }));
+        assert_eq!(place(300, 300, 1024, 1024), Some(Span { offset: 0, start: 1024, end: 2048 }));
+        assert_eq!(place(300, 300, 1024, 1025), None);
+    }
+
+    #[test]
+    fn wrap_with_live_bytes_needs_room_before_head() {
+        // live [900, 1000): a wrap to 1024 with 100 bytes ends at 1124 <= 900 + 1024.
+        assert_eq!(place(900, 1000, 1024, 100), Some(Span { offset: 0, start: 1024, end: 1124 }));
+        assert_eq!(place(900, 1000, 1024, 900), Some(Span { offset: 0, start: 1024, end: 1924 }));
+        assert_eq!(place(900, 1000, 1024, 901), None);
+    }
+
+    #[test]
+    fn follow_accepts_expected_and_wrap_and_rejects_others() {
+        assert_eq!(follow(0, 300, 1024, 100, 300), Some(Span { offset: 300, start: 300, end: 400 }));
+        assert_eq!(follow(300, 300, 1024, 100, 0), Some(Span { offset: 0, start: 1024, end: 1124 }));
+        assert_eq!(follow(300, 300, 1024, 100, 64), None);
+        assert_eq!(follow(0, 0, 1024, 100, 0), Some(Span { offset: 0, start: 0, end: 100 }));
+        assert_eq!(follow(0, 1000, 1024, 100, 1000), None, "runs past the arena end");
+        assert_eq!(follow(0, 0, 1024, 0, 0), Some(Span::empty(0)));
+        assert_eq!(follow(0, 0, 1024, 0, 64), None, "zero-byte message must have offset 0");
+        assert_eq!(follow(0, 0, 1024, 2048, 0), None);
+    }
+
+    #[test]
+    fn follow_rejects_overlap_with_held_bytes() {
+        // 800 bytes held at [0, 800); a wrap of 300 to cycle start would overwrite them.
+        assert_eq!(follow(0, 800, 1024, 300, 0), None);
+        assert_eq!(follow(0, 800, 1024, 224, 800), Some(Span { offset: 800, start: 800, end: 1024 }));
+    }
+
+    #[test]
+    fn shrink_keeps_a_wrapped_span_at_arena_start() {
+        let span = place(300, 300, 1024, 800).unwrap();
+        assert_eq!(span.shrink(300, 10), Span { offset: 0, start: 1024, end: 1034 });
+        assert_eq!(span.shrink(300, 0), Span::empty(300));
+        assert_eq!(follow(300, 300, 1024, 10, 0), Some(span.shrink(300, 10)));
+    }
+
+    #[test]
+    fn cursor_overflow_fails_closed() {
+        assert_eq!(place(u64::MAX - 10, u64::MAX - 10, 64, 20), None);
+        assert_eq!(follow(u64::MAX - 10, u64::MAX - 10, 64, 20, 0), None);
+    }
+}

@@ -1,0 +1,175 @@
+//! Producer half of one direction (SPEC section 6, producer sequence).
+
+use super::arena::{self, Span};
+use super::{Breach, Direction, RingError};
+use crate::abi::DescriptorSlot;
+use crate::counter::fold;
+use crate::error::ErrorKind;
+use crate::region::Region;
+
+/// A place in the ring and arena for one message, not yet committed. It
+/// borrows nothing, so the caller may fill the payload in between; a
+/// placement that is dropped commits nothing, padding included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a placement does nothing until it is committed"]
+pub struct Placement {
+    /// Message number the placement is for.
+    pub index: u64,
+    /// Where the payload goes in the arena.
+    pub span: Span,
+    /// Bytes reserved; a commit may use fewer.
+    pub capacity: u64,
+}
+
+/// The producing side of a ring: local counts and arena cursors, synced
+/// with the consumer's head counter only when space looks short.
+#[derive(Debug)]
+pub struct Producer {
+    dir: Direction,
+    /// Messages whose slots are written.
+    written: u64,
+    /// The tail value last stored to shared memory.
+    announced: u64,
+    /// The consumer's head, folded; replayed up to here.
+    released: u64,
+    /// Arena cursor up to which released payloads have been replayed.
+    bytes_head: u64,
+    /// Arena cursor after the last written payload.
+    bytes_tail: u64,
+}
+
+impl Producer {
+    /// A producer whose counters start at `initial` (0 on a fresh region).
+    pub fn new(dir: Direction, initial: u64) -> Producer {
+        Producer { dir, written: initial, announced: initial, released: initial, bytes_head: 0, bytes_tail: 0 }
+    }
+
+    /// The direction this producer writes.
+    pub fn direction(&self) -> &Direction {
+        &self.dir
+    }
+
+    /// Messages written so far (published or pending in a batch).
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Messages the consumer has released, as last observed.
+    pub fn released(&self) -> u64 {
+        self.released
+    }
+
+    /// Reloads the consumer's head and replays the descriptors it released
+    /// to advance the arena head. A load failure changes nothing.
+    ///
+    /// # Errors
+    /// [`RingError::Memory`] on a failed load or slot read,
+    /// [`RingError::Breach`] on an impossible head or a released descriptor
+    /// that does not match what this producer wrote.
+    pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<(), RingError> {
+        let observed = region.load_counter(self.dir.head_counter)?;
+        let head = fold(self.released, observed, self.dir.depth)
+            .ok_or(Breach::new(ErrorKind::OutOfSpace, "head counter moved backwards or past depth", self.released, observed as u64))?;
+        if head > self.announced {
+            return Err(Breach::new(ErrorKind::OutOfSpace, "head counter passed the published tail", head, self.announced).into());
+        }
+        if head == self.written {
+            // Everything is released: the arena is empty, no replay needed.
+            self.released = head;
+            self.bytes_head = self.bytes_tail;
+            return Ok(());
+        }
+        while self.released < head {
+            self.replay_one(region)?;
+        }
+        Ok(())
+    }
+
+    /// Replays one released descriptor. Progress is committed per message,
+    /// so a failure part-way leaves a consistent state to resume from.
+    fn replay_one<R: Region + ?Sized>(&mut self, region: &R) -> Result<(), RingError> {
+        let index = self.released;
+        let slot = self.dir.read_slot(region, index)?;
+        let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
+        if slot.seq != index.wrapping_add(1) {
+            return Err(bad("released slot seq was altered", slot.seq).into());
+        }
+        let relative = if slot.payload_nbytes == 0 {
+            slot.payload_offset
+        } else {
+            self.dir
+                .arena_relative(slot.payload_offset, slot.payload_nbytes)
+                .ok_or(bad("released slot payload outside the arena", slot.payload_offset))?
+        };
+        let span = arena::follow(self.bytes_head, self.bytes_head, self.dir.arena_bytes, slot.payload_nbytes, relative)
+            .filter(|span| span.end <= self.bytes_tail)
+            .ok_or(bad("released slot at a position this producer never wrote", slot.payload_offset))?;
+        self.bytes_head = span.end;
+        self.released = index + 1;
+        Ok(())
+    }
+
+    /// Finds room for `n` bytes, refreshing the head only when the cached
+    /// one shows no room. `Ok(None)` is no-progress and commits nothing.
+    ///
+    /// # Errors
+    /// As [`Producer::refresh`].
+    pub fn try_place<R: Region + ?Sized>(&mut self, region: &R, n: u64) -> Result<Option<Placement>, RingError> {
+        if n > self.dir.arena_bytes {
+            return Ok(None);
+        }
+        let mut refreshed = false;
+        if self.written - self.released >= self.dir.depth {
+            self.refresh(region)?;
+            refreshed = true;
+            if self.written - self.released >= self.dir.depth {
+                return Ok(None);
+            }
+        }
+        let mut span = arena::place(self.bytes_head, self.bytes_tail, self.dir.arena_bytes, n);
+        if span.is_none() && !refreshed {
+            self.refresh(region)?;
+            span = arena::place(self.bytes_head, self.bytes_tail, self.dir.arena_bytes, n);
+        }
+        Ok(span.map(|span| Placement { index: self.written, span, capacity: n }))
+    }
+
+    /// Payload offset (relative to the payload base) of a placement.
+    pub fn payload_offset(&self, placement: &Placement) -> u64 {
+        if placement.capacity == 0 { 0 } else { self.dir.arena_offset + placement.span.offset }
+    }
+
+    /// Writes the slot for `placement` carrying `nbytes <= capacity` bytes
+    /// and commits its arena space; the tail is stored by [`Producer::announce`].
+    /// Fields go first and `seq` last, so a slot whose seq matches was
+    /// fully written by the time the tail covering it is observed.
+    ///
+    /// # Errors
+    /// [`RingError::Memory`] when a slot write fails; the caller must poison.
+    pub fn commit<R: Region + ?Sized>(&mut self, region: &R, placement: &Placement, opcode: u64, nbytes: u64) -> Result<(), RingError> {
+        debug_assert_eq!(placement.index, self.written, "placements are committed in order");
+        debug_assert!(nbytes <= placement.capacity);
+        let span = placement.span.shrink(self.bytes_tail, nbytes);
+        let payload_offset = if nbytes == 0 { 0 } else { self.dir.arena_offset + span.offset };
+        let slot = DescriptorSlot { seq: placement.index.wrapping_add(1), opcode, payload_offset, payload_nbytes: nbytes };
+        let bytes = slot.to_bytes();
+        let slot_offset = self.dir.slot_offset(placement.index);
+        region.write_payload(slot_offset + 8, &bytes[8..])?;
+        region.write_payload(slot_offset, &bytes[..8])?;
+        self.bytes_tail = span.end;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Publishes every written slot with one release store of the tail.
+    ///
+    /// # Errors
+    /// [`RingError::Memory`] when the store fails; the caller must poison.
+    pub fn announce<R: Region + ?Sized>(&mut self, region: &R) -> Result<(), RingError> {
+        if self.announced != self.written {
+            region.store_counter(self.dir.tail_counter, self.written as u32)?;
+            self.announced = self.written;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! The producing end as both L2 output and L3 input use it: a [`Producer`]
+//! plus the one-at-a-time reservation rules of SPEC section 7 (grants in
+//! the bbqueue sense: reserve, fill, publish possibly fewer bytes).
+
+use super::{Placement, Producer};
+use crate::abi::*;
+use crate::error::{Error, ErrorKind, Operation, Poison};
+use crate::region::Region;
+
+/// Space reserved in an arena, to be filled and then published.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a reservation blocks further reserves until it is published"]
+pub struct Reservation {
+    /// Identifies this reservation; pass it back unaltered.
+    pub token: u64,
+    /// Payload offset relative to the payload base (0 when empty).
+    pub payload_offset: u64,
+    /// Bytes reserved.
+    pub capacity: u64,
+    /// Where to write the payload in place; null when `capacity` is 0 or
+    /// the region is not directly mapped.
+    pub data: *mut u8,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Active {
+    placement: Placement,
+    token: u64,
+}
+
+/// A producer with at most one outstanding reservation.
+#[derive(Debug)]
+pub struct Sender {
+    producer: Producer,
+    active: Option<Active>,
+    next_token: u64,
+}
+
+impl Sender {
+    /// Wraps a producer.
+    pub fn new(producer: Producer) -> Sender {
+        Sender { producer, active: None, next_token: 1 }
+    }
+
+    /// The producer underneath.
+    pub fn producer(&self) -> &Producer {
+        &self.producer
+    }
+
+    /// Reserves `nbytes` without waiting.
+    ///
+    /// # Errors
+    /// [`Error::NoProgress`] when there is no room (or `nbytes` exceeds
+    /// the arena); [`Error::Poisoned`] for a second active reservation or a
+    /// breach seen while refreshing; [`Error::CallbackFailed`] on a failed read.
+    pub fn try_reserve<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, nbytes: u64) -> Result<Reservation, Error> {
+        poison.check()?;
+        if self.active.is_some() {
+            return Err(poison.enter(region, ErrorKind::Ownership, Operation::Reserve, format_args!("second reserve while a reservation is active")));
+        }
+        let placement = match self.producer.try_place(region, nbytes) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(Error::NoProgress),
+            Err(e) => return Err(poison.from_ring(region, Operation::Reserve, e)),
+        };
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.active = Some(Active { placement, token });
+        let payload_offset = self.producer.payload_offset(&placement);
+        let data = if nbytes == 0 {
+            core::ptr::null_mut()
+        } else {
+            region.payload_ptr(payload_offset, nbytes).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+        };
+        Ok(Reservation { token, payload_offset, capacity: nbytes, data })
+    }
+
+    /// Whether `reservation` is the active one, unaltered.
+    pub fn is_active(&self, reservation: &Reservation) -> bool {
+        self.active.is_some_and(|active| {
+            active.token == reservation.token
+                && active.placement.capacity == reservation.capacity
+                && self.producer.payload_offset(&active.placement) == reservation.payload_offset
+        })
+    }
+
+    fn check<R: Region + ?Sized>(&self, region: &R, poison: &mut Poison, reservation: &Reservation, operation: Operation) -> Result<Placement, Error> {
+        match self.active {
+            Some(active) if self.is_active(reservation) => Ok(active.placement),
+            _ => Err(poison.enter(region, ErrorKind::Ownership, operation, format_args!("unknown, stale or altered reservation (token {})", reservation.token))),
+        }
+    }
+
+    /// Copies `src` into the active reservation at byte `at`.
+    ///
+    /// # Errors
+    /// [`Error::BadArgument`] when it does not fit the reservation;
+    /// [`Error::Poisoned`] when the reservation is not the active one or
+    /// the write fails (shared bytes may be half-written).
+    pub fn write<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, reservation: &Reservation, at: u64, src: &[u8]) -> Result<(), Error> {
+        poison.check()?;
+        let _placement = self.check(region, poison, reservation, Operation::Publish)?;
+        match at.checked_add(src.len() as u64) {
+            Some(end) if end <= reservation.capacity => {}
+            _ => return Err(Error::BadArgument),
+        }
+        region
+            .write_payload(reservation.payload_offset + at, src)
+            .map_err(|_| poison.enter(region, ErrorKind::EndpointError, Operation::Publish, format_args!("payload write failed")))
+    }
+
+    /// Publishes the active reservation with `nbytes <= capacity` and a
+    /// DATA or ERROR opcode, returning unused bytes to the arena. With
+    /// `announce` false the tail store is deferred to [`Sender::flush`].
+    ///
+    /// # Errors
+    /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the
+    /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
+    /// or altered reservation (OWNERSHIP), STOP or an invalid opcode
+    /// (INVALID_DESCRIPTOR), or a failed shared write.
+    pub fn publish<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, reservation: &Reservation, opcode: u64, nbytes: u64, announce: bool) -> Result<(), Error> {
+        poison.check()?;
+        let placement = self.check(region, poison, reservation, Operation::Publish)?;
+        if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
+            return Err(poison.enter(region, ErrorKind::InvalidDescriptor, Operation::Publish, format_args!("publish with opcode {opcode}: only DATA and ERROR are messages")));
+        }
+        if nbytes > placement.capacity {
+            return Err(Error::BadArgument);
+        }
+        region.flush_written(reservation.payload_offset, nbytes);
+        self.active = None;
+        self.commit(region, poison, &placement, opcode, nbytes, announce, Operation::Publish)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn commit<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, placement: &Placement, opcode: u64, nbytes: u64, announce: bool, operation: Operation) -> Result<(), Error> {
+        let mut result = self.producer.commit(region, placement, opcode, nbytes);
+        if announce {
+            result = result.and_then(|()| self.producer.announce(region));
+        }
+        result.map_err(|e| poison.from_ring(region, operation, e))
+    }
+
+    /// Copies `payload` into a fresh placement and publishes it (the copy
+    /// form of reserve + publish).
+    ///
+    /// # Errors
+    /// As [`Sender::try_reserve`] and [`Sender::publish`].
+    pub fn try_send<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payload: &[u8], announce: bool) -> Result<(), Error> {
+        let reservation = self.try_reserve(region, poison, payload.len() as u64)?;
+        if !payload.is_empty() {
+            self.write(region, poison, &reservation, 0, payload)?;
+        }
+        self.publish(region, poison, &reservation, opcode, payload.len() as u64, announce)
+    }
+
+    /// Publishes a zero-byte STOP (input ring only; the caller ensures that).
+    ///
+    /// # Errors
+    /// [`Error::NoProgress`] when the ring is full; as [`Sender::publish`].
+    pub fn try_send_stop<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison) -> Result<(), Error> {
+        poison.check()?;
+        if self.active.is_some() {
+            // STOP must be the last input; the caller still owes a commit.
+            return Err(Error::BadArgument);
+        }
+        let placement = match self.producer.try_place(region, 0) {
+            Ok(Some(p)) => p,
+            Ok(None) => return Err(Error::NoProgress),
+            Err(e) => return Err(poison.from_ring(region, Operation::RequestStop, e)),
+        };
+        self.commit(region, poison, &placement, L3L2Q_OPCODE_STOP, 0, true, Operation::RequestStop)
+    }
+
+    /// Stores the tail once for every message published with
+    /// `announce == false`.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] when the store fails.
+    pub fn flush<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison) -> Result<(), Error> {
+        poison.check()?;
+        self.producer.announce(region).map_err(|e| poison.from_ring(region, Operation::Publish, e))
+    }
+}
