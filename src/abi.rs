@@ -9,7 +9,7 @@ use memoffset::offset_of;
 use static_assertions::const_assert_eq;
 
 /// Magic of the region descriptor ("L3L2").
-pub const L3L2Q_REGION_MAGIC: u32 = 0x4C33_4C32;
+pub const L3L2Q_REGION_MAGIC: u32 = 0x4C334C32;
 /// Region descriptor ABI major this library writes.
 pub const L3L2Q_REGION_ABI_MAJOR: u16 = 2;
 /// Region descriptor ABI minor this library writes (readers ignore it).
@@ -17,7 +17,7 @@ pub const L3L2Q_REGION_ABI_MINOR: u16 = 0;
 /// A later region ABI major with the identical six-field layout; accepted.
 pub const L3L2Q_REGION_ABI_MAJOR_COMPAT: u16 = 3;
 /// Magic of the queue arguments ("L3Q2").
-pub const L3L2Q_QUEUE_MAGIC: u32 = 0x4C33_5132;
+pub const L3L2Q_QUEUE_MAGIC: u32 = 0x4C335132;
 /// Queue ABI major; L2 requires exact equality of the packed word.
 pub const L3L2Q_QUEUE_ABI_MAJOR: u16 = 1;
 /// Queue ABI minor; L2 requires exact equality of the packed word.

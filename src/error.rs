@@ -46,6 +46,8 @@ pub enum Status {
     BadDescriptor = 12,
     /// A copy callback failed before any shared state changed.
     CallbackFailed = 13,
+    /// A value is inconsistent with the protocol (a pure check failed).
+    Inconsistent = 14,
     /// The handle is poisoned; the error record says why.
     Poisoned = 20,
     /// The peer has set its abort flag.
@@ -66,6 +68,7 @@ impl Status {
             Status::BufferTooSmall => "buffer too small\0",
             Status::BadDescriptor => "bad region descriptor or queue arguments\0",
             Status::CallbackFailed => "copy callback failed before shared state changed\0",
+            Status::Inconsistent => "value inconsistent with the protocol\0",
             Status::Poisoned => "endpoint poisoned\0",
             Status::RemoteAborted => "peer aborted\0",
             Status::Panic => "internal panic caught at the C boundary\0",
@@ -267,7 +270,7 @@ mod tests {
     #[test]
     fn every_status_text_is_nul_terminated() {
         for s in [Status::Ok, Status::NoProgress, Status::Timeout, Status::Stopped, Status::BadArgument,
-                  Status::BufferTooSmall, Status::BadDescriptor, Status::CallbackFailed, Status::Poisoned,
+                  Status::BufferTooSmall, Status::BadDescriptor, Status::CallbackFailed, Status::Inconsistent, Status::Poisoned,
                   Status::RemoteAborted, Status::Panic] {
             assert!(s.describe().ends_with('\0'));
         }

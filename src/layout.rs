@@ -59,30 +59,35 @@ pub enum Violation {
 
 impl Violation {
     /// Static English text for diagnostics.
-    pub const fn describe(self) -> &'static str {
+    pub fn describe(self) -> &'static str {
+        self.describe_c().trim_end_matches('\0')
+    }
+
+    /// [`Violation::describe`] with a NUL terminator, for C.
+    pub const fn describe_c(self) -> &'static str {
         match self {
-            Violation::Valid => "valid",
-            Violation::RegionMagic => "region magic is not L3L2",
-            Violation::RegionMajor => "region ABI major is not 2 or 3",
-            Violation::RegionIdZero => "region_id is zero",
-            Violation::PayloadBaseZero => "payload_base is zero",
-            Violation::PayloadBytesZero => "payload_bytes is zero",
-            Violation::PayloadRangeOverflow => "payload_base + payload_bytes overflows",
-            Violation::CounterBaseZero => "counter_base is zero",
-            Violation::CounterBaseMisaligned => "counter_base is not 64-byte aligned",
-            Violation::CounterBytesInvalid => "counter_bytes is zero or not a multiple of 4",
-            Violation::CounterRangeOverflow => "counter_base + counter_bytes overflows",
-            Violation::RangesOverlap => "payload and counter ranges overlap",
-            Violation::QueueMagic => "queue magic/ABI is not L3Q2 1.1",
-            Violation::Depth => "depth is not a power of two in 1..=2^30",
-            Violation::InputArena => "input arena is zero or not a multiple of 64",
-            Violation::OutputArena => "output arena is zero or not a multiple of 64",
-            Violation::LayoutOverflow => "layout overflows u64",
-            Violation::ArgsPayloadBytes => "args payload_bytes differs from the layout",
-            Violation::ArgsCounterBytes => "args counter_bytes differs from the layout",
-            Violation::DescriptorPayloadBytes => "descriptor payload_bytes differs from the args",
-            Violation::DescriptorCounterBytes => "descriptor counter_bytes differs from the args",
-            Violation::RegionTooSmall => "region is smaller than the layout needs",
+            Violation::Valid => "valid\0",
+            Violation::RegionMagic => "region magic is not L3L2\0",
+            Violation::RegionMajor => "region ABI major is not 2 or 3\0",
+            Violation::RegionIdZero => "region_id is zero\0",
+            Violation::PayloadBaseZero => "payload_base is zero\0",
+            Violation::PayloadBytesZero => "payload_bytes is zero\0",
+            Violation::PayloadRangeOverflow => "payload_base + payload_bytes overflows\0",
+            Violation::CounterBaseZero => "counter_base is zero\0",
+            Violation::CounterBaseMisaligned => "counter_base is not 64-byte aligned\0",
+            Violation::CounterBytesInvalid => "counter_bytes is zero or not a multiple of 4\0",
+            Violation::CounterRangeOverflow => "counter_base + counter_bytes overflows\0",
+            Violation::RangesOverlap => "payload and counter ranges overlap\0",
+            Violation::QueueMagic => "queue magic/ABI is not L3Q2 1.1\0",
+            Violation::Depth => "depth is not a power of two in 1..=2^30\0",
+            Violation::InputArena => "input arena is zero or not a multiple of 64\0",
+            Violation::OutputArena => "output arena is zero or not a multiple of 64\0",
+            Violation::LayoutOverflow => "layout overflows u64\0",
+            Violation::ArgsPayloadBytes => "args payload_bytes differs from the layout\0",
+            Violation::ArgsCounterBytes => "args counter_bytes differs from the layout\0",
+            Violation::DescriptorPayloadBytes => "descriptor payload_bytes differs from the args\0",
+            Violation::DescriptorCounterBytes => "descriptor counter_bytes differs from the args\0",
+            Violation::RegionTooSmall => "region is smaller than the layout needs\0",
         }
     }
 }

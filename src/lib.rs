@@ -29,6 +29,7 @@ pub mod layout;
 pub mod region;
 pub mod ring;
 pub mod wait;
+pub mod ffi;
 
 pub use abi::*;
 pub use error::{Error, ErrorInfo, ErrorKind, Operation, Status};

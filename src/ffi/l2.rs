@@ -1,0 +1,238 @@
+//! C API of the L2 endpoint. A handle is used by one thread at a time; it
+//! may move between threads.
+
+use super::common::scalars_ref;
+use super::{arg_mut, arg_ref, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional};
+use crate::error::{Error, ErrorInfo, Status};
+use crate::l2::L2Endpoint;
+use crate::layout::Violation;
+use crate::ring::{Message, Reservation};
+
+/// Opaque L2 endpoint handle.
+pub struct L2EndpointHandle {
+    endpoint: L2Endpoint,
+}
+
+/// Options for creating an L2 endpoint.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct L2Config {
+    /// Input window: DATA/ERROR handles held at once, `1..=depth`.
+    pub max_inflight: u64,
+    /// Value every ring counter starts from; 0 unless the L3 side was
+    /// created with the same non-zero value (a testing aid).
+    pub initial_count: u64,
+}
+
+/// Creates an L2 endpoint from the twelve task scalars, over memory mapped
+/// in this process (the descriptor's addresses are this process's).
+///
+/// # Safety
+/// `scalars` readable for `count` u64; `config` readable; `out` writable;
+/// `out_violation` null or writable. The descriptor's ranges must stay
+/// mapped and writable until the endpoint is freed.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_DESCRIPTOR` with `*out_violation` naming the rule;
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers, `count != 12` or a
+/// window outside `1..=depth` (the abort flag is not touched).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_endpoint_create(scalars: *const u64, count: usize, config: *const L2Config, out: *mut *mut L2EndpointHandle, out_violation: *mut Violation) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (scalars, config, out) = check!(unsafe { Ok((check!(scalars_ref(scalars, count)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        let (descriptor, args) = scalars.decode();
+        // SAFETY: the caller guarantees the descriptor's ranges are mapped in this process.
+        let created = unsafe { L2Endpoint::from_descriptor(&descriptor, &args, config.max_inflight, config.initial_count) };
+        let violation = match created { Err(Error::BadDescriptor(v)) => v, _ => Violation::Valid };
+        // SAFETY: caller contract on `out_violation`.
+        unsafe { write_optional(out_violation, violation) };
+        match created {
+            Ok(endpoint) => emit_handle(L2EndpointHandle { endpoint }, out),
+            Err(e) => e.status(),
+        }
+    }
+}
+
+/// Frees the endpoint `*endpoint` and sets `*endpoint` to NULL; a NULL
+/// `*endpoint` is a no-op, so freeing twice through the same variable is
+/// harmless. Valid on a poisoned endpoint. Held messages and reservations
+/// are abandoned.
+///
+/// # Safety
+/// `*endpoint` must be NULL or a live handle not freed through a copy.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` when `endpoint` itself is NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_endpoint_free(endpoint: *mut *mut L2EndpointHandle) -> Status {
+    // SAFETY: caller contract.
+    ffi_boundary! { unsafe { free_handle(endpoint) } }
+}
+
+/// Borrows the endpoint behind a handle pointer.
+///
+/// # Safety
+/// `handle` must be null or a live handle used by this thread only.
+unsafe fn endpoint<'a>(handle: *mut L2EndpointHandle) -> Result<&'a mut L2Endpoint, Status> {
+    // SAFETY: caller contract.
+    unsafe { arg_mut(handle) }.map(|h| &mut h.endpoint)
+}
+
+/// Acquires the next input without waiting and writes it to `*out`; the
+/// payload is readable in place at `out->data` until released.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_NO_PROGRESS` (nothing published, window full, or STOP
+/// already acquired); `L3L2Q_STATUS_POISONED` (see `l3l2q_l2_error`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_try_peek(handle: *mut L2EndpointHandle, out: *mut Message) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        finish(ep.try_peek(), out)
+    }
+}
+
+/// As `l3l2q_l2_try_peek`, spinning up to `timeout_ns` (0: one attempt).
+///
+/// # Safety
+/// As `l3l2q_l2_try_peek`.
+///
+/// # Errors
+/// As `l3l2q_l2_try_peek`, plus `L3L2Q_STATUS_TIMEOUT` or
+/// `L3L2Q_STATUS_REMOTE_ABORTED` (L3 abort flag set).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_peek(handle: *mut L2EndpointHandle, out: *mut Message, timeout_ns: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        finish(ep.peek(timeout_ns), out)
+    }
+}
+
+/// Marks an acquired input complete; the head advances over the completed
+/// prefix only.
+///
+/// # Safety
+/// `handle` live; `message` readable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_POISONED` (OWNERSHIP) for an unknown, stale, altered or
+/// already released message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_release(handle: *mut L2EndpointHandle, message: *const Message) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, message) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(message)))) });
+        status_of(ep.release(message))
+    }
+}
+
+/// Writes whether STOP has been acquired and physically released (after
+/// every earlier input).
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_drained(handle: *mut L2EndpointHandle, out: *mut bool) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        *out = ep.drained();
+        Status::Ok
+    }
+}
+
+/// Reserves `nbytes` in the output arena without waiting; write the
+/// payload at `out->data`, then publish.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_NO_PROGRESS` when full or `nbytes` exceeds the arena;
+/// `L3L2Q_STATUS_POISONED` for a second active reservation.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_try_reserve(handle: *mut L2EndpointHandle, nbytes: u64, out: *mut Reservation) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        finish(ep.try_reserve(nbytes), out)
+    }
+}
+
+/// As `l3l2q_l2_try_reserve`, spinning up to `timeout_ns`.
+///
+/// # Safety
+/// As `l3l2q_l2_try_reserve`.
+///
+/// # Errors
+/// As `l3l2q_l2_try_reserve`, plus `L3L2Q_STATUS_TIMEOUT` or
+/// `L3L2Q_STATUS_REMOTE_ABORTED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_reserve(handle: *mut L2EndpointHandle, nbytes: u64, out: *mut Reservation, timeout_ns: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        finish(ep.reserve(nbytes, timeout_ns), out)
+    }
+}
+
+/// Publishes the active reservation as `nbytes` (at most its capacity)
+/// with `opcode` DATA or ERROR; fewer bytes return the rest to the arena.
+///
+/// # Safety
+/// `handle` live; `reservation` readable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` when `nbytes` exceeds the capacity;
+/// `L3L2Q_STATUS_POISONED` for an unknown or altered reservation
+/// (OWNERSHIP) or a STOP/invalid opcode (INVALID_DESCRIPTOR).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_publish(handle: *mut L2EndpointHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
+        status_of(ep.publish(reservation, opcode, nbytes))
+    }
+}
+
+/// Copies the endpoint's error record into `*out` (kind NONE while healthy).
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_error(handle: *mut L2EndpointHandle, out: *mut ErrorInfo) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        super::common::copy_error(ep.error(), out)
+    }
+}
+
+/// Copies the layout the endpoint validated.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_layout(handle: *mut L2EndpointHandle, out: *mut crate::abi::Layout) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        *out = *ep.layout();
+        Status::Ok
+    }
+}

@@ -1,0 +1,458 @@
+//! C API of the L3 queue. A handle is used by one thread at a time; it may
+//! move between threads. Callbacks are called on the calling thread.
+
+use super::common::scalars_mut;
+use super::{arg_bytes, arg_bytes_mut, arg_mut, arg_ref, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional};
+use crate::abi::{Layout, RegionDescriptor, L3L2Q_TASK_SCALARS};
+use crate::error::{Error, ErrorInfo, Status};
+use crate::l3::L3Queue;
+use crate::layout::Violation;
+use crate::region::{CallbackRegion, Fault, MappedRegion, Region, RegionCallbacks};
+use crate::ring::{Message, Reservation};
+
+/// Either backend, dispatched statically.
+#[derive(Debug)]
+enum AnyRegion {
+    Mapped(MappedRegion),
+    Callbacks(CallbackRegion),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $r:ident => $e:expr) => {
+        match $self {
+            AnyRegion::Mapped($r) => $e,
+            AnyRegion::Callbacks($r) => $e,
+        }
+    };
+}
+
+impl Region for AnyRegion {
+    fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
+        dispatch!(self, r => r.read_payload(offset, dst))
+    }
+    fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault> {
+        dispatch!(self, r => r.write_payload(offset, src))
+    }
+    fn load_counter(&self, offset: u64) -> Result<u32, Fault> {
+        dispatch!(self, r => r.load_counter(offset))
+    }
+    fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
+        dispatch!(self, r => r.store_counter(offset, value))
+    }
+    fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
+        dispatch!(self, r => r.payload_ptr(offset, len))
+    }
+    fn flush_written(&self, offset: u64, len: u64) {
+        dispatch!(self, r => r.flush_written(offset, len))
+    }
+    fn refresh_for_read(&self, offset: u64, len: u64) {
+        dispatch!(self, r => r.refresh_for_read(offset, len))
+    }
+}
+
+/// Opaque L3 queue handle.
+pub struct L3QueueHandle {
+    queue: L3Queue<AnyRegion>,
+}
+
+/// Options for creating an L3 queue.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct L3Config {
+    /// Ring capacity per direction: a power of two in `1..=2^30`.
+    pub depth: u64,
+    /// Input arena bytes: a positive multiple of 64.
+    pub input_arena_bytes: u64,
+    /// Output arena bytes: a positive multiple of 64.
+    pub output_arena_bytes: u64,
+    /// Value every ring counter starts from; 0 for normal use (a testing
+    /// aid; the L2 side must use the same value).
+    pub initial_count: u64,
+}
+
+fn create(region: AnyRegion, descriptor: &RegionDescriptor, config: &L3Config, out: &mut *mut L3QueueHandle, out_violation: *mut Violation) -> Status {
+    let created = L3Queue::create_at(region, descriptor, config.depth, config.input_arena_bytes, config.output_arena_bytes, config.initial_count);
+    let violation = match created { Err(Error::BadDescriptor(v)) => v, _ => Violation::Valid };
+    // SAFETY: the public callers pass their own caller's out_violation, null or writable by contract.
+    unsafe { write_optional(out_violation, violation) };
+    match created {
+        Ok(queue) => emit_handle(L3QueueHandle { queue }, out),
+        Err(e) => e.status(),
+    }
+}
+
+/// Creates an L3 queue over memory mapped in this process (same process or
+/// shared memory). `region` gives this process's addresses; the descriptor
+/// handed to L2 (`l3l2q_l3_task_scalars`) carries the same addresses, so a
+/// peer in another process must rebase them to its own mapping.
+///
+/// # Safety
+/// Pointers readable/writable as their direction says; the region's ranges
+/// must stay mapped until the queue is freed.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_DESCRIPTOR` with `*out_violation` naming the rule
+/// (also `L3L2Q_VIOLATION_REGION_TOO_SMALL`); `L3L2Q_STATUS_BAD_ARGUMENT`
+/// for null pointers. Nothing is created on failure.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_queue_create_mapped(region: *const RegionDescriptor, config: *const L3Config, out: *mut *mut L3QueueHandle, out_violation: *mut Violation) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (descriptor, config, out) = check!(unsafe { Ok((check!(arg_ref(region)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        // SAFETY: the caller guarantees the ranges are mapped in this process for the queue's lifetime.
+        let mapped = match unsafe { MappedRegion::from_descriptor(descriptor) } {
+            Ok(m) => m,
+            Err(v) => return create_failed(v, out_violation),
+        };
+        create(AnyRegion::Mapped(mapped), descriptor, config, out, out_violation)
+    }
+}
+
+fn create_failed(violation: Violation, out_violation: *mut Violation) -> Status {
+    // SAFETY: forwarded caller contract on out_violation.
+    unsafe { write_optional(out_violation, violation) };
+    Status::BadDescriptor
+}
+
+/// Creates an L3 queue over a region reached only through `callbacks`.
+/// `region` describes it as the L2 side sees it (device addresses); the
+/// callbacks receive offsets relative to its payload and counter bases.
+///
+/// # Safety
+/// Pointers as for `l3l2q_l3_queue_create_mapped`; the callbacks and their
+/// `ctx` must stay valid until the queue is freed.
+///
+/// # Errors
+/// As `l3l2q_l3_queue_create_mapped`; `L3L2Q_STATUS_BAD_ARGUMENT` when a
+/// callback is NULL; `L3L2Q_STATUS_CALLBACK_FAILED` when zeroing the
+/// counters failed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_queue_create_callbacks(region: *const RegionDescriptor, callbacks: *const RegionCallbacks, config: *const L3Config, out: *mut *mut L3QueueHandle, out_violation: *mut Violation) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (descriptor, callbacks, config, out) = check!(unsafe { Ok((check!(arg_ref(region)), check!(arg_ref(callbacks)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        // SAFETY: the caller guarantees the callbacks are safe to call for the queue's lifetime.
+        let Some(region) = (unsafe { CallbackRegion::new(*callbacks, descriptor.payload_bytes, descriptor.counter_bytes) }) else {
+            return Status::BadArgument;
+        };
+        create(AnyRegion::Callbacks(region), descriptor, config, out, out_violation)
+    }
+}
+
+/// Frees the queue `*queue` and sets `*queue` to NULL; a NULL `*queue` is a
+/// no-op, so freeing twice through the same variable is harmless. Valid on
+/// a poisoned queue. Does not publish STOP.
+///
+/// # Safety
+/// `*queue` must be NULL or a live handle not freed through a copy.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` when `queue` itself is NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_queue_free(queue: *mut *mut L3QueueHandle) -> Status {
+    // SAFETY: caller contract.
+    ffi_boundary! { unsafe { free_handle(queue) } }
+}
+
+/// Borrows the queue behind a handle pointer.
+///
+/// # Safety
+/// `handle` must be null or a live handle used by this thread only.
+unsafe fn queue<'a>(handle: *mut L3QueueHandle) -> Result<&'a mut L3Queue<AnyRegion>, Status> {
+    // SAFETY: caller contract.
+    unsafe { arg_mut(handle) }.map(|h| &mut h.queue)
+}
+
+/// Writes the twelve L2 task scalars (descriptor, then args).
+///
+/// # Safety
+/// `handle` live; `scalars` writable for `count` u64.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers or `count != 12`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_task_scalars(handle: *mut L3QueueHandle, scalars: *mut u64, count: usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(scalars_mut(scalars, count)))) });
+        out.copy_from_slice(&q.task_scalars().scalars[..L3L2Q_TASK_SCALARS]);
+        Status::Ok
+    }
+}
+
+/// Copies the computed layout.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_layout(handle: *mut L3QueueHandle, out: *mut Layout) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
+        *out = *q.layout();
+        Status::Ok
+    }
+}
+
+/// Copies `nbytes` from `buf` into the input arena and publishes them with
+/// `opcode` DATA or ERROR, without waiting. `buf` may be NULL when
+/// `nbytes` is 0.
+///
+/// # Safety
+/// `handle` live; `buf` readable for `nbytes`.
+///
+/// # Errors
+/// `L3L2Q_STATUS_NO_PROGRESS` when full; `L3L2Q_STATUS_STOPPED` after
+/// STOP; `L3L2Q_STATUS_BAD_ARGUMENT` for another opcode or more bytes than
+/// the arena; `L3L2Q_STATUS_CALLBACK_FAILED` when reading the head failed;
+/// `L3L2Q_STATUS_POISONED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_enqueue(handle: *mut L3QueueHandle, opcode: u64, buf: *const u8, nbytes: usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, payload) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes(buf, nbytes)))) });
+        status_of(q.try_enqueue(opcode, payload))
+    }
+}
+
+/// As `l3l2q_l3_try_enqueue`, waiting up to `timeout_ns` (spin, yield,
+/// then short sleeps).
+///
+/// # Safety
+/// As `l3l2q_l3_try_enqueue`.
+///
+/// # Errors
+/// As `l3l2q_l3_try_enqueue`, plus `L3L2Q_STATUS_TIMEOUT` or
+/// `L3L2Q_STATUS_REMOTE_ABORTED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_enqueue(handle: *mut L3QueueHandle, opcode: u64, buf: *const u8, nbytes: usize, timeout_ns: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, payload) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes(buf, nbytes)))) });
+        status_of(q.enqueue(opcode, payload, timeout_ns))
+    }
+}
+
+/// Publishes STOP without waiting.
+///
+/// # Safety
+/// `handle` live.
+///
+/// # Errors
+/// `L3L2Q_STATUS_NO_PROGRESS` when the ring is full;
+/// `L3L2Q_STATUS_STOPPED` if already published; `L3L2Q_STATUS_POISONED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_request_stop(handle: *mut L3QueueHandle) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointer.
+        let q = check!(unsafe { queue(handle) });
+        status_of(q.try_request_stop())
+    }
+}
+
+/// Publishes STOP, waiting up to `timeout_ns` for ring space. Returns once
+/// STOP is published; it waits neither for L2 to exit nor for outputs.
+///
+/// # Safety
+/// `handle` live.
+///
+/// # Errors
+/// As `l3l2q_l3_try_request_stop`, plus `L3L2Q_STATUS_TIMEOUT` or
+/// `L3L2Q_STATUS_REMOTE_ABORTED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_request_stop(handle: *mut L3QueueHandle, timeout_ns: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointer.
+        let q = check!(unsafe { queue(handle) });
+        status_of(q.request_stop(timeout_ns))
+    }
+}
+
+/// Reserves `nbytes` of input arena for zero-copy filling at `out->data`
+/// (mapped regions; NULL for callback regions: use
+/// `l3l2q_l3_write_reserved`). A reservation that wrapped to the arena
+/// start stays there when committed with fewer bytes; peers built on this
+/// library accept that, a strict consumer of another implementation may
+/// not, so reserve the size you will commit when talking to one.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// As `l3l2q_l3_try_enqueue`; a second active reservation poisons.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_reserve(handle: *mut L3QueueHandle, nbytes: u64, out: *mut Reservation) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
+        finish(q.try_reserve(nbytes), out)
+    }
+}
+
+/// Copies `len` bytes from `src` into the active input reservation at
+/// byte `at`.
+///
+/// # Safety
+/// `handle` live; `reservation` readable; `src` readable for `len`.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` when it does not fit;
+/// `L3L2Q_STATUS_POISONED` for a foreign reservation or a failed write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_write_reserved(handle: *mut L3QueueHandle, reservation: *const Reservation, at: u64, src: *const u8, len: usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, reservation, src) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)), check!(arg_bytes(src, len)))) });
+        status_of(q.write_reserved(reservation, at, src))
+    }
+}
+
+/// Publishes the active input reservation with `nbytes <= capacity`.
+///
+/// # Safety
+/// `handle` live; `reservation` readable.
+///
+/// # Errors
+/// As `l3l2q_l2_publish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_commit(handle: *mut L3QueueHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
+        status_of(q.commit(reservation, opcode, nbytes))
+    }
+}
+
+/// Takes the next output without waiting; repeated calls return the same
+/// message until it is released.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_NO_PROGRESS` when empty; `L3L2Q_STATUS_CALLBACK_FAILED`;
+/// `L3L2Q_STATUS_POISONED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_peek(handle: *mut L3QueueHandle, out: *mut Message) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
+        finish(q.try_peek(), out)
+    }
+}
+
+/// As `l3l2q_l3_try_peek`, waiting up to `timeout_ns`.
+///
+/// # Safety
+/// As `l3l2q_l3_try_peek`.
+///
+/// # Errors
+/// As `l3l2q_l3_try_peek`, plus `L3L2Q_STATUS_TIMEOUT` or
+/// `L3L2Q_STATUS_REMOTE_ABORTED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_peek(handle: *mut L3QueueHandle, out: *mut Message, timeout_ns: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
+        finish(q.peek(timeout_ns), out)
+    }
+}
+
+/// Copies the active message's payload into `dst` (capacity `capacity`)
+/// and writes its length to `*out_len`.
+///
+/// # Safety
+/// `handle` live; `message` readable; `dst` writable for `capacity`;
+/// `out_len` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BUFFER_TOO_SMALL` (nothing changes);
+/// `L3L2Q_STATUS_CALLBACK_FAILED`; `L3L2Q_STATUS_POISONED` (OWNERSHIP)
+/// for anything but the active message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_read_into(handle: *mut L3QueueHandle, message: *const Message, dst: *mut u8, capacity: usize, out_len: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, message, dst, out_len) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(message)), check!(arg_bytes_mut(dst, capacity)), check!(arg_mut(out_len)))) });
+        finish(q.read_into(message, dst), out_len)
+    }
+}
+
+/// Releases the active output message.
+///
+/// # Safety
+/// `handle` live; `message` readable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_POISONED` (OWNERSHIP) for anything but the active message.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_release(handle: *mut L3QueueHandle, message: *const Message) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, message) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(message)))) });
+        status_of(q.release(message))
+    }
+}
+
+fn dequeue(result: Result<(u64, usize), Error>, out_opcode: &mut u64, out_len: &mut usize) -> Status {
+    let mut pair = (0, 0);
+    let status = finish(result, &mut pair);
+    if status == Status::Ok {
+        (*out_opcode, *out_len) = pair;
+    }
+    status
+}
+
+/// Peeks, copies into `dst` and releases without waiting; writes the
+/// opcode and length.
+///
+/// # Safety
+/// `handle` live; `dst` writable for `capacity`; out-pointers writable.
+///
+/// # Errors
+/// As `l3l2q_l3_try_peek` and `l3l2q_l3_read_into`; on
+/// `L3L2Q_STATUS_BUFFER_TOO_SMALL` the message stays active.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_dequeue_into(handle: *mut L3QueueHandle, dst: *mut u8, capacity: usize, out_opcode: *mut u64, out_len: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, dst, op, len) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes_mut(dst, capacity)), check!(arg_mut(out_opcode)), check!(arg_mut(out_len)))) });
+        dequeue(q.try_dequeue_into(dst), op, len)
+    }
+}
+
+/// As `l3l2q_l3_try_dequeue_into`, waiting up to `timeout_ns`.
+///
+/// # Safety
+/// As `l3l2q_l3_try_dequeue_into`.
+///
+/// # Errors
+/// As `l3l2q_l3_try_dequeue_into`, plus `L3L2Q_STATUS_TIMEOUT` or
+/// `L3L2Q_STATUS_REMOTE_ABORTED`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_dequeue_into(handle: *mut L3QueueHandle, dst: *mut u8, capacity: usize, out_opcode: *mut u64, out_len: *mut usize, timeout_ns: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, dst, op, len) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes_mut(dst, capacity)), check!(arg_mut(out_opcode)), check!(arg_mut(out_len)))) });
+        dequeue(q.dequeue_into(dst, timeout_ns), op, len)
+    }
+}
+
+/// Copies the queue's error record (kind NONE while healthy).
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_error(handle: *mut L3QueueHandle, out: *mut ErrorInfo) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
+        super::common::copy_error(q.error(), out)
+    }
+}

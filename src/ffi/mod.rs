@@ -1,0 +1,152 @@
+//! The `extern "C"` surface, and nothing else.
+//!
+//! Conventions (rustls-ffi style):
+//! - every function returns [`Status`] (`L3L2Q_STATUS_OK` = 0) and writes
+//!   its out-parameters only on success, unless its docs say otherwise;
+//! - every body sits inside [`ffi_boundary!`], which turns a panic into
+//!   `L3L2Q_STATUS_PANIC` (a test checks no exported function lacks it);
+//! - pointers are checked for null and alignment before use; codes coming
+//!   from C are read as integers, never transmuted into Rust enums.
+
+pub mod common;
+pub mod l2;
+pub mod l3;
+
+use crate::error::{Error, Status};
+
+/// Runs a body returning [`Status`], turning a panic into
+/// [`Status::Panic`] so no unwind crosses the C boundary.
+macro_rules! ffi_boundary {
+    ($($body:tt)*) => {
+        match ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| -> $crate::error::Status { $($body)* })) {
+            Ok(status) => status,
+            Err(_) => $crate::error::Status::Panic,
+        }
+    };
+}
+pub(crate) use ffi_boundary;
+
+/// Unwraps a `Result<T, Status>` inside an FFI body, returning the status.
+macro_rules! check {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(status) => return status,
+        }
+    };
+}
+pub(crate) use check;
+
+/// Borrows `*ptr` after checking it is non-null and aligned.
+///
+/// # Safety
+/// A non-null, aligned `ptr` must point to a valid `T` that is not
+/// mutated for `'a`.
+pub(crate) unsafe fn arg_ref<'a, T>(ptr: *const T) -> Result<&'a T, Status> {
+    if ptr.is_null() || !ptr.is_aligned() {
+        return Err(Status::BadArgument);
+    }
+    // SAFETY: non-null and aligned (checked); validity is the caller's contract.
+    Ok(unsafe { &*ptr })
+}
+
+/// Mutably borrows `*ptr` after checking it is non-null and aligned.
+///
+/// # Safety
+/// A non-null, aligned `ptr` must point to a valid `T`, not aliased for `'a`.
+pub(crate) unsafe fn arg_mut<'a, T>(ptr: *mut T) -> Result<&'a mut T, Status> {
+    if ptr.is_null() || !ptr.is_aligned() {
+        return Err(Status::BadArgument);
+    }
+    // SAFETY: non-null and aligned (checked); validity and uniqueness are the caller's contract.
+    Ok(unsafe { &mut *ptr })
+}
+
+/// Borrows `len` bytes at `ptr`; a null pointer is accepted only with
+/// `len == 0` (a zero-byte message takes a NULL buffer).
+///
+/// # Safety
+/// A non-null `ptr` must be valid for reads of `len` bytes for `'a`.
+pub(crate) unsafe fn arg_bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() || len > isize::MAX as usize {
+        return Err(Status::BadArgument);
+    }
+    // SAFETY: non-null, len within isize::MAX (checked); validity is the caller's contract.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// Mutably borrows `len` bytes at `ptr`; null only with `len == 0`.
+///
+/// # Safety
+/// A non-null `ptr` must be valid for writes of `len` bytes for `'a` and
+/// not aliased.
+pub(crate) unsafe fn arg_bytes_mut<'a>(ptr: *mut u8, len: usize) -> Result<&'a mut [u8], Status> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() || len > isize::MAX as usize {
+        return Err(Status::BadArgument);
+    }
+    // SAFETY: non-null, len within isize::MAX (checked); validity and uniqueness are the caller's contract.
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// Writes `value` to an optional out-pointer (ignored when null).
+///
+/// # Safety
+/// A non-null `ptr` must be valid for writes of a `T`.
+pub(crate) unsafe fn write_optional<T>(ptr: *mut T, value: T) {
+    if !ptr.is_null() && ptr.is_aligned() {
+        // SAFETY: non-null and aligned (checked); validity is the caller's contract.
+        unsafe { ptr.write(value) };
+    }
+}
+
+/// Turns a Rust result into a status, writing `out` only on success.
+pub(crate) fn finish<T>(result: Result<T, Error>, out: &mut T) -> Status {
+    match result {
+        Ok(v) => {
+            *out = v;
+            Status::Ok
+        }
+        Err(e) => e.status(),
+    }
+}
+
+/// Turns a unit result into a status.
+pub(crate) fn status_of(result: Result<(), Error>) -> Status {
+    match result {
+        Ok(()) => Status::Ok,
+        Err(e) => e.status(),
+    }
+}
+
+/// Moves a value into a new heap handle and stores it in `*out`.
+pub(crate) fn emit_handle<T>(value: T, out: &mut *mut T) -> Status {
+    *out = Box::into_raw(Box::new(value));
+    Status::Ok
+}
+
+/// Frees the handle `*slot` points at and sets `*slot` to null, so a
+/// second free through the same variable is a harmless no-op.
+///
+/// # Safety
+/// `slot` must be null or valid; `*slot` must be null or a handle from
+/// [`emit_handle`] of the same type not freed through another copy.
+pub(crate) unsafe fn free_handle<T>(slot: *mut *mut T) -> Status {
+    // SAFETY: forwarded contract on `slot`.
+    let slot = check!(unsafe { arg_mut(slot) });
+    if slot.is_null() {
+        return Status::Ok;
+    }
+    let handle = core::mem::replace(slot, core::ptr::null_mut());
+    if !handle.is_aligned() {
+        return Status::BadArgument;
+    }
+    // SAFETY: per the contract, `handle` came from Box::into_raw in emit_handle and is freed once.
+    drop(unsafe { Box::from_raw(handle) });
+    Status::Ok
+}
