@@ -66,7 +66,7 @@ fn every_symbol_type_and_macro_is_prefixed() {
         let type_name = match line.strip_prefix("typedef ") {
             Some(rest) if rest.ends_with(';') => rest.trim_end_matches(';').split_whitespace().last(),
             Some(rest) => rest.split_whitespace().nth(1).filter(|n| *n != "{"),
-            None => line.strip_prefix("} ").filter(|rest| !rest.starts_with("//")).map(|rest| rest.trim_end_matches(';')),
+            None => line.strip_prefix("} ").filter(|rest| !rest.trim_start().starts_with("//")).map(|rest| rest.trim_end_matches(';')),
         };
         if let Some(name) = type_name {
             assert!(name.starts_with("l3l2q_"), "type {name} lacks the prefix: {line}");

@@ -1,0 +1,127 @@
+//! Compiles and runs C/C++ programs against the library built by this very
+//! `cargo test` run, shared and static. Shared by every test that builds C.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// How a program is linked to l3l2q.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linkage {
+    /// Against `libl3l2q.so` by SONAME, found through an rpath.
+    Shared,
+    /// Against `libl3l2q.a`.
+    Static,
+    /// Not linked at all (the program dlopens the library itself).
+    None,
+}
+
+/// The crate root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding `libl3l2q.so` and `libl3l2q.a` of this build.
+pub fn library_dir() -> PathBuf {
+    // The test binary lives in <target>/<profile>/deps/.
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf();
+    assert!(dir.join("libl3l2q.so").exists(), "libl3l2q.so not built in {}", dir.display());
+    assert!(dir.join("libl3l2q.a").exists(), "libl3l2q.a not built in {}", dir.display());
+    dir
+}
+
+/// A fresh scratch directory for one test's build products, holding a
+/// `libl3l2q.so.1` link so the SONAME resolves through an rpath.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = library_dir().join("ctests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    let soname = dir.join("libl3l2q.so.1");
+    std::os::unix::fs::symlink(library_dir().join("libl3l2q.so"), &soname).expect("soname link");
+    dir
+}
+
+/// Path to the shared library, for dlopen.
+pub fn shared_library() -> PathBuf {
+    library_dir().join("libl3l2q.so")
+}
+
+fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
+    let target = option_env!("L3L2Q_BUILD_TARGET").unwrap_or("x86_64-unknown-linux-gnu");
+    cc::Build::new()
+        .cpp(cpp)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .target(target)
+        .host(target)
+        .opt_level(1)
+        .debug(true)
+        .out_dir(out_dir)
+        .try_get_compiler()
+        .expect("a C/C++ compiler (install gcc/g++)")
+}
+
+/// Compiles `sources` (all C or all C++, by the first file's extension)
+/// into an executable `name` in `dir`, with `-Wall -Wextra -Werror` and
+/// the project's `include/`. Panics with the compiler's output on failure.
+pub fn compile(dir: &Path, name: &str, sources: &[PathBuf], linkage: Linkage, extra: &[&str]) -> PathBuf {
+    let cpp = sources.iter().any(|s| s.extension().is_some_and(|e| e == "cpp"));
+    let tool = compiler(cpp, dir);
+    let exe = dir.join(format!("{name}-{linkage:?}").to_lowercase());
+    let mut cmd = Command::new(tool.path());
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-g"]);
+    cmd.arg(if cpp { "-std=c++17" } else { "-std=c11" });
+    cmd.arg("-D_GNU_SOURCE");
+    cmd.arg("-I").arg(root().join("include"));
+    cmd.arg("-I").arg(root().join("ctests"));
+    cmd.args(extra);
+    cmd.args(sources);
+    cmd.arg("-o").arg(&exe);
+    match linkage {
+        Linkage::Shared => {
+            cmd.arg(format!("-L{}", dir.display()));
+            cmd.arg("-l:libl3l2q.so.1");
+            cmd.arg(format!("-Wl,-rpath,{}", dir.display()));
+        }
+        Linkage::Static => {
+            cmd.arg(library_dir().join("libl3l2q.a"));
+        }
+        Linkage::None => {}
+    }
+    cmd.args(["-lpthread", "-ldl", "-lm", "-lrt"]);
+    let out = cmd.output().expect("run the compiler");
+    assert!(
+        out.status.success(),
+        "compiling {name} ({linkage:?}) failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// Runs a program to completion and panics with its output unless it
+/// exits 0. Returns the output for further checks.
+pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    let out = Command::new(exe).args(args).output().expect("run the program");
+    assert!(
+        out.status.success(),
+        "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        exe.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Function names the committed header declares.
+pub fn header_functions() -> Vec<String> {
+    let header = std::fs::read_to_string(root().join("include/l3l2q.h")).expect("header");
+    header
+        .lines()
+        .filter(|l| l.contains('(') && l.starts_with(|c: char| c.is_ascii_lowercase()) && !l.starts_with("typedef"))
+        .map(|l| l.split('(').next().unwrap().split_whitespace().last().unwrap().trim_start_matches('*').to_string())
+        .collect()
+}
