@@ -1,3 +1,4 @@
 //! Helpers shared by the integration tests.
 
 pub mod cbuild;
+pub mod raw;
