@@ -54,6 +54,13 @@ pub enum Status {
     RemoteAborted = 21,
     /// A panic was caught at the C boundary; the handle must not be used.
     Panic = 30,
+    /// A shared-memory object of that name already exists (possibly stale
+    /// from a crashed run); nothing was created.
+    Exists = 40,
+    /// No shared-memory object of that name exists.
+    NotFound = 41,
+    /// A system call failed; the call's `errno` is reported alongside.
+    SystemError = 42,
 }
 
 impl Status {
@@ -72,6 +79,9 @@ impl Status {
             Status::Poisoned => "endpoint poisoned\0",
             Status::RemoteAborted => "peer aborted\0",
             Status::Panic => "internal panic caught at the C boundary\0",
+            Status::Exists => "shared-memory name already exists\0",
+            Status::NotFound => "no shared-memory object of that name\0",
+            Status::SystemError => "system call failed\0",
         }
     }
 }
@@ -271,7 +281,7 @@ mod tests {
     fn every_status_text_is_nul_terminated() {
         for s in [Status::Ok, Status::NoProgress, Status::Timeout, Status::Stopped, Status::BadArgument,
                   Status::BufferTooSmall, Status::BadDescriptor, Status::CallbackFailed, Status::Inconsistent, Status::Poisoned,
-                  Status::RemoteAborted, Status::Panic] {
+                  Status::RemoteAborted, Status::Panic, Status::Exists, Status::NotFound, Status::SystemError] {
             assert!(s.describe().ends_with('\0'));
         }
     }

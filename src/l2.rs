@@ -160,10 +160,9 @@ impl<R: Region> L2Endpoint<R> {
         if window == 1 && inflight == 1 {
             return Err(self.ownership(Operation::Peek, format_args!("peek again before release with window 1")));
         }
-        if inflight >= window {
-            return Err(Error::NoProgress);
-        }
-        let acquired = match self.input.try_acquire(&self.region) {
+        // A full window still lets STOP through: it does not count against it.
+        let window_full = inflight >= window;
+        let acquired = match self.input.try_acquire_if(&self.region, |slot| !window_full || slot.opcode == L3L2Q_OPCODE_STOP) {
             Ok(Some(a)) => a,
             Ok(None) => return Err(Error::NoProgress),
             Err(e) => return Err(self.poison.from_ring(&self.region, Operation::Peek, e)),
@@ -223,6 +222,57 @@ impl<R: Region> L2Endpoint<R> {
     /// released handle, or when the head store fails.
     pub fn release(&mut self, message: &Message) -> Result<(), Error> {
         self.poison.check()?;
+        self.mark_complete(message)?;
+        self.release_completed_prefix()
+    }
+
+    /// Acquires up to `out.len()` inputs without waiting, in order, into
+    /// `out[..n]`, and returns `n`. Each is a handle exactly as
+    /// [`L2Endpoint::try_peek`] returns it and counts against the window;
+    /// the batch ends early when the window is full, nothing more is
+    /// published, or after STOP (which is then the last element).
+    ///
+    /// # Errors
+    /// Only when nothing was acquired: as [`L2Endpoint::try_peek`]
+    /// ([`Error::NoProgress`] also for an empty `out`). A failure after
+    /// some inputs were acquired ends the batch; unless it poisoned the
+    /// endpoint it recurs on the next call.
+    pub fn try_peek_batch(&mut self, out: &mut [Message]) -> Result<usize, Error> {
+        let window = self.window.len() as u64;
+        let mut n = 0;
+        while n < out.len() {
+            if n > 0 && (self.stop.is_some() || self.input.acquired() - self.input.released() >= window) {
+                break;
+            }
+            match self.try_peek() {
+                Ok(message) => out[n] = message,
+                Err(e) if n == 0 || self.poison.check().is_err() => return Err(e),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        if n == 0 { Err(Error::NoProgress) } else { Ok(n) }
+    }
+
+    /// Marks every message in `messages` complete, as
+    /// [`L2Endpoint::release`] does one, then advances the shared head over
+    /// the completed FIFO prefix with a single store.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] as for [`L2Endpoint::release`] when any of them
+    /// is unknown, stale, altered or released twice (also within the
+    /// batch); the endpoint is then poisoned and nothing is stored.
+    pub fn release_batch(&mut self, messages: &[Message]) -> Result<(), Error> {
+        self.poison.check()?;
+        for message in messages {
+            self.mark_complete(message)?;
+        }
+        self.release_completed_prefix()
+    }
+
+    /// Validates a held handle and marks it complete, without touching
+    /// shared memory.
+    fn mark_complete(&mut self, message: &Message) -> Result<(), Error> {
         if message.opcode == L3L2Q_OPCODE_STOP {
             match &mut self.stop {
                 Some(stop) if !stop.released && message.seq == stop.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0 => {
@@ -245,7 +295,7 @@ impl<R: Region> L2Endpoint<R> {
             }
             self.window[position].completed = true;
         }
-        self.release_completed_prefix()
+        Ok(())
     }
 
     fn release_completed_prefix(&mut self) -> Result<(), Error> {
@@ -319,6 +369,43 @@ impl<R: Region> L2Endpoint<R> {
     /// As [`Sender::publish`].
     pub fn publish(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
         self.output.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, true)
+    }
+
+    /// As [`L2Endpoint::publish`], but without the tail store: the message
+    /// becomes visible to L3 at the next [`L2Endpoint::flush`], publish or
+    /// send, so a batch of reserve/fill/publish_deferred costs one shared
+    /// store. A reserve that finds no room stores the tail itself, so
+    /// pending messages can never block their own consumer.
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::publish`].
+    pub fn publish_deferred(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
+        self.output.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, false)
+    }
+
+    /// Makes every output published with [`L2Endpoint::publish_deferred`]
+    /// visible with one release store of the tail (no store when none is
+    /// pending).
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] when the store fails.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.output.flush(&self.region, &mut self.poison)
+    }
+
+    /// Copies each payload into the output arena and publishes them all
+    /// with `opcode` and one tail store; returns how many were published
+    /// (a prefix of `payloads`, shorter when the ring or arena fills).
+    ///
+    /// # Errors
+    /// Only when nothing was published: as [`L2Endpoint::try_send`]
+    /// ([`Error::NoProgress`] also for an empty batch); an invalid opcode
+    /// poisons as in [`L2Endpoint::publish`].
+    pub fn try_send_batch<'a>(&mut self, opcode: u64, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<usize, Error> {
+        match self.output.try_send_batch(&self.region, &mut self.poison, opcode, payloads, |_| Ok(()))? {
+            0 => Err(Error::NoProgress),
+            n => Ok(n),
+        }
     }
 
     /// Reserves, copies `payload` and publishes it in one call.

@@ -10,7 +10,11 @@ use crate::region::Region;
 use crate::ring::{Consumer, Direction, Message, Producer, Reservation, Sender};
 use crate::wait::{self, WaitPolicy};
 
-#[derive(Debug, Clone, Copy)]
+/// Most outputs an L3 queue holds at once (acquired by
+/// [`L3Queue::try_peek_batch`], not yet released); `min(depth, this)`.
+pub const L3L2Q_L3_MAX_HELD: u64 = 256;
+
+#[derive(Debug, Clone, Copy, Default)]
 struct ActiveOutput {
     message: Message,
     index: u64,
@@ -25,7 +29,9 @@ pub struct L3Queue<R: Region> {
     input: Sender,
     output: Consumer,
     stopped: bool,
-    active: Option<ActiveOutput>,
+    /// Outputs acquired and not yet released, oldest first: message `i`
+    /// at `i & (len - 1)`; the length is a power of two.
+    held: Box<[ActiveOutput]>,
     poison: Poison,
 }
 
@@ -89,7 +95,7 @@ impl<R: Region> L3Queue<R> {
             input: Sender::new(Producer::new(Direction::input(&layout), initial_count)),
             output: Consumer::new(Direction::output(&layout), initial_count),
             stopped: false,
-            active: None,
+            held: vec![ActiveOutput::default(); depth.min(L3L2Q_L3_MAX_HELD) as usize].into_boxed_slice(),
             poison: Poison::new(descriptor.region_id, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET),
         })
     }
@@ -150,6 +156,28 @@ impl<R: Region> L3Queue<R> {
             return Err(Error::BadArgument);
         }
         self.input.try_send(&self.region, &mut self.poison, opcode, payload, true)
+    }
+
+    /// The batch form of [`L3Queue::try_enqueue`]: copies each payload in
+    /// and publishes them all with `opcode` and one tail store. Returns
+    /// how many were published, a prefix of `payloads` that ends early when
+    /// the ring or arena fills (or at a payload larger than the arena).
+    ///
+    /// # Errors
+    /// Only when nothing was published: as [`L3Queue::try_enqueue`]
+    /// ([`Error::NoProgress`] also for an empty batch). A failure after
+    /// some were published ends the batch and recurs on the next call.
+    pub fn try_enqueue_batch<'a>(&mut self, opcode: u64, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<usize, Error> {
+        self.check_input()?;
+        if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
+            return Err(Error::BadArgument);
+        }
+        let arena = self.layout.input_arena_bytes;
+        let accept = |payload: &[u8]| if payload.len() as u64 > arena { Err(Error::BadArgument) } else { Ok(()) };
+        match self.input.try_send_batch(&self.region, &mut self.poison, opcode, payloads, accept)? {
+            0 => Err(Error::NoProgress),
+            n => Ok(n),
+        }
     }
 
     /// As [`L3Queue::try_enqueue`], waiting up to `timeout_ns` for room.
@@ -226,6 +254,28 @@ impl<R: Region> L3Queue<R> {
         self.input.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, true)
     }
 
+    /// As [`L3Queue::commit`], but without the tail store: the message
+    /// becomes visible to L2 at the next [`L3Queue::flush`], commit,
+    /// enqueue or STOP, so a batch of reserve/fill/commit_deferred costs one
+    /// shared store. A reserve that finds no room stores the tail itself,
+    /// so pending messages can never block their own consumer.
+    ///
+    /// # Errors
+    /// As [`L3Queue::commit`].
+    pub fn commit_deferred(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
+        self.input.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, false)
+    }
+
+    /// Makes every input committed with [`L3Queue::commit_deferred`]
+    /// visible with one release store of the tail (none when nothing is
+    /// pending). Allowed after STOP (STOP itself stored the tail).
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] when the store fails.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.input.flush(&self.region, &mut self.poison)
+    }
+
     /// Takes the next output without waiting. Until it is released, every
     /// call returns the same message.
     ///
@@ -235,18 +285,63 @@ impl<R: Region> L3Queue<R> {
     /// [`Error::Poisoned`] on an invalid descriptor or counter.
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
-        if let Some(active) = self.active {
-            return Ok(active.message);
+        if self.held_count() > 0 {
+            return Ok(self.held_entry(self.output.released()).message);
         }
+        self.acquire_one()
+    }
+
+    /// Outputs acquired and not released.
+    fn held_count(&self) -> u64 {
+        self.output.acquired() - self.output.released()
+    }
+
+    fn held_entry(&self, index: u64) -> &ActiveOutput {
+        &self.held[(index & (self.held.len() as u64 - 1)) as usize]
+    }
+
+    /// Acquires the next output into the held set (there must be room).
+    fn acquire_one(&mut self) -> Result<Message, Error> {
         match self.output.try_acquire(&self.region) {
             Ok(Some(acquired)) => {
                 let message = Message::of(&self.region, &acquired.slot);
-                self.active = Some(ActiveOutput { message, index: acquired.index, bytes_end: acquired.span.end });
+                let position = (acquired.index & (self.held.len() as u64 - 1)) as usize;
+                self.held[position] = ActiveOutput { message, index: acquired.index, bytes_end: acquired.span.end };
                 Ok(message)
             }
             Ok(None) => Err(Error::NoProgress),
             Err(e) => Err(self.poison.from_ring(&self.region, Operation::Peek, e)),
         }
+    }
+
+    /// The batch form of [`L3Queue::try_peek`]: writes the held outputs,
+    /// oldest first, into `out`, acquiring more until `out` is full, nothing
+    /// more is published, or [`L3L2Q_L3_MAX_HELD`] (at most `depth`) are
+    /// held; returns how many it wrote. Like `try_peek` it is repeatable:
+    /// until they are released, the same messages come back first.
+    ///
+    /// # Errors
+    /// Only when it writes nothing: as [`L3Queue::try_peek`]
+    /// ([`Error::NoProgress`] also for an empty `out`). A failure after
+    /// some were written ends the batch; unless it poisoned the queue it
+    /// recurs on the next call.
+    pub fn try_peek_batch(&mut self, out: &mut [Message]) -> Result<usize, Error> {
+        self.poison.check()?;
+        let mut n = 0;
+        let first = self.output.released();
+        while n < out.len() && (n as u64) < self.held_count() {
+            out[n] = self.held_entry(first + n as u64).message;
+            n += 1;
+        }
+        while n < out.len() && self.held_count() < self.held.len() as u64 {
+            match self.acquire_one() {
+                Ok(message) => out[n] = message,
+                Err(e) if n == 0 || self.poison.check().is_err() => return Err(e),
+                Err(_) => break,
+            }
+            n += 1;
+        }
+        if n == 0 { Err(Error::NoProgress) } else { Ok(n) }
     }
 
     /// As [`L3Queue::try_peek`], waiting up to `timeout_ns`.
@@ -259,22 +354,27 @@ impl<R: Region> L3Queue<R> {
         self.poison.on_wait_result(&self.region, result)
     }
 
-    fn check_active(&mut self, message: &Message, operation: Operation) -> Result<ActiveOutput, Error> {
-        match self.active {
-            Some(active) if active.message == *message => Ok(active),
+    /// The held output `message` names, unaltered; `expected` requires it
+    /// to be that message number (releases go in FIFO order).
+    fn check_held(&mut self, message: &Message, expected: Option<u64>, operation: Operation) -> Result<ActiveOutput, Error> {
+        let index = message.seq.wrapping_sub(1);
+        let in_range = index >= self.output.released() && index < self.output.acquired() && expected.is_none_or(|e| e == index);
+        match *self.held_entry(index) {
+            active if in_range && active.index == index && active.message == *message => Ok(active),
             _ => Err(self.poison.enter(&self.region, ErrorKind::Ownership, operation, format_args!("message seq {} is not the active output", message.seq))),
         }
     }
 
-    /// Copies the active message's payload into `dst`; returns its length.
+    /// Copies a held message's payload into `dst`; returns its length.
+    /// Any held message may be read, in any order.
     ///
     /// # Errors
     /// [`Error::BufferTooSmall`] (nothing changes, the message stays
     /// active); [`Error::CallbackFailed`] on a failed read;
-    /// [`Error::Poisoned`] (OWNERSHIP) when `message` is not the active one.
+    /// [`Error::Poisoned`] (OWNERSHIP) when `message` is not held.
     pub fn read_into(&mut self, message: &Message, dst: &mut [u8]) -> Result<usize, Error> {
         self.poison.check()?;
-        let active = self.check_active(message, Operation::ReadInto)?;
+        let active = self.check_held(message, None, Operation::ReadInto)?;
         let n = active.message.payload_nbytes as usize;
         let dst = dst.get_mut(..n).ok_or(Error::BufferTooSmall)?;
         self.region.read_payload(active.message.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;
@@ -287,10 +387,24 @@ impl<R: Region> L3Queue<R> {
     /// [`Error::Poisoned`]: OWNERSHIP for anything but the active message,
     /// ENDPOINT_ERROR when the head store fails.
     pub fn release(&mut self, message: &Message) -> Result<(), Error> {
+        self.release_batch(core::slice::from_ref(message))
+    }
+
+    /// Releases several held messages with one store of the head. They
+    /// must be the oldest held ones, in order (outputs are released in
+    /// FIFO order).
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`]: OWNERSHIP when any is not the next held message
+    /// in order (nothing is released), ENDPOINT_ERROR when the store fails.
+    pub fn release_batch(&mut self, messages: &[Message]) -> Result<(), Error> {
         self.poison.check()?;
-        let active = self.check_active(message, Operation::Release)?;
-        self.active = None;
-        self.output.release_to(active.index + 1, active.bytes_end);
+        let mut end = (self.output.released(), self.output.bytes_head());
+        for message in messages {
+            let active = self.check_held(message, Some(end.0), Operation::Release)?;
+            end = (active.index + 1, active.bytes_end);
+        }
+        self.output.release_to(end.0, end.1);
         self.output.announce(&self.region).map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
     }
 

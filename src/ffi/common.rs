@@ -85,6 +85,9 @@ fn status_from_code(code: i32) -> Option<Status> {
         20 => Status::Poisoned,
         21 => Status::RemoteAborted,
         30 => Status::Panic,
+        40 => Status::Exists,
+        41 => Status::NotFound,
+        42 => Status::SystemError,
         _ => return None,
     })
 }

@@ -2,7 +2,7 @@
 //! may move between threads.
 
 use super::common::scalars_ref;
-use super::{arg_mut, arg_ref, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional};
+use super::{arg_byte_slices, arg_mut, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l2::L2Endpoint;
 use crate::layout::Violation;
@@ -132,6 +132,46 @@ pub unsafe extern "C" fn l3l2q_l2_release(handle: *mut L2EndpointHandle, message
     }
 }
 
+/// Acquires up to `capacity` inputs without waiting into `out` and writes
+/// the count to `*out_count`. Each counts against the window like one
+/// from `l3l2q_l2_try_peek`; the batch ends early when the window is full,
+/// nothing more is published, or after STOP (then the last entry).
+///
+/// # Safety
+/// `handle` live; `out` writable for `capacity` messages; `out_count`
+/// writable.
+///
+/// # Errors
+/// Only when nothing was acquired: as `l3l2q_l2_try_peek`
+/// (`L3L2Q_STATUS_NO_PROGRESS` also for `capacity == 0`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_try_peek_batch(handle: *mut L2EndpointHandle, out: *mut Message, capacity: usize, out_count: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out, out_count) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice_mut(out, capacity)), check!(arg_mut(out_count)))) });
+        finish(ep.try_peek_batch(out), out_count)
+    }
+}
+
+/// Marks `count` acquired inputs complete, then advances the head over the
+/// completed prefix with one store.
+///
+/// # Safety
+/// `handle` live; `messages` readable for `count` entries (NULL when
+/// `count` is 0).
+///
+/// # Errors
+/// `L3L2Q_STATUS_POISONED` (OWNERSHIP) when any is unknown, stale,
+/// altered or released twice; nothing is stored then.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_release_batch(handle: *mut L2EndpointHandle, messages: *const Message, count: usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, messages) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice(messages, count)))) });
+        status_of(ep.release_batch(messages))
+    }
+}
+
 /// Writes whether STOP has been acquired and physically released (after
 /// every earlier input).
 ///
@@ -201,6 +241,67 @@ pub unsafe extern "C" fn l3l2q_l2_publish(handle: *mut L2EndpointHandle, reserva
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
         status_of(ep.publish(reservation, opcode, nbytes))
+    }
+}
+
+/// As `l3l2q_l2_publish`, without storing the tail: the message becomes
+/// visible to L3 at the next `l3l2q_l2_flush`, publish or send. A reserve
+/// that finds no room stores the tail itself.
+///
+/// # Safety
+/// As `l3l2q_l2_publish`.
+///
+/// # Errors
+/// As `l3l2q_l2_publish`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_publish_deferred(handle: *mut L2EndpointHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
+        status_of(ep.publish_deferred(reservation, opcode, nbytes))
+    }
+}
+
+/// Publishes every output from `l3l2q_l2_publish_deferred` with one
+/// release store of the tail (nothing when none is pending).
+///
+/// # Safety
+/// `handle` live.
+///
+/// # Errors
+/// `L3L2Q_STATUS_POISONED` when poisoned or the store fails.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_flush(handle: *mut L2EndpointHandle) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointer.
+        let ep = check!(unsafe { endpoint(handle) });
+        status_of(ep.flush())
+    }
+}
+
+/// Copies `count` payloads into the output arena and publishes them with
+/// `opcode` (DATA or ERROR) and one store of the tail, without waiting;
+/// writes how many were published to `*out_sent` (a prefix, shorter when
+/// the ring or arena fills).
+///
+/// # Safety
+/// `handle` live; `payloads` readable for `count` entries (NULL when
+/// `count` is 0), each entry's `data` readable for its `len`; `out_sent`
+/// writable.
+///
+/// # Errors
+/// Only when nothing was published: `L3L2Q_STATUS_NO_PROGRESS` when the
+/// first does not fit or `count == 0`; `L3L2Q_STATUS_POISONED` for a STOP
+/// or invalid opcode (INVALID_DESCRIPTOR); `L3L2Q_STATUS_BAD_ARGUMENT` for
+/// null pointers, including an entry with NULL `data` and non-zero `len`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_try_send_batch(handle: *mut L2EndpointHandle, opcode: u64, payloads: *const ByteSlice, count: usize, out_sent: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, payloads, out_sent) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
+        // SAFETY: caller contract on every entry.
+        let payloads = check!(unsafe { arg_byte_slices(payloads) });
+        finish(ep.try_send_batch(opcode, payloads), out_sent)
     }
 }
 

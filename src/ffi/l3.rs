@@ -2,7 +2,7 @@
 //! move between threads. Callbacks are called on the calling thread.
 
 use super::common::scalars_mut;
-use super::{arg_bytes, arg_bytes_mut, arg_mut, arg_ref, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional};
+use super::{arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
 use crate::abi::{Layout, RegionDescriptor, L3L2Q_TASK_SCALARS};
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l3::L3Queue;
@@ -218,6 +218,32 @@ pub unsafe extern "C" fn l3l2q_l3_try_enqueue(handle: *mut L3QueueHandle, opcode
     }
 }
 
+/// Copies `count` payloads into the input arena and publishes them with
+/// `opcode` (DATA or ERROR) and one store of the tail, without waiting.
+/// Writes how many were published to `*out_sent`: a prefix of `payloads`,
+/// shorter when the ring or arena fills.
+///
+/// # Safety
+/// `handle` live; `payloads` readable for `count` entries (NULL when
+/// `count` is 0), each entry's `data` readable for its `len`; `out_sent`
+/// writable.
+///
+/// # Errors
+/// Only when nothing was published: as `l3l2q_l3_try_enqueue`, and
+/// `L3L2Q_STATUS_NO_PROGRESS` for `count == 0`. `L3L2Q_STATUS_BAD_ARGUMENT`
+/// for null pointers, including an entry with NULL `data` and non-zero
+/// `len` (checked before anything is sent).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_enqueue_batch(handle: *mut L3QueueHandle, opcode: u64, payloads: *const ByteSlice, count: usize, out_sent: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, payloads, out_sent) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
+        // SAFETY: caller contract on every entry.
+        let payloads = check!(unsafe { arg_byte_slices(payloads) });
+        finish(q.try_enqueue_batch(opcode, payloads), out_sent)
+    }
+}
+
 /// As `l3l2q_l3_try_enqueue`, waiting up to `timeout_ns` (spin, yield,
 /// then short sleeps).
 ///
@@ -326,6 +352,41 @@ pub unsafe extern "C" fn l3l2q_l3_commit(handle: *mut L3QueueHandle, reservation
     }
 }
 
+/// As `l3l2q_l3_commit`, without storing the tail: the message becomes
+/// visible to L2 at the next `l3l2q_l3_flush`, commit, enqueue or STOP.
+/// A reserve that finds no room stores the tail itself.
+///
+/// # Safety
+/// As `l3l2q_l3_commit`.
+///
+/// # Errors
+/// As `l3l2q_l3_commit`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_commit_deferred(handle: *mut L3QueueHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
+        status_of(q.commit_deferred(reservation, opcode, nbytes))
+    }
+}
+
+/// Publishes every input committed with `l3l2q_l3_commit_deferred` with
+/// one release store of the tail (nothing when none is pending).
+///
+/// # Safety
+/// `handle` live.
+///
+/// # Errors
+/// `L3L2Q_STATUS_POISONED` when poisoned or the store fails.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_flush(handle: *mut L3QueueHandle) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointer.
+        let q = check!(unsafe { queue(handle) });
+        status_of(q.flush())
+    }
+}
+
 /// Takes the next output without waiting; repeated calls return the same
 /// message until it is released.
 ///
@@ -358,6 +419,46 @@ pub unsafe extern "C" fn l3l2q_l3_peek(handle: *mut L3QueueHandle, out: *mut Mes
         // SAFETY: caller contract on the pointers.
         let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
         finish(q.peek(timeout_ns), out)
+    }
+}
+
+/// The batch form of `l3l2q_l3_try_peek`: writes the held outputs, oldest
+/// first, to `out`, acquiring more until `capacity` entries are written,
+/// nothing more is published or `L3L2Q_L3_MAX_HELD` (at most depth) are
+/// held, and writes the count to `*out_count`. Repeatable until released.
+///
+/// # Safety
+/// `handle` live; `out` writable for `capacity` messages; `out_count`
+/// writable.
+///
+/// # Errors
+/// Only when nothing was written: as `l3l2q_l3_try_peek`
+/// (`L3L2Q_STATUS_NO_PROGRESS` also for `capacity == 0`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_try_peek_batch(handle: *mut L3QueueHandle, out: *mut Message, capacity: usize, out_count: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out, out_count) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice_mut(out, capacity)), check!(arg_mut(out_count)))) });
+        finish(q.try_peek_batch(out), out_count)
+    }
+}
+
+/// Releases `count` held outputs, which must be the oldest held ones in
+/// order, with one store of the head.
+///
+/// # Safety
+/// `handle` live; `messages` readable for `count` entries (NULL when
+/// `count` is 0).
+///
+/// # Errors
+/// `L3L2Q_STATUS_POISONED` (OWNERSHIP) when any is not the next held
+/// message in order (nothing is released).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_release_batch(handle: *mut L3QueueHandle, messages: *const Message, count: usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, messages) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice(messages, count)))) });
+        status_of(q.release_batch(messages))
     }
 }
 

@@ -11,6 +11,8 @@
 pub mod common;
 pub mod l2;
 pub mod l3;
+#[cfg(unix)]
+pub mod shm;
 
 use crate::error::{Error, Status};
 
@@ -92,6 +94,65 @@ pub(crate) unsafe fn arg_bytes_mut<'a>(ptr: *mut u8, len: usize) -> Result<&'a m
     }
     // SAFETY: non-null, len within isize::MAX (checked); validity and uniqueness are the caller's contract.
     Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// Borrows an array of `len` values at `ptr`; null only with `len == 0`.
+///
+/// # Safety
+/// A non-null, aligned `ptr` must be valid for reads of `len` values of
+/// `T` that are not mutated for `'a`.
+pub(crate) unsafe fn arg_slice<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], Status> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() || !ptr.is_aligned() || len.checked_mul(core::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Status::BadArgument);
+    }
+    // SAFETY: non-null, aligned, size within isize::MAX (checked); validity is the caller's contract.
+    Ok(unsafe { core::slice::from_raw_parts(ptr, len) })
+}
+
+/// Mutably borrows an array of `len` values at `ptr`; null only with
+/// `len == 0`.
+///
+/// # Safety
+/// A non-null, aligned `ptr` must be valid for reads and writes of `len`
+/// values of `T`, not aliased for `'a`.
+pub(crate) unsafe fn arg_slice_mut<'a, T>(ptr: *mut T, len: usize) -> Result<&'a mut [T], Status> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if ptr.is_null() || !ptr.is_aligned() || len.checked_mul(core::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(Status::BadArgument);
+    }
+    // SAFETY: non-null, aligned, size within isize::MAX (checked); validity and uniqueness are the caller's contract.
+    Ok(unsafe { core::slice::from_raw_parts_mut(ptr, len) })
+}
+
+/// A borrowed run of bytes passed from C: `len` bytes at `data`, which may
+/// be NULL when `len` is 0. Used by the batch sends.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ByteSlice {
+    /// First byte; NULL only when `len` is 0.
+    pub data: *const u8,
+    /// Number of bytes.
+    pub len: usize,
+}
+
+/// Checks every entry of a C batch of byte slices (non-null data unless
+/// empty, length within `isize::MAX`), so it can then be turned into Rust
+/// slices without failing half-way.
+///
+/// # Safety
+/// Every entry's `data` must be valid for reads of its `len` bytes for `'a`.
+pub(crate) unsafe fn arg_byte_slices<'a>(slices: &'a [ByteSlice]) -> Result<impl Iterator<Item = &'a [u8]> + 'a, Status> {
+    for s in slices {
+        // SAFETY: forwarded caller contract; the slice is dropped at once.
+        unsafe { arg_bytes(s.data, s.len) }?;
+    }
+    // SAFETY: every entry passed arg_bytes above; validity is the caller's contract.
+    Ok(slices.iter().map(|s| unsafe { arg_bytes(s.data, s.len) }.unwrap_or(&[])))
 }
 
 /// Writes `value` to an optional out-pointer (ignored when null).

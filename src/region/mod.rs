@@ -7,9 +7,13 @@
 mod cache;
 pub mod callbacks;
 pub mod mapped;
+#[cfg(unix)]
+pub mod shm;
 
 pub use callbacks::{CallbackRegion, RegionCallbacks};
 pub use mapped::MappedRegion;
+#[cfg(unix)]
+pub use shm::{ShmReadOnly, ShmRegion};
 
 /// A payload or counter operation that did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -92,12 +92,25 @@ impl Consumer {
     /// [`RingError::Memory`] on a failed read; [`RingError::Breach`] on an
     /// invalid descriptor or counter.
     pub fn try_acquire<R: Region + ?Sized>(&mut self, region: &R) -> Result<Option<Acquired>, RingError> {
+        self.try_acquire_if(region, |_| true)
+    }
+
+    /// As [`Consumer::try_acquire`], but takes the message only when
+    /// `wanted` accepts its validated slot; otherwise nothing changes and
+    /// the result is `Ok(None)`.
+    ///
+    /// # Errors
+    /// As [`Consumer::try_acquire`].
+    pub fn try_acquire_if<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
         if self.acquired == self.observed && self.refresh(region)? == 0 {
             return Ok(None);
         }
         let index = self.acquired;
         let slot = self.dir.read_slot(region, index)?;
         let span = self.validate(index, &slot)?;
+        if !wanted(&slot) {
+            return Ok(None);
+        }
         self.acquired += 1;
         self.bytes_tail = span.end;
         Ok(Some(Acquired { index, slot, span }))

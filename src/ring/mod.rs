@@ -36,7 +36,18 @@ pub struct Message {
     pub data: *const u8,
 }
 
+impl Default for Message {
+    /// [`Message::EMPTY`], to fill arrays for the batch peeks.
+    fn default() -> Message {
+        Message::EMPTY
+    }
+}
+
 impl Message {
+    /// A value naming no message (seq 0, INVALID opcode), to initialise
+    /// buffers that a batch peek fills.
+    pub const EMPTY: Message = Message { seq: 0, opcode: L3L2Q_OPCODE_INVALID, payload_offset: 0, payload_nbytes: 0, data: core::ptr::null() };
+
     /// The view of an acquired slot, with its in-place payload pointer
     /// when the region is mapped.
     pub(crate) fn of<R: Region + ?Sized>(region: &R, slot: &DescriptorSlot) -> Message {

@@ -59,6 +59,12 @@ impl Producer {
         self.released
     }
 
+    /// Whether written slots wait for [`Producer::announce`] (a batch in
+    /// progress).
+    pub fn pending(&self) -> bool {
+        self.announced != self.written
+    }
+
     /// Reloads the consumer's head and replays the descriptors it released
     /// to advance the arena head. A load failure changes nothing.
     ///

@@ -61,7 +61,16 @@ impl Sender {
         }
         let placement = match self.producer.try_place(region, nbytes) {
             Ok(Some(p)) => p,
-            Ok(None) => return Err(Error::NoProgress),
+            Ok(None) => {
+                // No room. Messages published with announce == false are
+                // not visible yet, so the consumer could never free space
+                // for them: store the tail now so a caller that waits for
+                // room instead of flushing cannot deadlock.
+                if self.producer.pending() {
+                    self.flush(region, poison)?;
+                }
+                return Err(Error::NoProgress);
+            }
             Err(e) => return Err(poison.from_ring(region, Operation::Reserve, e)),
         };
         let token = self.next_token;
@@ -155,6 +164,41 @@ impl Sender {
         self.publish(region, poison, &reservation, opcode, payload.len() as u64, announce)
     }
 
+    /// Copies each payload into a fresh placement and publishes them all
+    /// with one tail store (the batch form of [`Sender::try_send`]).
+    /// Stops at the first payload that does not fit now, or that `accept`
+    /// rejects, and returns how many were published; the rest are untouched.
+    ///
+    /// # Errors
+    /// Only when nothing was published: [`Error::NoProgress`] when the
+    /// first payload does not fit, `accept`'s error for it, or the errors of
+    /// [`Sender::try_send`]. A failure after some messages were published
+    /// stores the tail for them and reports their count (a failure that
+    /// poisoned is reported as the error); the failure recurs on the next call.
+    pub fn try_send_batch<'a, R, I>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payloads: I, accept: impl Fn(&[u8]) -> Result<(), Error>) -> Result<usize, Error>
+    where
+        R: Region + ?Sized,
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let mut sent = 0usize;
+        let mut failure = None;
+        for payload in payloads {
+            let result = accept(payload).and_then(|()| self.try_send(region, poison, opcode, payload, false));
+            if let Err(e) = result {
+                failure = Some(e);
+                break;
+            }
+            sent += 1;
+        }
+        if sent > 0 {
+            self.flush(region, poison)?;
+        }
+        match failure {
+            Some(e) if sent == 0 || poison.check().is_err() => Err(e),
+            _ => Ok(sent),
+        }
+    }
+
     /// Publishes a zero-byte STOP (input ring only; the caller ensures that).
     ///
     /// # Errors
@@ -167,7 +211,12 @@ impl Sender {
         }
         let placement = match self.producer.try_place(region, 0) {
             Ok(Some(p)) => p,
-            Ok(None) => return Err(Error::NoProgress),
+            Ok(None) => {
+                if self.producer.pending() {
+                    self.flush(region, poison)?;
+                }
+                return Err(Error::NoProgress);
+            }
             Err(e) => return Err(poison.from_ring(region, Operation::RequestStop, e)),
         };
         self.commit(region, poison, &placement, L3L2Q_OPCODE_STOP, 0, true, Operation::RequestStop)
