@@ -370,7 +370,9 @@ mod tests {
         let huge = u64::MAX & !63;
         assert_eq!(Layout::compute(1, huge, 64), Err(Violation::LayoutOverflow));
         assert_eq!(Layout::compute(1, 64, huge), Err(Violation::LayoutOverflow));
-        assert_eq!(Layout::compute(1, huge / 2, huge / 2), Err(Violation::LayoutOverflow));
+        // 2^63 is a multiple of 64 (huge / 2 = 2^63 - 32 is not: an arena violation).
+        assert_eq!(Layout::compute(1, 1 << 63, 1 << 63), Err(Violation::LayoutOverflow));
+        assert_eq!(Layout::compute(1, huge / 2, 64), Err(Violation::InputArena));
     }
 
     #[test]

@@ -23,13 +23,25 @@ pub fn root() -> PathBuf {
 }
 
 /// The directory holding `libl3l2q.so` and `libl3l2q.a` of this build.
+/// `cargo test` leaves them in `<target>/<profile>/deps/` (and copies them up
+/// to `<target>/<profile>/` only on `cargo build`), so look in both and take
+/// the newer.
 pub fn library_dir() -> PathBuf {
     // The test binary lives in <target>/<profile>/deps/.
     let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target profile dir").to_path_buf();
-    assert!(dir.join("libl3l2q.so").exists(), "libl3l2q.so not built in {}", dir.display());
-    assert!(dir.join("libl3l2q.a").exists(), "libl3l2q.a not built in {}", dir.display());
-    dir
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    let profile = deps.parent().expect("target profile dir").to_path_buf();
+    let modified = |dir: &Path| -> Option<std::time::SystemTime> {
+        let so = std::fs::metadata(dir.join("libl3l2q.so")).ok()?;
+        std::fs::metadata(dir.join("libl3l2q.a")).ok()?;
+        so.modified().ok()
+    };
+    match (modified(&deps), modified(&profile)) {
+        (Some(d), Some(p)) if p > d => profile,
+        (Some(_), _) => deps,
+        (None, Some(_)) => profile,
+        (None, None) => panic!("libl3l2q.so/.a not built in {} or {}", deps.display(), profile.display()),
+    }
 }
 
 /// A fresh scratch directory for one test's build products, holding a
