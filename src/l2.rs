@@ -27,6 +27,13 @@ struct StopState {
 }
 
 /// The device-side end of a queue.
+///
+/// The input window bounds how far acquisition may run ahead of the oldest
+/// input not yet released: with window `w`, messages `h .. h + w` may be
+/// held, where `h` is the first unreleased one. An input released out of
+/// order stays inside that span until everything before it is released
+/// (the shared head only moves over a completed prefix), so it keeps
+/// counting against the window until then.
 pub struct L2Endpoint<R: Region = MappedRegion> {
     region: R,
     layout: Layout,
@@ -189,10 +196,14 @@ impl<R: Region> L2Endpoint<R> {
     /// without a zero-copy view; returns the byte count.
     ///
     /// # Errors
+    /// [`Error::BadArgument`] for a message this endpoint does not hold;
     /// [`Error::BufferTooSmall`], [`Error::CallbackFailed`], or
     /// [`Error::Poisoned`].
     pub fn copy_payload(&self, message: &Message, dst: &mut [u8]) -> Result<usize, Error> {
         self.poison.check()?;
+        if !self.holds(message) {
+            return Err(Error::BadArgument);
+        }
         let n = usize::try_from(message.payload_nbytes).map_err(|_| Error::BufferTooSmall)?;
         let dst = dst.get_mut(..n).ok_or(Error::BufferTooSmall)?;
         self.region.read_payload(message.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;

@@ -10,7 +10,7 @@ mod imp {
     fn line_bytes() -> usize {
         let ctr: u64;
         // SAFETY: reading CTR_EL0 is permitted at EL0 on Linux and has no side effects.
-        unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserve_flags)) };
+        unsafe { asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
         4usize << ((ctr >> 16) & 0xF)
     }
 
@@ -22,11 +22,11 @@ mod imp {
         while addr < end {
             // SAFETY: DC CVAC on an address of this process only writes back a cache line; it cannot fault
             // on a mapped address and the range comes from a region the caller validated.
-            unsafe { asm!("dc cvac, {}", in(reg) addr, options(nostack, preserve_flags)) };
+            unsafe { asm!("dc cvac, {}", in(reg) addr, options(nostack, preserves_flags)) };
             addr += line;
         }
         // SAFETY: a barrier has no memory-safety preconditions.
-        unsafe { asm!("dsb sy", options(nostack, preserve_flags)) };
+        unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
     }
 
     /// Cleans and invalidates every line of `[ptr, ptr + len)` so the next read comes from memory.
@@ -36,11 +36,11 @@ mod imp {
         let end = ptr as usize + len;
         while addr < end {
             // SAFETY: DC CIVAC writes back and drops one line of this process's mapping; data stays intact.
-            unsafe { asm!("dc civac, {}", in(reg) addr, options(nostack, preserve_flags)) };
+            unsafe { asm!("dc civac, {}", in(reg) addr, options(nostack, preserves_flags)) };
             addr += line;
         }
         // SAFETY: a barrier has no memory-safety preconditions.
-        unsafe { asm!("dsb sy", options(nostack, preserve_flags)) };
+        unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
     }
 }
 
