@@ -5,8 +5,9 @@
 //
 // Covers: messages with content checks in two std::threads, zero-byte and
 // ERROR messages, window > 1 with out-of-order release, STOP and drain,
-// move semantics, poison surfacing as Status::Poisoned with error info, and
-// the peer seeing REMOTE_ABORTED.
+// batches and deferred publication, move semantics, poison surfacing as Status::Poisoned with error info, the
+// peer seeing REMOTE_ABORTED, and SharedRegion (two mappings of one named
+// shared-memory object, task scalars rebased to the second).
 
 #include "l3l2q.hpp"
 
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <thread>
 #include <type_traits>
+#include <unistd.h>
 #include <utility>
 
 using l3l2q::L2Endpoint;
@@ -503,7 +505,141 @@ static void test_poison() {
     std::printf("poison: ok\n");
 }
 
-// ---- 5. small things ------------------------------------------------------
+// ---- 5. shared-memory region: two mappings, rebased scalars -------------
+
+static void test_shared_region() {
+    char name[64];
+    std::snprintf(name, sizeof name, "/l3l2q-hpp-wrapper-%d", static_cast<int>(getpid()));
+    l3l2q_shm_config config{};
+    config.depth = 4;
+    config.input_arena_bytes = 256;
+    config.output_arena_bytes = 256;
+    config.region_id = 0x5151;
+    config.reclaim_stale = true;
+    l3l2q::SharedRegion creator, opener;
+    CHECK_STATUS(l3l2q::SharedRegion::open(name, opener), Status::NotFound);
+    CHECK(!opener);
+    CHECK_OK(l3l2q::SharedRegion::create(name, config, creator));
+    config.reclaim_stale = false;
+    l3l2q::SharedRegion second;
+    CHECK_STATUS(l3l2q::SharedRegion::create(name, config, second), Status::Exists);
+    CHECK(!second);
+    CHECK_OK(l3l2q::SharedRegion::open(name, opener));
+
+    // The same bytes at two addresses: the L3 side uses the creator's mapping,
+    // the L2 side the opener's, as two processes would.
+    l3l2q_region_descriptor mine{}, theirs{};
+    l3l2q_queue_args args{};
+    CHECK_OK(creator.descriptor(mine));
+    CHECK_OK(opener.descriptor(theirs, &args));
+    CHECK(mine.region_id == 0x5151 && theirs.region_id == 0x5151);
+    CHECK(mine.payload_base != theirs.payload_base && mine.counter_base != theirs.counter_base);
+    CHECK(args.depth == 4 && args.input_arena_bytes == 256);
+
+    // Declared after the regions, so they are freed before the mappings go.
+    L3Queue queue;
+    l3l2q_l3_config qc{};
+    qc.depth = 4;
+    qc.input_arena_bytes = 256;
+    qc.output_arena_bytes = 256;
+    CHECK_OK(L3Queue::create_mapped(mine, qc, queue));
+    uint64_t scalars[L3L2Q_TASK_SCALARS];
+    CHECK_OK(queue.task_scalars(scalars));
+    uint64_t wrong[L3L2Q_TASK_SCALARS];
+    std::memcpy(wrong, scalars, sizeof wrong);
+    wrong[1] ^= 1; // another region id: refused, untouched
+    CHECK_STATUS(opener.rebase_task_scalars(wrong), Status::BadDescriptor);
+    CHECK(wrong[2] == scalars[2]);
+    CHECK_OK(opener.rebase_task_scalars(scalars));
+    CHECK(scalars[2] == theirs.payload_base && scalars[4] == theirs.counter_base);
+    L2Endpoint ep;
+    CHECK_OK(L2Endpoint::create(scalars, 1, ep));
+    CHECK_OK(queue.input().try_enqueue("ping", 4));
+    Message m;
+    CHECK_OK(ep.input().try_peek(m));
+    CHECK(m.size() == 4 && std::memcmp(m.data(), "ping", 4) == 0);
+    CHECK(reinterpret_cast<uint64_t>(m.data()) - theirs.payload_base < theirs.payload_bytes); // read via the opener's mapping
+    CHECK_OK(ep.input().release(m));
+    CHECK_OK(ep.output().send(Opcode::Data, "pong", 4, kWait));
+    CHECK_OK(queue.output().peek(m, kWait));
+    CHECK(m.size() == 4 && std::memcmp(m.data(), "pong", 4) == 0);
+    CHECK(reinterpret_cast<uint64_t>(m.data()) - mine.payload_base < mine.payload_bytes);
+    CHECK_OK(queue.output().release(m));
+
+    // Move: the moved-from owner is empty and frees nothing.
+    l3l2q::SharedRegion moved(std::move(opener));
+    CHECK(!opener && moved.valid());
+    l3l2q_region_descriptor d{};
+    CHECK_STATUS(opener.descriptor(d), Status::BadArgument);
+    ep.reset();
+    queue.reset();
+    moved.reset();
+    creator.reset(); // the creator unlinks the name
+    CHECK_STATUS(l3l2q::SharedRegion::open(name, opener), Status::NotFound);
+    std::printf("shared region: ok\n");
+}
+
+// ---- 6. batches and deferred publication --------------------------------
+
+static void test_batches() {
+    TestRegion region(8, 512, 512, 0x61);
+    L3Queue queue;
+    L2Endpoint ep;
+    region.open(queue, ep, 4);
+    const l3l2q::ByteSlice in[5] = {{reinterpret_cast<const uint8_t *>("one"), 3},
+                                    {reinterpret_cast<const uint8_t *>("two"), 3},
+                                    {nullptr, 0},
+                                    {reinterpret_cast<const uint8_t *>("four"), 4},
+                                    {reinterpret_cast<const uint8_t *>("five"), 4}};
+    size_t sent = 0;
+    CHECK_OK(queue.input().try_enqueue_batch(Opcode::Data, in, 5, sent));
+    CHECK(sent == 5);
+    Message got[8];
+    size_t n = 0;
+    CHECK_OK(ep.input().try_peek_batch(got, n));
+    CHECK(n == 4); // the window bounds the batch
+    for (size_t i = 0; i < n; ++i) {
+        CHECK(got[i].seq() == i + 1 && got[i].size() == in[i].len);
+        CHECK(in[i].len == 0 || std::memcmp(got[i].data(), in[i].data, in[i].len) == 0);
+    }
+    CHECK_OK(ep.input().release_batch(got, n));
+    CHECK(region.counter(L3L2Q_INPUT_DESC_HEAD_OFFSET) == 4);
+    CHECK_OK(ep.input().try_peek_batch(got, 8, n));
+    CHECK(n == 1 && got[0].seq() == 5);
+    CHECK_OK(ep.input().release_batch(got, 1));
+
+    // L2 -> L3: a batch send, then a deferred publish made visible by flush.
+    CHECK_OK(ep.output().try_send_batch(Opcode::Error, in, 2, sent));
+    CHECK(sent == 2);
+    Reservation r;
+    CHECK_OK(ep.output().try_reserve(4, r));
+    std::memcpy(r.data(), "late", 4);
+    CHECK_OK(ep.output().publish_deferred(r, Opcode::Data, 4));
+    size_t held = 0;
+    CHECK_OK(queue.output().try_peek_batch(got, held));
+    CHECK(held == 2 && got[0].is_error() && got[1].is_error()); // the deferred one is not visible yet
+    CHECK(std::memcmp(got[1].data(), "two", 3) == 0);
+    CHECK_OK(ep.output().flush());
+    CHECK_OK(queue.output().try_peek_batch(got, held));
+    CHECK(held == 3 && got[2].is_data() && std::memcmp(got[2].data(), "late", 4) == 0);
+    CHECK_OK(queue.output().release_batch(got, 3));
+    Message m;
+    CHECK_STATUS(queue.output().try_peek(m), Status::NoProgress);
+
+    // L3 deferred commit.
+    CHECK_OK(queue.input().try_reserve(3, r));
+    std::memcpy(r.data(), "abc", 3);
+    CHECK_OK(queue.input().commit_deferred(r, Opcode::Data, 3));
+    CHECK_STATUS(ep.input().try_peek(m), Status::NoProgress);
+    CHECK_OK(queue.input().flush());
+    CHECK_OK(ep.input().try_peek(m));
+    CHECK(m.size() == 3 && std::memcmp(m.data(), "abc", 3) == 0);
+    CHECK_OK(ep.input().release(m));
+    CHECK(!queue.error() && !ep.error());
+    std::printf("batches: ok\n");
+}
+
+// ---- 7. small things ------------------------------------------------------
 
 static void test_strings_and_version() {
     CHECK(std::strcmp(l3l2q::to_string(Status::Ok), l3l2q_status_str(L3L2Q_STATUS_OK)) == 0);
@@ -532,6 +668,8 @@ int main() {
     test_window_and_drain();
     test_moves();
     test_poison();
+    test_shared_region();
+    test_batches();
     test_two_threads();
     std::printf("hpp_wrapper: all ok\n");
     return 0;

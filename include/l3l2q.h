@@ -147,6 +147,44 @@
 #define L3L2Q_ERROR_MESSAGE_BYTES 160
 
 /**
+ * Most outputs an L3 queue holds at once (acquired by
+ * [`L3Queue::try_peek_batch`], not yet released); `min(depth, this)`.
+ */
+#define L3L2Q_L3_MAX_HELD 256
+
+/**
+ * Magic of a shared-memory object: the bytes `"L3L2QSHM"` read as a
+ * little-endian u64.
+ */
+#define L3L2Q_SHM_MAGIC 5568792547444929356
+
+/**
+ * Version of the object format described in this module.
+ */
+#define L3L2Q_SHM_FORMAT_VERSION 1
+
+/**
+ * Bytes of the header page at the start of the object.
+ */
+#define L3L2Q_SHM_HEADER_BYTES 4096
+
+/**
+ * Offset of the counter range in the object.
+ */
+#define L3L2Q_SHM_COUNTER_OFFSET 4096
+
+/**
+ * Offset of the payload range in the object (the counter range is padded
+ * to 4096 bytes).
+ */
+#define L3L2Q_SHM_PAYLOAD_OFFSET 8192
+
+/**
+ * Longest accepted name, including the leading slash.
+ */
+#define L3L2Q_SHM_NAME_MAX 255
+
+/**
  * Library major version; equals the `CARGO_PKG_VERSION_MAJOR` of the build.
  */
 #define L3L2Q_VERSION_MAJOR 0
@@ -219,6 +257,19 @@ typedef enum l3l2q_status {
    * A panic was caught at the C boundary; the handle must not be used.
    */
   L3L2Q_STATUS_PANIC = 30,
+  /**
+   * A shared-memory object of that name already exists (possibly stale
+   * from a crashed run); nothing was created.
+   */
+  L3L2Q_STATUS_EXISTS = 40,
+  /**
+   * No shared-memory object of that name exists.
+   */
+  L3L2Q_STATUS_NOT_FOUND = 41,
+  /**
+   * A system call failed; the call's `errno` is reported alongside.
+   */
+  L3L2Q_STATUS_SYSTEM_ERROR = 42,
 } l3l2q_status;
 
 /**
@@ -405,6 +456,11 @@ typedef struct l3l2q_l2_endpoint l3l2q_l2_endpoint;
  * Opaque L3 queue handle.
  */
 typedef struct l3l2q_l3_queue l3l2q_l3_queue;
+
+/**
+ * Opaque handle owning one mapping of a shared-memory object.
+ */
+typedef struct l3l2q_shm l3l2q_shm;
 
 /**
  * What a loaded library is, so a runtime that dlopens it can refuse a
@@ -644,6 +700,21 @@ typedef struct l3l2q_reservation {
 } l3l2q_reservation;
 
 /**
+ * A borrowed run of bytes passed from C: `len` bytes at `data`, which may
+ * be NULL when `len` is 0. Used by the batch sends.
+ */
+typedef struct l3l2q_byte_slice {
+  /**
+   * First byte; NULL only when `len` is 0.
+   */
+  const uint8_t *data;
+  /**
+   * Number of bytes.
+   */
+  size_t len;
+} l3l2q_byte_slice;
+
+/**
  * A recorded error: kind, operation, region and a human-readable message.
  * Fixed-size so recording one never allocates (the L2 path has no heap).
  */
@@ -718,6 +789,34 @@ typedef struct l3l2q_region_callbacks {
    */
   int32_t (*counter_load)(void *ctx, uint64_t offset, uint32_t *value);
 } l3l2q_region_callbacks;
+
+/**
+ * Options for creating a shared-memory queue region.
+ */
+typedef struct l3l2q_shm_config {
+  /**
+   * Ring capacity per direction: a power of two in `1..=2^30`.
+   */
+  uint64_t depth;
+  /**
+   * Input arena bytes: a positive multiple of 64.
+   */
+  uint64_t input_arena_bytes;
+  /**
+   * Output arena bytes: a positive multiple of 64.
+   */
+  uint64_t output_arena_bytes;
+  /**
+   * Region id carried into every error; 0 picks the process id.
+   */
+  uint64_t region_id;
+  /**
+   * When the name exists and the creator recorded in its header no
+   * longer runs, unlink it and create afresh. When false (or the
+   * creator runs), an existing name fails with `L3L2Q_STATUS_EXISTS`.
+   */
+  bool reclaim_stale;
+} l3l2q_shm_config;
 
 /**
  * The twelve scalars an L2 task is started with: the region descriptor
@@ -993,6 +1092,41 @@ enum l3l2q_status l3l2q_l2_release(struct l3l2q_l2_endpoint *handle,
                                    const struct l3l2q_message *message);
 
 /**
+ * Acquires up to `capacity` inputs without waiting into `out` and writes
+ * the count to `*out_count`. Each counts against the window like one
+ * from `l3l2q_l2_try_peek`; the batch ends early when the window is full,
+ * nothing more is published, or after STOP (then the last entry).
+ *
+ * # Safety
+ * `handle` live; `out` writable for `capacity` messages; `out_count`
+ * writable.
+ *
+ * # Errors
+ * Only when nothing was acquired: as `l3l2q_l2_try_peek`
+ * (`L3L2Q_STATUS_NO_PROGRESS` also for `capacity == 0`).
+ */
+enum l3l2q_status l3l2q_l2_try_peek_batch(struct l3l2q_l2_endpoint *handle,
+                                          struct l3l2q_message *out,
+                                          size_t capacity,
+                                          size_t *out_count);
+
+/**
+ * Marks `count` acquired inputs complete, then advances the head over the
+ * completed prefix with one store.
+ *
+ * # Safety
+ * `handle` live; `messages` readable for `count` entries (NULL when
+ * `count` is 0).
+ *
+ * # Errors
+ * `L3L2Q_STATUS_POISONED` (OWNERSHIP) when any is unknown, stale,
+ * altered or released twice; nothing is stored then.
+ */
+enum l3l2q_status l3l2q_l2_release_batch(struct l3l2q_l2_endpoint *handle,
+                                         const struct l3l2q_message *messages,
+                                         size_t count);
+
+/**
  * Writes whether STOP has been acquired and physically released (after
  * every earlier input).
  *
@@ -1050,6 +1184,57 @@ enum l3l2q_status l3l2q_l2_publish(struct l3l2q_l2_endpoint *handle,
                                    const struct l3l2q_reservation *reservation,
                                    uint64_t opcode,
                                    uint64_t nbytes);
+
+/**
+ * As `l3l2q_l2_publish`, without storing the tail: the message becomes
+ * visible to L3 at the next `l3l2q_l2_flush`, publish or send. A reserve
+ * that finds no room stores the tail itself.
+ *
+ * # Safety
+ * As `l3l2q_l2_publish`.
+ *
+ * # Errors
+ * As `l3l2q_l2_publish`.
+ */
+enum l3l2q_status l3l2q_l2_publish_deferred(struct l3l2q_l2_endpoint *handle,
+                                            const struct l3l2q_reservation *reservation,
+                                            uint64_t opcode,
+                                            uint64_t nbytes);
+
+/**
+ * Publishes every output from `l3l2q_l2_publish_deferred` with one
+ * release store of the tail (nothing when none is pending).
+ *
+ * # Safety
+ * `handle` live.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_POISONED` when poisoned or the store fails.
+ */
+enum l3l2q_status l3l2q_l2_flush(struct l3l2q_l2_endpoint *handle);
+
+/**
+ * Copies `count` payloads into the output arena and publishes them with
+ * `opcode` (DATA or ERROR) and one store of the tail, without waiting;
+ * writes how many were published to `*out_sent` (a prefix, shorter when
+ * the ring or arena fills).
+ *
+ * # Safety
+ * `handle` live; `payloads` readable for `count` entries (NULL when
+ * `count` is 0), each entry's `data` readable for its `len`; `out_sent`
+ * writable.
+ *
+ * # Errors
+ * Only when nothing was published: `L3L2Q_STATUS_NO_PROGRESS` when the
+ * first does not fit or `count == 0`; `L3L2Q_STATUS_POISONED` for a STOP
+ * or invalid opcode (INVALID_DESCRIPTOR); `L3L2Q_STATUS_BAD_ARGUMENT` for
+ * null pointers, including an entry with NULL `data` and non-zero `len`.
+ */
+enum l3l2q_status l3l2q_l2_try_send_batch(struct l3l2q_l2_endpoint *handle,
+                                          uint64_t opcode,
+                                          const struct l3l2q_byte_slice *payloads,
+                                          size_t count,
+                                          size_t *out_sent);
 
 /**
  * Copies the endpoint's error record into `*out` (kind NONE while healthy).
@@ -1170,6 +1355,29 @@ enum l3l2q_status l3l2q_l3_try_enqueue(struct l3l2q_l3_queue *handle,
                                        size_t nbytes);
 
 /**
+ * Copies `count` payloads into the input arena and publishes them with
+ * `opcode` (DATA or ERROR) and one store of the tail, without waiting.
+ * Writes how many were published to `*out_sent`: a prefix of `payloads`,
+ * shorter when the ring or arena fills.
+ *
+ * # Safety
+ * `handle` live; `payloads` readable for `count` entries (NULL when
+ * `count` is 0), each entry's `data` readable for its `len`; `out_sent`
+ * writable.
+ *
+ * # Errors
+ * Only when nothing was published: as `l3l2q_l3_try_enqueue`, and
+ * `L3L2Q_STATUS_NO_PROGRESS` for `count == 0`. `L3L2Q_STATUS_BAD_ARGUMENT`
+ * for null pointers, including an entry with NULL `data` and non-zero
+ * `len` (checked before anything is sent).
+ */
+enum l3l2q_status l3l2q_l3_try_enqueue_batch(struct l3l2q_l3_queue *handle,
+                                             uint64_t opcode,
+                                             const struct l3l2q_byte_slice *payloads,
+                                             size_t count,
+                                             size_t *out_sent);
+
+/**
  * As `l3l2q_l3_try_enqueue`, waiting up to `timeout_ns` (spin, yield,
  * then short sleeps).
  *
@@ -1261,6 +1469,34 @@ enum l3l2q_status l3l2q_l3_commit(struct l3l2q_l3_queue *handle,
                                   uint64_t nbytes);
 
 /**
+ * As `l3l2q_l3_commit`, without storing the tail: the message becomes
+ * visible to L2 at the next `l3l2q_l3_flush`, commit, enqueue or STOP.
+ * A reserve that finds no room stores the tail itself.
+ *
+ * # Safety
+ * As `l3l2q_l3_commit`.
+ *
+ * # Errors
+ * As `l3l2q_l3_commit`.
+ */
+enum l3l2q_status l3l2q_l3_commit_deferred(struct l3l2q_l3_queue *handle,
+                                           const struct l3l2q_reservation *reservation,
+                                           uint64_t opcode,
+                                           uint64_t nbytes);
+
+/**
+ * Publishes every input committed with `l3l2q_l3_commit_deferred` with
+ * one release store of the tail (nothing when none is pending).
+ *
+ * # Safety
+ * `handle` live.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_POISONED` when poisoned or the store fails.
+ */
+enum l3l2q_status l3l2q_l3_flush(struct l3l2q_l3_queue *handle);
+
+/**
  * Takes the next output without waiting; repeated calls return the same
  * message until it is released.
  *
@@ -1286,6 +1522,41 @@ enum l3l2q_status l3l2q_l3_try_peek(struct l3l2q_l3_queue *handle, struct l3l2q_
 enum l3l2q_status l3l2q_l3_peek(struct l3l2q_l3_queue *handle,
                                 struct l3l2q_message *out,
                                 uint64_t timeout_ns);
+
+/**
+ * The batch form of `l3l2q_l3_try_peek`: writes the held outputs, oldest
+ * first, to `out`, acquiring more until `capacity` entries are written,
+ * nothing more is published or `L3L2Q_L3_MAX_HELD` (at most depth) are
+ * held, and writes the count to `*out_count`. Repeatable until released.
+ *
+ * # Safety
+ * `handle` live; `out` writable for `capacity` messages; `out_count`
+ * writable.
+ *
+ * # Errors
+ * Only when nothing was written: as `l3l2q_l3_try_peek`
+ * (`L3L2Q_STATUS_NO_PROGRESS` also for `capacity == 0`).
+ */
+enum l3l2q_status l3l2q_l3_try_peek_batch(struct l3l2q_l3_queue *handle,
+                                          struct l3l2q_message *out,
+                                          size_t capacity,
+                                          size_t *out_count);
+
+/**
+ * Releases `count` held outputs, which must be the oldest held ones in
+ * order, with one store of the head.
+ *
+ * # Safety
+ * `handle` live; `messages` readable for `count` entries (NULL when
+ * `count` is 0).
+ *
+ * # Errors
+ * `L3L2Q_STATUS_POISONED` (OWNERSHIP) when any is not the next held
+ * message in order (nothing is released).
+ */
+enum l3l2q_status l3l2q_l3_release_batch(struct l3l2q_l3_queue *handle,
+                                         const struct l3l2q_message *messages,
+                                         size_t count);
 
 /**
  * Copies the active message's payload into `dst` (capacity `capacity`)
@@ -1362,6 +1633,116 @@ enum l3l2q_status l3l2q_l3_dequeue_into(struct l3l2q_l3_queue *handle,
  * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
  */
 enum l3l2q_status l3l2q_l3_error(struct l3l2q_l3_queue *handle, struct l3l2q_error_info *out);
+
+/**
+ * Creates the shared-memory object `name` (`"/"` then 1 to 254 bytes
+ * without `/`), sized for the queue `config` describes, maps it and
+ * writes its header; counters and payload start zeroed. The object is
+ * unlinked when the handle is freed. The mapping's addresses are this
+ * process's only (see `l3l2q_shm_descriptor`).
+ *
+ * `*out_violation` (optional) names the layout rule a bad `config`
+ * breaks, else `L3L2Q_VIOLATION_VALID`; `*out_errno` (optional) receives
+ * the OS error on `L3L2Q_STATUS_SYSTEM_ERROR`, else 0.
+ *
+ * # Safety
+ * `name` NUL-terminated; `config` readable; `out` writable;
+ * `out_violation` and `out_errno` null or writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers, an invalid name or an
+ * object too large; `L3L2Q_STATUS_BAD_DESCRIPTOR` for an invalid depth or
+ * arena; `L3L2Q_STATUS_EXISTS` when the name is in use (a stale object
+ * from a crashed run is reclaimed only with `reclaim_stale`);
+ * `L3L2Q_STATUS_SYSTEM_ERROR` when a system call failed. Nothing is
+ * created on failure.
+ */
+enum l3l2q_status l3l2q_shm_create(const char *name,
+                                   const struct l3l2q_shm_config *config,
+                                   struct l3l2q_shm **out,
+                                   enum l3l2q_violation *out_violation,
+                                   int32_t *out_errno);
+
+/**
+ * Opens the shared-memory object `name` another process created, maps
+ * it read-write in this process and validates its header.
+ *
+ * # Safety
+ * `name` NUL-terminated; `out` writable; `out_errno` null or writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers or an invalid name;
+ * `L3L2Q_STATUS_NOT_FOUND` when no such object exists;
+ * `L3L2Q_STATUS_NO_PROGRESS` when its creator has not finished writing
+ * the header (retry); `L3L2Q_STATUS_BAD_DESCRIPTOR` when it is not a
+ * valid l3l2q region; `L3L2Q_STATUS_SYSTEM_ERROR` with `*out_errno`.
+ */
+enum l3l2q_status l3l2q_shm_open(const char *name, struct l3l2q_shm **out, int32_t *out_errno);
+
+/**
+ * Writes the region descriptor of this process's mapping to
+ * `*out_descriptor` and, when `out_args` is not NULL, the queue arguments
+ * recorded in the object to `*out_args`. The descriptor's addresses are
+ * valid in this process only, until the handle is freed.
+ *
+ * # Safety
+ * `shm` a live handle; `out_descriptor` writable; `out_args` null or
+ * writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for a null handle or `out_descriptor`.
+ */
+enum l3l2q_status l3l2q_shm_descriptor(const struct l3l2q_shm *shm,
+                                       struct l3l2q_region_descriptor *out_descriptor,
+                                       struct l3l2q_queue_args *out_args);
+
+/**
+ * Rewrites, in place, twelve task scalars produced by another process for
+ * this object (they carry that process's addresses) into scalars for this
+ * process: checks every other scalar matches the object, then replaces
+ * scalar 2 (`payload_base`) and 4 (`counter_base`) with this mapping's
+ * addresses. On failure the scalars are untouched.
+ *
+ * # Safety
+ * `shm` a live handle; `scalars` readable and writable for `count` u64.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers or `count != 12`;
+ * `L3L2Q_STATUS_BAD_DESCRIPTOR` when the scalars describe another region
+ * or queue.
+ */
+enum l3l2q_status l3l2q_shm_rebase_task_scalars(const struct l3l2q_shm *shm,
+                                                uint64_t *scalars,
+                                                size_t count);
+
+/**
+ * Removes the name `name` unconditionally, for a stale object whose
+ * creator cannot be identified. Processes that have it mapped keep
+ * working.
+ *
+ * # Safety
+ * `name` NUL-terminated; `out_errno` null or writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for a null or invalid name;
+ * `L3L2Q_STATUS_NOT_FOUND`; `L3L2Q_STATUS_SYSTEM_ERROR` with `*out_errno`.
+ */
+enum l3l2q_status l3l2q_shm_unlink(const char *name, int32_t *out_errno);
+
+/**
+ * Unmaps the object and frees `*shm`, setting `*shm` to NULL; a NULL
+ * `*shm` is a no-op. The creator's handle also unlinks the name (only if
+ * it still refers to the object it created). Free every queue or
+ * endpoint using the mapping first.
+ *
+ * # Safety
+ * `*shm` must be NULL or a live handle not freed through a copy, and no
+ * queue or endpoint may still use its mapping.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` when `shm` itself is NULL.
+ */
+enum l3l2q_status l3l2q_shm_free(struct l3l2q_shm **shm);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -40,7 +40,11 @@ pub struct L2Endpoint<R: Region = MappedRegion> {
     input: Consumer,
     output: Sender,
     /// In-flight DATA/ERROR inputs, message `i` at `i % len`.
+    /// Its length is `max_inflight` rounded up to a power of two, so the
+    /// position of message `i` is `i & (len - 1)` (no division per message).
     window: Box<[InflightEntry]>,
+    /// DATA/ERROR handles held at once.
+    max_inflight: u64,
     stop: Option<StopState>,
     poison: Poison,
 }
@@ -51,7 +55,7 @@ impl<R: Region> fmt::Debug for L2Endpoint<R> {
             .field("layout", &self.layout)
             .field("input", &self.input)
             .field("output", &self.output)
-            .field("max_inflight", &self.window.len())
+            .field("max_inflight", &self.max_inflight)
             .field("poison", &self.poison.record())
             .finish()
     }
@@ -76,7 +80,8 @@ impl L2Endpoint<MappedRegion> {
 
     /// As [`L2Endpoint::from_task_scalars`], from descriptor and args.
     /// `initial_count` is the value every ring counter starts from: 0 on a
-    /// fresh region (tests start high to cross 2^31 and 2^32).
+    /// fresh region (tests start high to cross 2^31 and 2^32); at most
+    /// `u64::MAX / 2`.
     ///
     /// # Safety
     /// As [`L2Endpoint::from_task_scalars`].
@@ -96,19 +101,22 @@ impl<R: Region> L2Endpoint<R> {
     /// [`L2Endpoint::from_descriptor`] for `initial_count`).
     ///
     /// # Errors
-    /// As [`L2Endpoint::from_task_scalars`].
+    /// As [`L2Endpoint::from_task_scalars`], plus [`Error::BadArgument`]
+    /// for an `initial_count` above `u64::MAX / 2`.
     pub fn with_region(region: R, descriptor: &RegionDescriptor, args: &QueueArgs, max_inflight: u64, initial_count: u64) -> Result<Self, Error> {
         let layout = validate_queue(descriptor, args).map_err(Error::BadDescriptor)?;
-        if max_inflight == 0 || max_inflight > layout.depth {
+        // Counts start at initial_count and must never overflow u64.
+        if max_inflight == 0 || max_inflight > layout.depth || initial_count > crate::ring::MAX_INITIAL_COUNT {
             return Err(Error::BadArgument);
         }
-        let window = vec![InflightEntry::default(); max_inflight as usize].into_boxed_slice();
+        let window = vec![InflightEntry::default(); max_inflight.next_power_of_two() as usize].into_boxed_slice();
         Ok(L2Endpoint {
             region,
             layout,
             input: Consumer::new(Direction::input(&layout), initial_count),
             output: Sender::new(Producer::new(Direction::output(&layout), initial_count)),
             window,
+            max_inflight,
             stop: None,
             poison: Poison::new(descriptor.region_id, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET),
         })
@@ -121,7 +129,7 @@ impl<R: Region> L2Endpoint<R> {
 
     /// The window size.
     pub fn max_inflight(&self) -> u64 {
-        self.window.len() as u64
+        self.max_inflight
     }
 
     /// The recorded error once poisoned.
@@ -136,6 +144,12 @@ impl<R: Region> L2Endpoint<R> {
 
     fn ownership(&mut self, operation: Operation, args: fmt::Arguments<'_>) -> Error {
         self.poison.enter(&self.region, ErrorKind::Ownership, operation, args)
+    }
+
+    /// Index into `window` of message number `index`.
+    #[inline]
+    fn position(&self, index: u64) -> usize {
+        (index & (self.window.len() as u64 - 1)) as usize
     }
 
     /// First message number past the in-flight DATA/ERROR inputs.
@@ -163,7 +177,7 @@ impl<R: Region> L2Endpoint<R> {
             return Err(Error::NoProgress);
         }
         let inflight = self.input.acquired() - self.input.released();
-        let window = self.window.len() as u64;
+        let window = self.max_inflight;
         if window == 1 && inflight == 1 {
             return Err(self.ownership(Operation::Peek, format_args!("peek again before release with window 1")));
         }
@@ -177,7 +191,7 @@ impl<R: Region> L2Endpoint<R> {
         if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
             self.stop = Some(StopState { index: acquired.index, released: false });
         } else {
-            self.window[(acquired.index % window) as usize] = InflightEntry { slot: acquired.slot, bytes_end: acquired.span.end, completed: false };
+            self.window[self.position(acquired.index)] = InflightEntry { slot: acquired.slot, bytes_end: acquired.span.end, completed: false };
         }
         Ok(Message::of(&self.region, &acquired.slot))
     }
@@ -220,7 +234,7 @@ impl<R: Region> L2Endpoint<R> {
         if index < self.input.released() || index >= self.data_end() {
             return false;
         }
-        let entry = &self.window[(index % self.window.len() as u64) as usize];
+        let entry = &self.window[self.position(index)];
         !entry.completed && message.names(&entry.slot)
     }
 
@@ -249,7 +263,9 @@ impl<R: Region> L2Endpoint<R> {
     /// some inputs were acquired ends the batch; unless it poisoned the
     /// endpoint it recurs on the next call.
     pub fn try_peek_batch(&mut self, out: &mut [Message]) -> Result<usize, Error> {
-        let window = self.window.len() as u64;
+        // Fail fast when poisoned even for an empty `out` (SPEC section 9).
+        self.poison.check()?;
+        let window = self.max_inflight;
         let mut n = 0;
         while n < out.len() {
             if n > 0 && (self.stop.is_some() || self.input.acquired() - self.input.released() >= window) {
@@ -296,7 +312,7 @@ impl<R: Region> L2Endpoint<R> {
             if index < self.input.released() || index >= self.data_end() {
                 return Err(self.ownership(Operation::Release, format_args!("release of an unknown or stale handle (seq {})", message.seq)));
             }
-            let position = (index % self.window.len() as u64) as usize;
+            let position = self.position(index);
             let entry = self.window[position];
             if !message.names(&entry.slot) {
                 return Err(self.ownership(Operation::Release, format_args!("release of an altered handle (seq {})", message.seq)));
@@ -310,12 +326,11 @@ impl<R: Region> L2Endpoint<R> {
     }
 
     fn release_completed_prefix(&mut self) -> Result<(), Error> {
-        let window = self.window.len() as u64;
         let data_end = self.data_end();
         let mut count = self.input.released();
         let mut bytes_end = self.input.bytes_head();
         while count < data_end {
-            let entry = &self.window[(count % window) as usize];
+            let entry = &self.window[self.position(count)];
             if !entry.completed {
                 break;
             }
@@ -413,6 +428,8 @@ impl<R: Region> L2Endpoint<R> {
     /// ([`Error::NoProgress`] also for an empty batch); an invalid opcode
     /// poisons as in [`L2Endpoint::publish`].
     pub fn try_send_batch<'a>(&mut self, opcode: u64, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<usize, Error> {
+        // Fail fast when poisoned even for an empty batch (SPEC section 9).
+        self.poison.check()?;
         match self.output.try_send_batch(&self.region, &mut self.poison, opcode, payloads, |_| Ok(()))? {
             0 => Err(Error::NoProgress),
             n => Ok(n),

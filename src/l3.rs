@@ -16,7 +16,10 @@ pub const L3L2Q_L3_MAX_HELD: u64 = 256;
 
 #[derive(Debug, Clone, Copy, Default)]
 struct ActiveOutput {
-    message: Message,
+    /// The slot as copied once and validated; the payload pointer handed
+    /// out is derived from it on each peek, so the queue holds no raw
+    /// pointer (and stays `Send`).
+    slot: DescriptorSlot,
     index: u64,
     bytes_end: u64,
 }
@@ -76,8 +79,12 @@ impl<R: Region> L3Queue<R> {
     /// the L2 side must be created with the same value).
     ///
     /// # Errors
-    /// As [`L3Queue::create`].
+    /// As [`L3Queue::create`], plus [`Error::BadArgument`] for an
+    /// `initial_count` above `u64::MAX / 2` (the counts could overflow).
     pub fn create_at(region: R, descriptor: &RegionDescriptor, depth: u64, input_arena_bytes: u64, output_arena_bytes: u64, initial_count: u64) -> Result<Self, Error> {
+        if initial_count > crate::ring::MAX_INITIAL_COUNT {
+            return Err(Error::BadArgument);
+        }
         descriptor.validate().map_err(Error::BadDescriptor)?;
         let layout = Layout::compute(depth, input_arena_bytes, output_arena_bytes).map_err(Error::BadDescriptor)?;
         if descriptor.payload_bytes < layout.payload_bytes || descriptor.counter_bytes < layout.counter_bytes {
@@ -286,7 +293,8 @@ impl<R: Region> L3Queue<R> {
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
         if self.held_count() > 0 {
-            return Ok(self.held_entry(self.output.released()).message);
+            let slot = self.held_entry(self.output.released()).slot;
+            return Ok(Message::of(&self.region, &slot));
         }
         self.acquire_one()
     }
@@ -304,10 +312,9 @@ impl<R: Region> L3Queue<R> {
     fn acquire_one(&mut self) -> Result<Message, Error> {
         match self.output.try_acquire(&self.region) {
             Ok(Some(acquired)) => {
-                let message = Message::of(&self.region, &acquired.slot);
                 let position = (acquired.index & (self.held.len() as u64 - 1)) as usize;
-                self.held[position] = ActiveOutput { message, index: acquired.index, bytes_end: acquired.span.end };
-                Ok(message)
+                self.held[position] = ActiveOutput { slot: acquired.slot, index: acquired.index, bytes_end: acquired.span.end };
+                Ok(Message::of(&self.region, &acquired.slot))
             }
             Ok(None) => Err(Error::NoProgress),
             Err(e) => Err(self.poison.from_ring(&self.region, Operation::Peek, e)),
@@ -330,7 +337,8 @@ impl<R: Region> L3Queue<R> {
         let mut n = 0;
         let first = self.output.released();
         while n < out.len() && (n as u64) < self.held_count() {
-            out[n] = self.held_entry(first + n as u64).message;
+            let slot = self.held_entry(first + n as u64).slot;
+            out[n] = Message::of(&self.region, &slot);
             n += 1;
         }
         while n < out.len() && self.held_count() < self.held.len() as u64 {
@@ -360,7 +368,7 @@ impl<R: Region> L3Queue<R> {
         let index = message.seq.wrapping_sub(1);
         let in_range = index >= self.output.released() && index < self.output.acquired() && expected.is_none_or(|e| e == index);
         match *self.held_entry(index) {
-            active if in_range && active.index == index && active.message == *message => Ok(active),
+            active if in_range && active.index == index && message.names(&active.slot) => Ok(active),
             _ => Err(self.poison.enter(&self.region, ErrorKind::Ownership, operation, format_args!("message seq {} is not the active output", message.seq))),
         }
     }
@@ -375,9 +383,9 @@ impl<R: Region> L3Queue<R> {
     pub fn read_into(&mut self, message: &Message, dst: &mut [u8]) -> Result<usize, Error> {
         self.poison.check()?;
         let active = self.check_held(message, None, Operation::ReadInto)?;
-        let n = active.message.payload_nbytes as usize;
+        let n = active.slot.payload_nbytes as usize;
         let dst = dst.get_mut(..n).ok_or(Error::BufferTooSmall)?;
-        self.region.read_payload(active.message.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;
+        self.region.read_payload(active.slot.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;
         Ok(n)
     }
 

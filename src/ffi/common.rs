@@ -3,7 +3,7 @@
 
 use core::ffi::c_char;
 
-use super::{arg_bytes, arg_bytes_mut, arg_mut, arg_ref, check, ffi_boundary, write_optional};
+use super::{arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, check, ffi_boundary, write_optional};
 use crate::abi::*;
 use crate::error::{ErrorInfo, Status};
 use crate::layout::{Violation, pack_magic_version, unpack_magic_version, validate_queue};
@@ -169,6 +169,7 @@ pub unsafe extern "C" fn l3l2q_layout_compute(depth: u64, input_arena_bytes: u64
     ffi_boundary! {
         // SAFETY: caller contract on `out`.
         let out = check!(unsafe { arg_mut(out) });
+        check!(arg_optional(out_violation));
         let result = Layout::compute(depth, input_arena_bytes, output_arena_bytes);
         report_violation(result.map(|layout| *out = layout), out_violation)
     }
@@ -197,6 +198,7 @@ pub unsafe extern "C" fn l3l2q_region_descriptor_validate(descriptor: *const Reg
     ffi_boundary! {
         // SAFETY: caller contract on `descriptor`.
         let descriptor = check!(unsafe { arg_ref(descriptor) });
+        check!(arg_optional(out_violation));
         report_violation(descriptor.validate(), out_violation)
     }
 }
@@ -216,6 +218,7 @@ pub unsafe extern "C" fn l3l2q_queue_validate(descriptor: *const RegionDescripto
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, args, out_layout) = check!(unsafe { Ok((check!(arg_ref(descriptor)), check!(arg_ref(args)), check!(arg_mut(out_layout)))) });
+        check!(arg_optional(out_violation));
         report_violation(validate_queue(descriptor, args).map(|layout| *out_layout = layout), out_violation)
     }
 }
@@ -350,7 +353,7 @@ pub unsafe extern "C" fn l3l2q_counter_fold(local: u64, observed: u32, depth: u6
 /// Static text of an error kind number; never null.
 #[unsafe(no_mangle)]
 pub extern "C" fn l3l2q_error_kind_str(kind: u32) -> *const c_char {
-    let text = match kind {
+    let text = std::panic::catch_unwind(|| match kind {
         0 => "NONE\0",
         1 => "BAD_ARGUMENT\0",
         2 => "BAD_DESCRIPTOR\0",
@@ -360,8 +363,8 @@ pub extern "C" fn l3l2q_error_kind_str(kind: u32) -> *const c_char {
         6 => "REMOTE_ABORTED\0",
         7 => "ENDPOINT_ERROR\0",
         _ => "unknown error kind\0",
-    };
-    text.as_ptr().cast()
+    });
+    text.unwrap_or("unknown error kind\0").as_ptr().cast()
 }
 
 /// Copies an endpoint's error record (kind NONE while healthy).

@@ -2,7 +2,7 @@
 //! may move between threads.
 
 use super::common::scalars_ref;
-use super::{arg_byte_slices, arg_mut, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
+use super::{arg_byte_slices, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l2::L2Endpoint;
 use crate::layout::Violation;
@@ -41,6 +41,7 @@ pub unsafe extern "C" fn l3l2q_l2_endpoint_create(scalars: *const u64, count: us
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (scalars, config, out) = check!(unsafe { Ok((check!(scalars_ref(scalars, count)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        check!(arg_optional(out_violation));
         let (descriptor, args) = scalars.decode();
         // SAFETY: the caller guarantees the descriptor's ranges are mapped in this process.
         let created = unsafe { L2Endpoint::from_descriptor(&descriptor, &args, config.max_inflight, config.initial_count) };

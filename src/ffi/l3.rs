@@ -2,7 +2,7 @@
 //! move between threads. Callbacks are called on the calling thread.
 
 use super::common::scalars_mut;
-use super::{arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
+use super::{arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
 use crate::abi::{Layout, RegionDescriptor, L3L2Q_TASK_SCALARS};
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l3::L3Queue;
@@ -18,12 +18,14 @@ enum AnyRegion {
 }
 
 macro_rules! dispatch {
-    ($self:ident, $r:ident => $e:expr) => {
+    ($self:ident, $r:ident => $e:expr) => {{
+        #[cfg(debug_assertions)]
+        super::panic_probe::tick();
         match $self {
             AnyRegion::Mapped($r) => $e,
             AnyRegion::Callbacks($r) => $e,
         }
-    };
+    }};
 }
 
 impl Region for AnyRegion {
@@ -99,6 +101,7 @@ pub unsafe extern "C" fn l3l2q_l3_queue_create_mapped(region: *const RegionDescr
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, config, out) = check!(unsafe { Ok((check!(arg_ref(region)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        check!(arg_optional(out_violation));
         // SAFETY: the caller guarantees the ranges are mapped in this process for the queue's lifetime.
         let mapped = match unsafe { MappedRegion::from_descriptor(descriptor) } {
             Ok(m) => m,
@@ -131,6 +134,7 @@ pub unsafe extern "C" fn l3l2q_l3_queue_create_callbacks(region: *const RegionDe
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, callbacks, config, out) = check!(unsafe { Ok((check!(arg_ref(region)), check!(arg_ref(callbacks)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        check!(arg_optional(out_violation));
         // SAFETY: the caller guarantees the callbacks are safe to call for the queue's lifetime.
         let Some(region) = (unsafe { CallbackRegion::new(*callbacks, descriptor.payload_bytes, descriptor.counter_bytes) }) else {
             return Status::BadArgument;

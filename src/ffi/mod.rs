@@ -28,6 +28,49 @@ macro_rules! ffi_boundary {
 }
 pub(crate) use ffi_boundary;
 
+/// Panic injection for the tests of [`ffi_boundary!`] (debug builds only;
+/// not part of the API, not exported to C).
+///
+/// Exported functions cannot panic on any input we know of, so to prove
+/// the boundary turns a panic deep inside an operation into
+/// `L3L2Q_STATUS_PANIC` instead of aborting, a test arms this probe and
+/// the n-th next region access made by an L3 queue handle on the same
+/// thread panics. The state is a const-initialised thread-local `Cell`
+/// without a destructor, so it is dlopen/dlclose-safe, and release builds
+/// do not contain it at all.
+#[cfg(debug_assertions)]
+#[doc(hidden)]
+pub mod panic_probe {
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Makes the `n`-th next region access of an L3 queue handle on this
+    /// thread panic; `0` disarms.
+    pub fn arm(n: u32) {
+        COUNTDOWN.with(|c| c.set(n));
+    }
+
+    /// Whether an armed probe has not fired yet (and disarms it).
+    pub fn disarm() -> bool {
+        COUNTDOWN.with(|c| c.replace(0) != 0)
+    }
+
+    /// Counts one region access; panics when the countdown reaches it.
+    pub(crate) fn tick() {
+        COUNTDOWN.with(|c| match c.get() {
+            0 => {}
+            1 => {
+                c.set(0);
+                panic!("l3l2q panic probe fired");
+            }
+            n => c.set(n - 1),
+        });
+    }
+}
+
 /// Unwraps a `Result<T, Status>` inside an FFI body, returning the status.
 macro_rules! check {
     ($e:expr) => {
@@ -155,6 +198,13 @@ pub(crate) unsafe fn arg_byte_slices<'a>(slices: &'a [ByteSlice]) -> Result<impl
     Ok(slices.iter().map(|s| unsafe { arg_bytes(s.data, s.len) }.unwrap_or(&[])))
 }
 
+/// Checks an optional out-pointer before anything happens: null is
+/// accepted (nothing will be written), a misaligned pointer is
+/// `L3L2Q_STATUS_BAD_ARGUMENT` like any other misaligned pointer.
+pub(crate) fn arg_optional<T>(ptr: *mut T) -> Result<(), Status> {
+    if ptr.is_null() || ptr.is_aligned() { Ok(()) } else { Err(Status::BadArgument) }
+}
+
 /// Writes `value` to an optional out-pointer (ignored when null).
 ///
 /// # Safety
@@ -203,10 +253,11 @@ pub(crate) unsafe fn free_handle<T>(slot: *mut *mut T) -> Status {
     if slot.is_null() {
         return Status::Ok;
     }
-    let handle = core::mem::replace(slot, core::ptr::null_mut());
-    if !handle.is_aligned() {
+    if !slot.is_aligned() {
+        // Not a handle of ours: refuse without writing anything.
         return Status::BadArgument;
     }
+    let handle = core::mem::replace(slot, core::ptr::null_mut());
     // SAFETY: per the contract, `handle` came from Box::into_raw in emit_handle and is freed once.
     drop(unsafe { Box::from_raw(handle) });
     Status::Ok

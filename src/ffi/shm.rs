@@ -14,7 +14,7 @@
 use core::ffi::{CStr, c_char};
 
 use super::common::scalars_mut;
-use super::{arg_mut, arg_ref, check, emit_handle, ffi_boundary, free_handle, write_optional};
+use super::{arg_mut, arg_optional, arg_ref, check, emit_handle, ffi_boundary, free_handle, write_optional};
 use crate::abi::{QueueArgs, RegionDescriptor, TaskScalars};
 use crate::error::Status;
 use crate::layout::Violation;
@@ -89,6 +89,8 @@ pub unsafe extern "C" fn l3l2q_shm_create(name: *const c_char, config: *const Sh
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (name, config, out) = check!(unsafe { Ok((check!(arg_name(name)), check!(arg_ref(config)), check!(arg_mut(out)))) });
+        check!(arg_optional(out_violation));
+        check!(arg_optional(out_errno));
         let rust_config = ShmConfig {
             depth: config.depth,
             input_arena_bytes: config.input_arena_bytes,
@@ -128,6 +130,7 @@ pub unsafe extern "C" fn l3l2q_shm_open(name: *const c_char, out: *mut *mut ShmH
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (name, out) = check!(unsafe { Ok((check!(arg_name(name)), check!(arg_mut(out)))) });
+        check!(arg_optional(out_errno));
         match ShmRegion::open(name) {
             Ok(region) => {
                 // SAFETY: caller contract on `out_errno`.
@@ -155,6 +158,7 @@ pub unsafe extern "C" fn l3l2q_shm_descriptor(shm: *const ShmHandle, out_descrip
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (shm, out) = check!(unsafe { Ok((check!(arg_ref(shm)), check!(arg_mut(out_descriptor)))) });
+        check!(arg_optional(out_args));
         *out = *shm.region.descriptor();
         // SAFETY: caller contract on `out_args`.
         unsafe { write_optional(out_args, shm.region.queue_args()) };
@@ -207,6 +211,7 @@ pub unsafe extern "C" fn l3l2q_shm_unlink(name: *const c_char, out_errno: *mut i
     ffi_boundary! {
         // SAFETY: caller contract on `name`.
         let name = check!(unsafe { arg_name(name) });
+        check!(arg_optional(out_errno));
         match ShmRegion::unlink(name) {
             Ok(()) => {
                 // SAFETY: caller contract on `out_errno`.

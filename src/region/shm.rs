@@ -77,7 +77,8 @@
 //! still runs. [`CreateMode::ReclaimStale`] unlinks the old object and
 //! creates a fresh one, but only when its header names a creator process
 //! that no longer exists; a live creator, a foreign object or one without a
-//! readable creator id is refused. (Liveness is `kill(pid, 0)`: it assumes
+//! readable creator id is refused. (Liveness is `kill(pid, 0)`, and on
+//! Linux a zombie awaiting its parent's `wait` counts as gone: it assumes
 //! both processes share a PID namespace, and a reused PID only makes
 //! reclaim refuse.) [`ShmRegion::unlink`] removes a name unconditionally.
 //!
@@ -371,6 +372,8 @@ impl Fd {
         }
         // SAFETY: fstat succeeded, so the struct is initialized.
         let st = unsafe { st.assume_init() };
+        // st_dev/st_ino are u64 on Linux but narrower elsewhere.
+        #[allow(clippy::unnecessary_cast)]
         Ok((u64::try_from(st.st_size).unwrap_or(0), st.st_dev as u64, st.st_ino as u64))
     }
 }
@@ -422,11 +425,21 @@ fn process_alive(pid: u64) -> Option<bool> {
     // SAFETY: signal 0 performs only the existence and permission check; nothing is delivered.
     let rc = unsafe { libc::kill(pid, 0) };
     match (rc, errno()) {
-        (0, _) => Some(true),
-        (_, libc::EPERM) => Some(true),
+        (0, _) | (_, libc::EPERM) => Some(!is_zombie(pid)),
         (_, libc::ESRCH) => Some(false),
         _ => None,
     }
+}
+
+/// Whether `pid` has exited but is not reaped yet (Linux `/proc`; a zombie
+/// still answers `kill(pid, 0)`).
+fn is_zombie(pid: libc::pid_t) -> bool {
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // "pid (comm) S ...": the state follows the last ')', as comm may contain anything.
+    stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|state| state == 'Z' || state == 'X')
 }
 
 fn this_pid() -> u64 {
@@ -955,7 +968,7 @@ mod tests {
         let (c, o) = (created.descriptor(), opened.descriptor());
         assert_ne!(c.payload_base, o.payload_base, "two mappings, two addresses");
         assert_eq!((c.region_id, c.payload_bytes, c.counter_bytes), (o.region_id, o.payload_bytes, o.counter_bytes));
-        assert_eq!(c.counter_base - c.payload_base, 4096u64.wrapping_neg());
+        assert_eq!(c.payload_base - c.counter_base, 4096, "payload follows the padded counter page");
         assert_eq!(created.queue_args(), opened.queue_args());
         assert_eq!(opened.header().creator_pid, u64::from(std::process::id()));
 

@@ -34,11 +34,26 @@ impl Span {
     pub fn shrink(&self, tail: u64, n: u64) -> Span {
         if n == 0 { Span::empty(tail) } else { Span { end: self.start + n, ..*self } }
     }
+
+    /// The arena position (`end % arena`) after this span, given the
+    /// position `before` of the cursor it was placed at. Lets callers keep
+    /// positions incrementally instead of dividing on every message.
+    #[inline]
+    pub fn end_position(&self, before: u64, arena: u64) -> u64 {
+        if self.end == self.start {
+            return before;
+        }
+        // start % arena == offset, so end % arena == offset + len unless that is exactly the arena end.
+        let end = self.offset + (self.end - self.start);
+        if end == arena { 0 } else { end }
+    }
 }
 
-/// Start cursor of the arena cycle after the one `cursor` is in.
-fn next_cycle(cursor: u64, arena: u64) -> Option<u64> {
-    (cursor - cursor % arena).checked_add(arena)
+/// Start cursor of the arena cycle after the one `cursor` is in, given
+/// `pos == cursor % arena`.
+#[inline]
+fn next_cycle(cursor: u64, pos: u64, arena: u64) -> Option<u64> {
+    (cursor - pos).checked_add(arena)
 }
 
 /// Whether `[head, end)` fits in the arena, or nothing is live at all.
@@ -50,17 +65,24 @@ fn fits(head: u64, tail: u64, end: u64, arena: u64) -> bool {
 /// `[head, tail)`, or `None` when there is no room now. Pure: a failed try
 /// commits nothing, padding included.
 pub fn place(head: u64, tail: u64, arena: u64, n: u64) -> Option<Span> {
+    place_at(head, tail, tail % arena, arena, n)
+}
+
+/// [`place`] with the tail's arena position `pos == tail % arena` given
+/// (kept incrementally by the caller; no division on the hot path).
+#[inline]
+pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Span> {
+    debug_assert_eq!(pos, tail % arena);
     if n == 0 {
         return Some(Span::empty(tail));
     }
     if n > arena {
         return None;
     }
-    let pos = tail % arena;
     let span = if n <= arena - pos {
         Span { offset: pos, start: tail, end: tail.checked_add(n)? }
     } else {
-        let start = next_cycle(tail, arena)?;
+        let start = next_cycle(tail, pos, arena)?;
         Span { offset: 0, start, end: start.checked_add(n)? }
     };
     // Without a wrap the live range must fit; with a wrap it also may
@@ -74,17 +96,23 @@ pub fn place(head: u64, tail: u64, arena: u64, n: u64) -> Option<Span> {
 /// or at the arena start as a wrap; and it must not overlap live bytes in
 /// `[head, tail)`. `None` is a bad arena position: poison.
 pub fn follow(head: u64, tail: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
+    follow_at(head, tail, tail % arena, arena, n, offset)
+}
+
+/// [`follow`] with the tail's arena position `pos == tail % arena` given.
+#[inline]
+pub fn follow_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
+    debug_assert_eq!(pos, tail % arena);
     if n == 0 {
         return (offset == 0).then_some(Span::empty(tail));
     }
     if n > arena {
         return None;
     }
-    let pos = tail % arena;
     let span = if offset == pos && n <= arena - pos {
         Span { offset, start: tail, end: tail.checked_add(n)? }
     } else if offset == 0 && pos != 0 {
-        let start = next_cycle(tail, arena)?;
+        let start = next_cycle(tail, pos, arena)?;
         Span { offset: 0, start, end: start.checked_add(n)? }
     } else {
         return None;
@@ -146,6 +174,23 @@ mod tests {
         assert_eq!(span.shrink(300, 10), Span { offset: 0, start: 1024, end: 1034 });
         assert_eq!(span.shrink(300, 0), Span::empty(300));
         assert_eq!(follow(300, 300, 1024, 10, 0), Some(span.shrink(300, 10)));
+    }
+
+    #[test]
+    fn end_position_tracks_the_cursor_modulo_the_arena() {
+        let arena = 1000;
+        let (mut head, mut tail, mut pos) = (0u64, 0u64, 0u64);
+        for (i, n) in [0u64, 300, 700, 1, 999, 0, 500, 500, 1000, 37, 963, 250].into_iter().cycle().take(500).enumerate() {
+            let span = place_at(head, tail, pos, arena, n).expect("fits after a drain");
+            assert_eq!(span, place(head, tail, arena, n).unwrap());
+            pos = span.end_position(pos, arena);
+            tail = span.end;
+            assert_eq!(pos, tail % arena, "step {i}");
+            head = tail; // drained
+        }
+        let wrapped = place(300, 300, 1024, 800).unwrap();
+        assert_eq!(wrapped.shrink(300, 10).end_position(300, 1024), 10);
+        assert_eq!(wrapped.shrink(300, 0).end_position(300, 1024), 300);
     }
 
     #[test]

@@ -35,12 +35,14 @@ pub struct Consumer {
     bytes_head: u64,
     /// Arena cursor after the last acquired payload.
     bytes_tail: u64,
+    /// `bytes_tail % arena_bytes`, kept incrementally (no division per message).
+    tail_pos: u64,
 }
 
 impl Consumer {
     /// A consumer whose counters start at `initial` (0 on a fresh region).
     pub fn new(dir: Direction, initial: u64) -> Consumer {
-        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0 }
+        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0, tail_pos: 0 }
     }
 
     /// The direction this consumer reads.
@@ -91,6 +93,7 @@ impl Consumer {
     /// # Errors
     /// [`RingError::Memory`] on a failed read; [`RingError::Breach`] on an
     /// invalid descriptor or counter.
+    #[inline]
     pub fn try_acquire<R: Region + ?Sized>(&mut self, region: &R) -> Result<Option<Acquired>, RingError> {
         self.try_acquire_if(region, |_| true)
     }
@@ -101,6 +104,7 @@ impl Consumer {
     ///
     /// # Errors
     /// As [`Consumer::try_acquire`].
+    #[inline]
     pub fn try_acquire_if<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
         if self.acquired == self.observed && self.refresh(region)? == 0 {
             return Ok(None);
@@ -112,10 +116,12 @@ impl Consumer {
             return Ok(None);
         }
         self.acquired += 1;
+        self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
         Ok(Some(Acquired { index, slot, span }))
     }
 
+    #[inline]
     fn validate(&self, index: u64, slot: &DescriptorSlot) -> Result<Span, Breach> {
         let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
         if slot.seq != index.wrapping_add(1) {
@@ -133,13 +139,13 @@ impl Consumer {
         } else {
             self.dir
                 .arena_relative(slot.payload_offset, slot.payload_nbytes)
-                .ok_or(bad("payload outside its arena", slot.payload_offset))?
+                .ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?
         };
         if slot.payload_nbytes == 0 && relative != 0 {
             return Err(bad("zero-byte message with nonzero offset", slot.payload_offset));
         }
-        arena::follow(self.bytes_head, self.bytes_tail, self.dir.arena_bytes, slot.payload_nbytes, relative)
-            .ok_or(bad("payload at a bad arena position", slot.payload_offset))
+        arena::follow_at(self.bytes_head, self.bytes_tail, self.tail_pos, self.dir.arena_bytes, slot.payload_nbytes, relative)
+            .ok_or_else(|| bad("payload at a bad arena position", slot.payload_offset))
     }
 
     /// Marks messages up to (not including) `count` released, with their

@@ -50,6 +50,7 @@ impl Message {
 
     /// The view of an acquired slot, with its in-place payload pointer
     /// when the region is mapped.
+    #[inline]
     pub(crate) fn of<R: Region + ?Sized>(region: &R, slot: &DescriptorSlot) -> Message {
         let data = if slot.payload_nbytes == 0 {
             core::ptr::null()
@@ -81,6 +82,11 @@ impl Message {
         unsafe { core::slice::from_raw_parts(self.data, self.payload_nbytes as usize) }
     }
 }
+
+/// Largest start value for the message counts (`initial_count`, a testing
+/// aid): counts are monotonic u64 and must never overflow, so a start in
+/// the upper half is refused as a bad argument before anything is touched.
+pub(crate) const MAX_INITIAL_COUNT: u64 = u64::MAX >> 1;
 
 /// Where one direction lives inside the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +147,7 @@ impl Direction {
         crate::region::range_fits(relative, nbytes, self.arena_bytes).then_some(relative)
     }
 
+    #[inline]
     pub(crate) fn read_slot<R: Region + ?Sized>(&self, region: &R, index: u64) -> Result<DescriptorSlot, RingError> {
         let mut bytes = [0u8; 32];
         region.read_payload(self.slot_offset(index), &mut bytes)?;
@@ -162,6 +169,7 @@ pub struct Breach {
 }
 
 impl Breach {
+    #[cold]
     pub(crate) fn new(kind: ErrorKind, what: &'static str, index: u64, seen: u64) -> Breach {
         Breach { kind, what, index, seen }
     }

@@ -36,12 +36,16 @@ pub struct Producer {
     bytes_head: u64,
     /// Arena cursor after the last written payload.
     bytes_tail: u64,
+    /// `bytes_head % arena_bytes`, kept incrementally (no division per message).
+    head_pos: u64,
+    /// `bytes_tail % arena_bytes`, likewise.
+    tail_pos: u64,
 }
 
 impl Producer {
     /// A producer whose counters start at `initial` (0 on a fresh region).
     pub fn new(dir: Direction, initial: u64) -> Producer {
-        Producer { dir, written: initial, announced: initial, released: initial, bytes_head: 0, bytes_tail: 0 }
+        Producer { dir, written: initial, announced: initial, released: initial, bytes_head: 0, bytes_tail: 0, head_pos: 0, tail_pos: 0 }
     }
 
     /// The direction this producer writes.
@@ -83,6 +87,7 @@ impl Producer {
             // Everything is released: the arena is empty, no replay needed.
             self.released = head;
             self.bytes_head = self.bytes_tail;
+            self.head_pos = self.tail_pos;
             return Ok(());
         }
         while self.released < head {
@@ -105,11 +110,12 @@ impl Producer {
         } else {
             self.dir
                 .arena_relative(slot.payload_offset, slot.payload_nbytes)
-                .ok_or(bad("released slot payload outside the arena", slot.payload_offset))?
+                .ok_or_else(|| bad("released slot payload outside the arena", slot.payload_offset))?
         };
-        let span = arena::follow(self.bytes_head, self.bytes_head, self.dir.arena_bytes, slot.payload_nbytes, relative)
+        let span = arena::follow_at(self.bytes_head, self.bytes_head, self.head_pos, self.dir.arena_bytes, slot.payload_nbytes, relative)
             .filter(|span| span.end <= self.bytes_tail)
-            .ok_or(bad("released slot at a position this producer never wrote", slot.payload_offset))?;
+            .ok_or_else(|| bad("released slot at a position this producer never wrote", slot.payload_offset))?;
+        self.head_pos = span.end_position(self.head_pos, self.dir.arena_bytes);
         self.bytes_head = span.end;
         self.released = index + 1;
         Ok(())
@@ -120,6 +126,7 @@ impl Producer {
     ///
     /// # Errors
     /// As [`Producer::refresh`].
+    #[inline]
     pub fn try_place<R: Region + ?Sized>(&mut self, region: &R, n: u64) -> Result<Option<Placement>, RingError> {
         if n > self.dir.arena_bytes {
             return Ok(None);
@@ -132,10 +139,10 @@ impl Producer {
                 return Ok(None);
             }
         }
-        let mut span = arena::place(self.bytes_head, self.bytes_tail, self.dir.arena_bytes, n);
+        let mut span = arena::place_at(self.bytes_head, self.bytes_tail, self.tail_pos, self.dir.arena_bytes, n);
         if span.is_none() && !refreshed {
             self.refresh(region)?;
-            span = arena::place(self.bytes_head, self.bytes_tail, self.dir.arena_bytes, n);
+            span = arena::place_at(self.bytes_head, self.bytes_tail, self.tail_pos, self.dir.arena_bytes, n);
         }
         Ok(span.map(|span| Placement { index: self.written, span, capacity: n }))
     }
@@ -152,6 +159,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`RingError::Memory`] when a slot write fails; the caller must poison.
+    #[inline]
     pub fn commit<R: Region + ?Sized>(&mut self, region: &R, placement: &Placement, opcode: u64, nbytes: u64) -> Result<(), RingError> {
         debug_assert_eq!(placement.index, self.written, "placements are committed in order");
         debug_assert!(nbytes <= placement.capacity);
@@ -162,6 +170,7 @@ impl Producer {
         let slot_offset = self.dir.slot_offset(placement.index);
         region.write_payload(slot_offset + 8, &bytes[8..])?;
         region.write_payload(slot_offset, &bytes[..8])?;
+        self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
         self.written += 1;
         Ok(())
@@ -171,6 +180,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`RingError::Memory`] when the store fails; the caller must poison.
+    #[inline]
     pub fn announce<R: Region + ?Sized>(&mut self, region: &R) -> Result<(), RingError> {
         if self.announced != self.written {
             region.store_counter(self.dir.tail_counter, self.written as u32)?;

@@ -59,20 +59,7 @@ impl Sender {
         if self.active.is_some() {
             return Err(poison.enter(region, ErrorKind::Ownership, Operation::Reserve, format_args!("second reserve while a reservation is active")));
         }
-        let placement = match self.producer.try_place(region, nbytes) {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                // No room. Messages published with announce == false are
-                // not visible yet, so the consumer could never free space
-                // for them: store the tail now so a caller that waits for
-                // room instead of flushing cannot deadlock.
-                if self.producer.pending() {
-                    self.flush(region, poison)?;
-                }
-                return Err(Error::NoProgress);
-            }
-            Err(e) => return Err(poison.from_ring(region, Operation::Reserve, e)),
-        };
+        let placement = self.place(region, poison, nbytes, Operation::Reserve)?;
         let token = self.next_token;
         self.next_token = self.next_token.wrapping_add(1);
         self.active = Some(Active { placement, token });
@@ -83,6 +70,24 @@ impl Sender {
             region.payload_ptr(payload_offset, nbytes).map_or(core::ptr::null_mut(), |p| p.as_ptr())
         };
         Ok(Reservation { token, payload_offset, capacity: nbytes, data })
+    }
+
+    /// Finds room for `n` bytes. When there is none, messages published
+    /// with `announce == false` are not visible yet, so the consumer could
+    /// never free space for them: the tail is stored now, so a caller that
+    /// waits for room instead of flushing cannot deadlock.
+    #[inline]
+    fn place<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, n: u64, operation: Operation) -> Result<Placement, Error> {
+        match self.producer.try_place(region, n) {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => {
+                if self.producer.pending() {
+                    self.flush(region, poison)?;
+                }
+                Err(Error::NoProgress)
+            }
+            Err(e) => Err(poison.from_ring(region, operation, e)),
+        }
     }
 
     /// Whether `reservation` is the active one, unaltered.
@@ -132,7 +137,7 @@ impl Sender {
         poison.check()?;
         let placement = self.check(region, poison, reservation, Operation::Publish)?;
         if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
-            return Err(poison.enter(region, ErrorKind::InvalidDescriptor, Operation::Publish, format_args!("publish with opcode {opcode}: only DATA and ERROR are messages")));
+            return Err(Self::bad_opcode(region, poison, opcode));
         }
         if nbytes > placement.capacity {
             return Err(Error::BadArgument);
@@ -142,7 +147,13 @@ impl Sender {
         self.commit(region, poison, &placement, opcode, nbytes, announce, Operation::Publish)
     }
 
+    #[cold]
+    fn bad_opcode<R: Region + ?Sized>(region: &R, poison: &mut Poison, opcode: u64) -> Error {
+        poison.enter(region, ErrorKind::InvalidDescriptor, Operation::Publish, format_args!("publish with opcode {opcode}: only DATA and ERROR are messages"))
+    }
+
     #[allow(clippy::too_many_arguments)]
+    #[inline]
     fn commit<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, placement: &Placement, opcode: u64, nbytes: u64, announce: bool, operation: Operation) -> Result<(), Error> {
         let mut result = self.producer.commit(region, placement, opcode, nbytes);
         if announce {
@@ -157,11 +168,26 @@ impl Sender {
     /// # Errors
     /// As [`Sender::try_reserve`] and [`Sender::publish`].
     pub fn try_send<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payload: &[u8], announce: bool) -> Result<(), Error> {
-        let reservation = self.try_reserve(region, poison, payload.len() as u64)?;
-        if !payload.is_empty() {
-            self.write(region, poison, &reservation, 0, payload)?;
+        poison.check()?;
+        if self.active.is_some() {
+            // The same ownership error as a second reserve.
+            return self.try_reserve(region, poison, payload.len() as u64).map(|_| ());
         }
-        self.publish(region, poison, &reservation, opcode, payload.len() as u64, announce)
+        // The direct form of reserve + write + publish: no reservation
+        // escapes, so no token or active-reservation bookkeeping.
+        let n = payload.len() as u64;
+        let placement = self.place(region, poison, n, Operation::Reserve)?;
+        if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
+            return Err(Self::bad_opcode(region, poison, opcode));
+        }
+        if n != 0 {
+            // write_payload makes the bytes visible (cache clean) itself.
+            let offset = self.producer.payload_offset(&placement);
+            if region.write_payload(offset, payload).is_err() {
+                return Err(poison.enter(region, ErrorKind::EndpointError, Operation::Publish, format_args!("payload write failed")));
+            }
+        }
+        self.commit(region, poison, &placement, opcode, n, announce, Operation::Publish)
     }
 
     /// Copies each payload into a fresh placement and publishes them all
@@ -209,16 +235,7 @@ impl Sender {
             // STOP must be the last input; the caller still owes a commit.
             return Err(Error::BadArgument);
         }
-        let placement = match self.producer.try_place(region, 0) {
-            Ok(Some(p)) => p,
-            Ok(None) => {
-                if self.producer.pending() {
-                    self.flush(region, poison)?;
-                }
-                return Err(Error::NoProgress);
-            }
-            Err(e) => return Err(poison.from_ring(region, Operation::RequestStop, e)),
-        };
+        let placement = self.place(region, poison, 0, Operation::RequestStop)?;
         self.commit(region, poison, &placement, L3L2Q_OPCODE_STOP, 0, true, Operation::RequestStop)
     }
 

@@ -137,3 +137,76 @@ pub fn header_functions() -> Vec<String> {
         .map(|l| l.split('(').next().unwrap().split_whitespace().last().unwrap().trim_start_matches('*').to_string())
         .collect()
 }
+
+/// Whether `tool` can be run here (`tool --version` exits 0).
+pub fn have(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Whether the C (or C++) compiler accepts and links `flags` for a trivial
+/// program, e.g. sanitizer flags whose runtime may not be installed.
+pub fn compiler_accepts(cpp: bool, flags: &[&str]) -> bool {
+    let dir = std::env::temp_dir().join(format!("l3l2q-probe-{}-{}", std::process::id(), if cpp { "cpp" } else { "c" }));
+    let _ = std::fs::create_dir_all(&dir);
+    let source = dir.join(if cpp { "probe.cpp" } else { "probe.c" });
+    std::fs::write(&source, "int main(void) { return 0; }\n").expect("write probe source");
+    let tool = compiler(cpp, &dir);
+    let ok = Command::new(tool.path()).args(flags).arg(&source).arg("-o").arg(dir.join("probe")).output().is_ok_and(|o| o.status.success())
+        && Command::new(dir.join("probe")).output().is_ok_and(|o| o.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    ok
+}
+
+/// Runs `wrapper... exe args...` (the wrapper may be empty) with extra
+/// environment variables, bounded by `timeout`; returns the output and
+/// the elapsed time, or panics with the output when it does not exit 0.
+pub fn run_wrapped(wrapper: &[&str], exe: &Path, args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: std::time::Duration) -> (Output, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(exe);
+            c
+        }
+        None => Command::new(exe),
+    };
+    cmd.args(args).envs(env.iter().copied());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("start the program");
+    // Drain the pipes on threads so a chatty program cannot block.
+    let mut out_pipe = child.stdout.take().expect("stdout");
+    let mut err_pipe = child.stderr.take().expect("stderr");
+    let out_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut out_pipe, &mut v).ok();
+        v
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut err_pipe, &mut v).ok();
+        v
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} {} timed out after {timeout:?}", wrapper.join(" "), exe.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let out = Output { status, stdout: out_thread.join().unwrap_or_default(), stderr: err_thread.join().unwrap_or_default() };
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{} {} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        wrapper.join(" "),
+        exe.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, took)
+}

@@ -1,0 +1,83 @@
+//! The per-message instruction path of each contender, on one thread, for
+//! counting with `valgrind --tool=callgrind` (instruction counts do not
+//! depend on machine load, unlike the two-thread timings):
+//!
+//! ```text
+//! cargo bench --bench instructions --no-run
+//! valgrind --tool=callgrind target/release/deps/instructions-* ours 100000
+//! ```
+//!
+//! Contenders: `ours`, `ours-batch`, `rtrb-framed`, `ours-4k`, `rtrb-framed-4k`.
+//! Each moves `n` messages in rounds of 16: produce 16, then consume 16.
+//! Run with `n` and with 0 and subtract to get the per-message cost.
+
+mod common;
+
+use std::hint::black_box;
+
+use common::shape::*;
+use common::*;
+use l3l2q::{L3L2Q_OPCODE_DATA, Message};
+
+const ROUND: usize = 16;
+
+fn ours(size: usize, n: u64, batch: bool) {
+    let arena = if size > 64 { PAGE_ARENA } else { SMALL_ARENA };
+    let depth = if size > 64 { PAGE_DEPTH } else { SMALL_DEPTH };
+    let q = Ours::new(depth, arena, 64, WINDOW);
+    let (mut l3, mut l2) = q.pair();
+    let src = vec![0x5au8; size];
+    let mut out = [Message::EMPTY; ROUND];
+    let mut acc = 0u64;
+    for _ in 0..n / ROUND as u64 {
+        if batch {
+            assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), ROUND)), Ok(ROUND));
+            assert_eq!(l2.try_peek_batch(&mut out), Ok(ROUND));
+            for m in &out {
+                acc = acc.wrapping_add(touch(l2.payload(m)));
+            }
+            l2.release_batch(&out).unwrap();
+        } else {
+            for _ in 0..ROUND {
+                l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();
+            }
+            for _ in 0..ROUND {
+                let m = l2.try_peek().unwrap();
+                acc = acc.wrapping_add(touch(l2.payload(&m)));
+                l2.release(&m).unwrap();
+            }
+        }
+    }
+    black_box(acc);
+}
+
+fn rtrb_framed(size: usize, n: u64) {
+    let ring = if size > 64 { PAGE_ARENA } else { SMALL_ARENA } as usize;
+    let (mut tx, mut rx) = rtrb::RingBuffer::<u8>::new(ring);
+    let src = vec![0x5au8; size];
+    let mut acc = 0u64;
+    for _ in 0..n / ROUND as u64 {
+        for _ in 0..ROUND {
+            assert!(common::push_frame(&mut tx, black_box(&src)));
+        }
+        for _ in 0..ROUND {
+            acc = acc.wrapping_add(common::pop_frame(&mut rx, |a, b| touch(a).wrapping_add(touch(b))).unwrap());
+        }
+    }
+    black_box(acc);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let which = args.get(1).map_or("ours", String::as_str);
+    let n: u64 = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    match which {
+        "ours" => ours(64, n, false),
+        "ours-batch" => ours(64, n, true),
+        "ours-4k" => ours(4096, n, false),
+        "rtrb-framed" => rtrb_framed(64, n),
+        "rtrb-framed-4k" => rtrb_framed(4096, n),
+        // `cargo bench` runs every bench binary with `--bench`: nothing to count then.
+        _ => {}
+    }
+}
