@@ -37,6 +37,54 @@ fn stem(path: &Path) -> String {
     format!("{}_{ext}", path.file_stem().unwrap().to_string_lossy())
 }
 
+/// A program with planted bugs, selected by its argument, linked to the
+/// library like the ctests: each tool must catch them, or its clean
+/// results mean nothing.
+const CONTROL: &str = r#"
+#include "l3l2q.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void __attribute__((noinline)) lose(size_t n) {
+    void *volatile block = malloc(n);
+    block = NULL;
+    (void)block;
+}
+
+int main(int argc, char **argv) {
+    l3l2q_layout layout;
+    if (l3l2q_layout_compute(4, 256, 256, &layout, NULL) != L3L2Q_STATUS_OK) return 2;
+    const char *mode = argc > 1 ? argv[1] : "clean";
+    size_t n = 16 + (size_t)argc / 8;
+    unsigned char *p = malloc(n);
+    if (p == NULL) return 3;
+    memset(p, 1, n);
+    int result = 0;
+    if (strcmp(mode, "overflow") == 0) {
+        volatile unsigned char *q = p;
+        result = q[n]; /* one byte past the block */
+    }
+    if (strcmp(mode, "ub") == 0) {
+        volatile int big = INT_MAX;
+        result = big + argc; /* signed overflow */
+    }
+    if (strcmp(mode, "leak") == 0) lose(64);
+    free(p);
+    printf("control %s: %d\n", mode, result);
+    return 0;
+}
+"#;
+
+/// Builds the control program with `flags` into a scratch directory.
+fn control(tag: &str, flags: &[&str]) -> PathBuf {
+    let dir = cbuild::scratch(&format!("{tag}_control"));
+    let source = dir.join("control.c");
+    std::fs::write(&source, CONTROL).expect("write the control program");
+    cbuild::compile(&dir, "control", &[source], Linkage::Shared, flags)
+}
+
 fn last_line(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).lines().last().unwrap_or("").to_string()
 }
@@ -48,6 +96,15 @@ fn every_ctest_is_clean_under_valgrind() {
         return;
     }
     let wrapper = ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--fair-sched=yes", "--quiet"];
+    let exe = control("memcheck", &[]);
+    let run = |mode: &str| cbuild::run_wrapped_any(&wrapper, &exe, &[std::ffi::OsStr::new(mode)], &[], Duration::from_secs(120)).0;
+    assert!(run("clean").status.success(), "valgrind fails a clean program");
+    for (mode, report) in [("overflow", "Invalid read of size 1"), ("leak", "definitely lost")] {
+        let out = run(mode);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(99), "valgrind missed the planted {mode}:\n{stderr}");
+        assert!(stderr.contains(report), "valgrind's {mode} report lacks {report:?}:\n{stderr}");
+    }
     for source in programs() {
         let name = stem(&source);
         let dir = cbuild::scratch(&format!("memcheck_{name}"));
@@ -64,6 +121,18 @@ fn every_ctest_is_clean_under_asan_and_ubsan() {
     // is a bug here too (the Rust library's own allocations are made
     // through the same interposed malloc and are covered as well).
     let env = [("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=98"), ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")];
+    if !cbuild::compiler_accepts(false, &flags) {
+        eprintln!("note: the C compiler cannot build with {flags:?} (sanitizer runtimes missing?); skipped");
+        return;
+    }
+    let exe = control("asan", &flags);
+    let run = |mode: &str| cbuild::run_wrapped_any(&[], &exe, &[std::ffi::OsStr::new(mode)], &env, Duration::from_secs(60)).0;
+    assert!(run("clean").status.success(), "the sanitizers fail a clean program");
+    for (mode, report) in [("overflow", "heap-buffer-overflow"), ("leak", "detected memory leaks"), ("ub", "runtime error")] {
+        let out = run(mode);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(report), "the sanitizers missed the planted {mode} ({report:?}):\n{stderr}");
+    }
     for source in programs() {
         let name = stem(&source);
         let cpp = name.ends_with("_cpp");

@@ -201,6 +201,7 @@ fn l3_thread(q: &mut L3Queue<LoomRegion>, plan: Plan) {
 }
 
 /// What one exploration covered.
+#[derive(Debug)]
 struct Explored {
     executions: usize,
     /// Released descriptors replayed by a producer, over all executions.

@@ -50,6 +50,12 @@ impl Region for AnyRegion {
     fn refresh_for_read(&self, offset: u64, len: u64) {
         dispatch!(self, r => r.refresh_for_read(offset, len))
     }
+    fn prefetch_read(&self, offset: u64, len: u64) {
+        dispatch!(self, r => r.prefetch_read(offset, len))
+    }
+    fn prefetch_write(&self, offset: u64, len: u64) {
+        dispatch!(self, r => r.prefetch_write(offset, len))
+    }
 }
 
 /// Opaque L3 queue handle.

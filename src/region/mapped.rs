@@ -129,4 +129,72 @@ impl Region for MappedRegion {
             cache::invalidate(ptr, len as usize);
         }
     }
+
+    #[inline]
+    fn prefetch_read(&self, offset: u64, len: u64) {
+        if let Some(ptr) = self.payload_at(offset, len) {
+            for line in lines(ptr, len) {
+                prefetch::read(line);
+            }
+        }
+    }
+
+    #[inline]
+    fn prefetch_write(&self, offset: u64, len: u64) {
+        if let Some(ptr) = self.payload_at(offset, len) {
+            for line in lines(ptr, len) {
+                prefetch::write(line);
+            }
+        }
+    }
+}
+
+/// The start of every 64-byte line that `[ptr, ptr + len)` touches.
+#[inline]
+fn lines(ptr: *mut u8, len: u64) -> impl Iterator<Item = *const u8> {
+    let first = ptr as usize & !63;
+    let end = ptr as usize + len as usize;
+    // Addresses only: a prefetch of any of them is a hint, never an access.
+    (first..end).step_by(64).map(|addr| addr as *const u8)
+}
+
+/// Cache prefetch hints. A prefetch instruction never faults, not even on
+/// an unmapped address, and changes no state any agent can observe except
+/// timing; callers still only pass addresses inside the mapped payload.
+mod prefetch {
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn read(ptr: *const u8) {
+        // SAFETY: PREFETCHT0 is a pure hint (see the module docs).
+        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast()) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn write(ptr: *const u8) {
+        // SAFETY: PREFETCHW is a pure hint (see the module docs); CPUs without it execute it as a NOP.
+        unsafe { core::arch::asm!("prefetchw byte ptr [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    pub fn read(ptr: *const u8) {
+        // SAFETY: PRFM is a pure hint (see the module docs).
+        unsafe { core::arch::asm!("prfm pldl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    pub fn write(ptr: *const u8) {
+        // SAFETY: PRFM is a pure hint (see the module docs).
+        unsafe { core::arch::asm!("prfm pstl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[inline(always)]
+    pub fn read(_ptr: *const u8) {}
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[inline(always)]
+    pub fn write(_ptr: *const u8) {}
 }

@@ -845,6 +845,12 @@ impl Region for ShmRegion {
     fn refresh_for_read(&self, offset: u64, len: u64) {
         self.inner.refresh_for_read(offset, len)
     }
+    fn prefetch_read(&self, offset: u64, len: u64) {
+        self.inner.prefetch_read(offset, len)
+    }
+    fn prefetch_write(&self, offset: u64, len: u64) {
+        self.inner.prefetch_write(offset, len)
+    }
 }
 
 /// A read-only view of a live shared-memory queue, for diagnostics

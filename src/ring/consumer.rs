@@ -110,6 +110,10 @@ impl Consumer {
             return Ok(None);
         }
         let index = self.acquired;
+        // The payload's position is known before its slot is read (the
+        // expected position; a wrap or an empty message merely wastes the
+        // hint), so ask for both lines at once rather than one after the other.
+        region.prefetch_read(self.dir.arena_offset + self.tail_pos, 1);
         let slot = self.dir.read_slot(region, index)?;
         let span = self.validate(index, &slot)?;
         if !wanted(&slot) {
@@ -118,6 +122,11 @@ impl Consumer {
         self.acquired += 1;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
+        if self.acquired < self.observed {
+            // The next message is published: start fetching its slot and payload while this one is used.
+            region.prefetch_read(self.dir.slot_offset(self.acquired), L3L2Q_SLOT_BYTES);
+            region.prefetch_read(self.dir.arena_offset + self.tail_pos, 1);
+        }
         Ok(Some(Acquired { index, slot, span }))
     }
 
