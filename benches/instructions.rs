@@ -7,7 +7,8 @@
 //! valgrind --tool=callgrind target/release/deps/instructions-* ours 100000
 //! ```
 //!
-//! Contenders: `ours`, `ours-batch`, `rtrb-framed`, `ours-4k`, `rtrb-framed-4k`.
+//! Contenders: `ours`, `ours-batch`, `rtrb-framed`, `ours-4k`, `rtrb-framed-4k`,
+//! and one round trip at a time: `ours-rt`, `rtrb-rt`.
 //! Each moves `n` messages in rounds of 16: produce 16, then consume 16.
 //! Run with `n` and with 0 and subtract to get the per-message cost.
 
@@ -51,6 +52,47 @@ fn ours(size: usize, n: u64, batch: bool) {
     black_box(acc);
 }
 
+/// One round trip at a time, both ends on this thread: L3 enqueues, L2
+/// echoes in place (reserve, copy, publish, release), L3 peeks, copies
+/// out and releases.
+fn ours_round_trip(n: u64) {
+    let q = Ours::new(SMALL_DEPTH, SMALL_ARENA, SMALL_ARENA, WINDOW);
+    let (mut l3, mut l2) = q.pair();
+    let src = [0x5au8; 64];
+    let mut dst = [0u8; 64];
+    for _ in 0..n {
+        l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();
+        let m = l2.try_peek().unwrap();
+        let r = l2.try_reserve(m.payload_nbytes).unwrap();
+        let input = l2.payload(&m).as_ptr();
+        // SAFETY: the held input's bytes, disjoint from the output reservation, held until the release below.
+        l2.reserved_mut(&r).copy_from_slice(unsafe { std::slice::from_raw_parts(input, 64) });
+        l2.publish(&r, L3L2Q_OPCODE_DATA, 64).unwrap();
+        l2.release(&m).unwrap();
+        let m = l3.try_peek().unwrap();
+        l3.read_into(&m, &mut dst).unwrap();
+        l3.release(&m).unwrap();
+    }
+    black_box(dst);
+}
+
+fn rtrb_round_trip(n: u64) {
+    let (mut tx, mut rx_peer) = rtrb::RingBuffer::<u8>::new(SMALL_ARENA as usize);
+    let (mut tx_peer, mut rx) = rtrb::RingBuffer::<u8>::new(SMALL_ARENA as usize);
+    let src = [0x5au8; 64];
+    let mut dst = [0u8; 64];
+    for _ in 0..n {
+        assert!(common::push_frame(&mut tx, black_box(&src)));
+        assert!(common::pop_frame(&mut rx_peer, |a, b| common::push_frame_parts(&mut tx_peer, a, b)).unwrap());
+        common::pop_frame(&mut rx, |a, b| {
+            dst[..a.len()].copy_from_slice(a);
+            dst[a.len()..a.len() + b.len()].copy_from_slice(b);
+        })
+        .unwrap();
+    }
+    black_box(dst);
+}
+
 fn rtrb_framed(size: usize, n: u64) {
     let ring = if size > 64 { PAGE_ARENA } else { SMALL_ARENA } as usize;
     let (mut tx, mut rx) = rtrb::RingBuffer::<u8>::new(ring);
@@ -77,6 +119,8 @@ fn main() {
         "ours-4k" => ours(4096, n, false),
         "rtrb-framed" => rtrb_framed(64, n),
         "rtrb-framed-4k" => rtrb_framed(4096, n),
+        "ours-rt" => ours_round_trip(n),
+        "rtrb-rt" => rtrb_round_trip(n),
         // `cargo bench` runs every bench binary with `--bench`: nothing to count then.
         _ => {}
     }

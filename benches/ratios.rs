@@ -2,16 +2,21 @@
 //! all measured in this one process:
 //!
 //! ```text
-//! cargo bench --bench ratios            # 9 rounds, ~1 minute
-//! cargo bench --bench ratios -- --quick # 3 rounds, a quick look
+//! cargo bench --bench ratios            # 15 rounds of 100 ms, under a minute
+//! cargo bench --bench ratios -- --quick # 5 rounds of 50 ms, a quick look
 //! ```
 //!
 //! Every contender moves a fixed number of messages (calibrated once so a
-//! run takes about `RUN_MS`) on two threads pinned to cores 0 and 1. The
+//! run takes about 100 ms) on two threads pinned to cores 0 and 1, under
+//! SCHED_FIFO when the process may use it (see [`common::realtime`]). The
 //! contenders run one after another in each round (the order rotates from
-//! round to round), so the two sides of a ratio always see the same
-//! machine state; the table gives the median of the per-round ratios and
-//! their range across rounds.
+//! round to round), so the two sides of a ratio see the same machine
+//! state; the table gives the median of the per-round ratios, their range
+//! across rounds, and the ratio of each side's best round.
+//!
+//! Environment: `L3L2Q_BENCH_ROUNDS=n` sets the rounds,
+//! `L3L2Q_BENCH_ONLY=a,b` keeps the contenders whose names contain `a` or
+//! `b`, `L3L2Q_BENCH_NO_RT=1` keeps normal scheduling.
 
 mod common;
 
@@ -72,6 +77,7 @@ fn main() {
     let rounds: usize = std::env::var("L3L2Q_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 5 } else { 15 });
     let run_ms: f64 = if quick { 50.0 } else { 100.0 };
     let load_before = loadavg();
+    let realtime_granted = realtime();
 
     let small = Ours::new(SMALL_DEPTH, SMALL_ARENA, 64, WINDOW);
     let page = Ours::new(PAGE_DEPTH, PAGE_ARENA, 64, WINDOW);
@@ -145,7 +151,12 @@ fn main() {
     }
 
     let find = |name: &str| contenders.iter().find(|c| c.name == name);
-    println!("l3l2q ratio table: {} rounds of ~{} ms per contender, two threads pinned to CPUs 0 and 1", rounds, run_ms);
+    println!(
+        "l3l2q ratio table: {} rounds of ~{} ms per contender, two threads pinned to CPUs 0 and 1, {}",
+        rounds,
+        run_ms,
+        if realtime_granted { "SCHED_FIFO" } else { "normal scheduling (SCHED_FIFO not granted)" }
+    );
     println!("machine: {} CPUs, {}; load average {} before, {} after", cpus_online(), cpu_model(), load_before, loadavg());
     println!();
     println!("| comparison | ours / peer (median of rounds) | range over rounds | best / best | target | met |");

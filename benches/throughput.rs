@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use common::shape::*;
 use common::*;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 
 fn stream_64(c: &mut Criterion) {
     let ours = Ours::new(SMALL_DEPTH, SMALL_ARENA, 64, WINDOW);
@@ -69,4 +69,10 @@ criterion_group! {
     config = criterion();
     targets = stream_64, stream_4k, round_trip_64, stream_1m
 }
-criterion_main!(benches);
+fn main() {
+    // As benches/ratios.rs: real-time scheduling when allowed, so the pinned
+    // threads are not time-sliced with other work on a 2-core machine.
+    realtime();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

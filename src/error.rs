@@ -324,6 +324,9 @@ impl Poison {
     /// Enters poison: records the error and raises our abort flag for the
     /// peer. Only the first error is kept. Setting the flag is best effort:
     /// the endpoint is poisoned whether or not the store succeeds.
+    // Error paths: kept out of line so they do not weigh on the hot paths they end.
+    #[cold]
+    #[inline(never)]
     pub fn enter<R: crate::region::Region + ?Sized>(
         &mut self,
         region: &R,
@@ -341,6 +344,9 @@ impl Poison {
     /// Turns a core failure into the caller's error: a failed read (nothing
     /// shared changed yet) is reported without poison; a failed write or a
     /// protocol breach poisons.
+    // Error paths: kept out of line so they do not weigh on the hot paths they end.
+    #[cold]
+    #[inline(never)]
     pub fn from_ring<R: crate::region::Region + ?Sized>(
         &mut self,
         region: &R,

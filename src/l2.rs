@@ -166,6 +166,17 @@ impl<R: Region> L2Endpoint<R> {
     /// [`Error::CallbackFailed`] if the region could not be read.
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
+        if self.stop.is_some() || self.input.acquired() - self.input.released() >= self.max_inflight {
+            return self.try_peek_unusual();
+        }
+        self.acquire_next(false)
+    }
+
+    /// [`L2Endpoint::try_peek`] after STOP or with a full window: kept out
+    /// of the common path.
+    #[cold]
+    #[inline(never)]
+    fn try_peek_unusual(&mut self) -> Result<Message, Error> {
         if let Some(stop) = self.stop {
             if let Err(e) = self.input.refresh(&self.region) {
                 return Err(self.poison.from_ring(&self.region, Operation::Peek, e));
@@ -177,12 +188,17 @@ impl<R: Region> L2Endpoint<R> {
             return Err(Error::NoProgress);
         }
         let inflight = self.input.acquired() - self.input.released();
-        let window = self.max_inflight;
-        if window == 1 && inflight == 1 {
+        if self.max_inflight == 1 && inflight == 1 {
             return Err(self.ownership(Operation::Peek, format_args!("peek again before release with window 1")));
         }
         // A full window still lets STOP through: it does not count against it.
-        let window_full = inflight >= window;
+        self.acquire_next(true)
+    }
+
+    /// Acquires the next input into the window (or as STOP); with
+    /// `window_full` only STOP is taken.
+    #[inline(always)]
+    fn acquire_next(&mut self, window_full: bool) -> Result<Message, Error> {
         let acquired = match self.input.try_acquire_if(&self.region, |slot| !window_full || slot.opcode == L3L2Q_OPCODE_STOP) {
             Ok(Some(a)) => a,
             Ok(None) => return Err(Error::NoProgress),
@@ -191,7 +207,8 @@ impl<R: Region> L2Endpoint<R> {
         if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
             self.stop = Some(StopState { index: acquired.index, released: false });
         } else {
-            self.window[self.position(acquired.index)] = InflightEntry { slot: acquired.slot, bytes_end: acquired.span.end, completed: false };
+            let position = self.position(acquired.index);
+            self.window[position] = InflightEntry { slot: acquired.slot, bytes_end: acquired.span.end, completed: false };
         }
         Ok(Message::of(&self.region, &acquired.slot))
     }
@@ -265,20 +282,20 @@ impl<R: Region> L2Endpoint<R> {
     pub fn try_peek_batch(&mut self, out: &mut [Message]) -> Result<usize, Error> {
         // Fail fast when poisoned even for an empty `out` (SPEC section 9).
         self.poison.check()?;
-        let window = self.max_inflight;
-        let mut n = 0;
-        while n < out.len() {
-            if n > 0 && (self.stop.is_some() || self.input.acquired() - self.input.released() >= window) {
-                break;
-            }
-            match self.try_peek() {
+        let Some(first) = out.first_mut() else { return Err(Error::NoProgress) };
+        // The first goes through every rule of try_peek; the rest only while
+        // nothing unusual happens (no STOP yet, room in the window).
+        *first = self.try_peek()?;
+        let mut n = 1;
+        while n < out.len() && self.stop.is_none() && self.input.acquired() - self.input.released() < self.max_inflight {
+            match self.acquire_next(false) {
                 Ok(message) => out[n] = message,
-                Err(e) if n == 0 || self.poison.check().is_err() => return Err(e),
+                Err(e) if self.poison.check().is_err() => return Err(e),
                 Err(_) => break,
             }
             n += 1;
         }
-        if n == 0 { Err(Error::NoProgress) } else { Ok(n) }
+        Ok(n)
     }
 
     /// Marks every message in `messages` complete, as
@@ -299,6 +316,7 @@ impl<R: Region> L2Endpoint<R> {
 
     /// Validates a held handle and marks it complete, without touching
     /// shared memory.
+    #[inline]
     fn mark_complete(&mut self, message: &Message) -> Result<(), Error> {
         if message.opcode == L3L2Q_OPCODE_STOP {
             match &mut self.stop {

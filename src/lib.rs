@@ -16,6 +16,45 @@
 //! - [`wait`]: bounded waiting.
 //! - `ffi`: the `extern "C"` surface.
 
+//!
+//! Both ends in one process, over memory this process owns:
+//!
+//! ```
+//! use l3l2q::{L2Endpoint, L3Queue, Layout, RegionDescriptor, region::MappedRegion};
+//! use l3l2q::{L3L2Q_COUNTER_BYTES, L3L2Q_OPCODE_DATA};
+//!
+//! let layout = Layout::compute(8, 4096, 4096).unwrap();
+//! let mut payload = vec![0u64; layout.payload_bytes as usize / 8];
+//! #[repr(C, align(64))]
+//! struct Line([u8; 64]);
+//! let mut counters: Vec<Line> = (0..6).map(|_| Line([0; 64])).collect(); // 384 B, 64-byte aligned
+//! let descriptor = RegionDescriptor::new(
+//!     1,
+//!     payload.as_mut_ptr() as u64,
+//!     layout.payload_bytes,
+//!     counters.as_mut_ptr() as u64,
+//!     L3L2Q_COUNTER_BYTES,
+//! );
+//!
+//! // Host side. SAFETY: both ranges outlive the queue and the endpoint.
+//! let region = unsafe { MappedRegion::from_descriptor(&descriptor) }.unwrap();
+//! let mut l3 = L3Queue::create(region, &descriptor, 8, 4096, 4096).unwrap();
+//! // Device side, from the twelve scalars the host hands over; window 4.
+//! let mut l2 = unsafe { L2Endpoint::from_task_scalars(&l3.task_scalars(), 4) }.unwrap();
+//!
+//! l3.enqueue(L3L2Q_OPCODE_DATA, b"ping", 1_000_000_000).unwrap();
+//! let input = l2.peek(1_000_000_000).unwrap();
+//! assert_eq!(l2.payload(&input), b"ping");
+//! let reply = l2.reserve(4, 1_000_000_000).unwrap();
+//! l2.reserved_mut(&reply).copy_from_slice(b"pong");
+//! l2.publish(&reply, L3L2Q_OPCODE_DATA, 4).unwrap();
+//! l2.release(&input).unwrap();
+//!
+//! let mut buf = [0u8; 16];
+//! let (opcode, n) = l3.dequeue_into(&mut buf, 1_000_000_000).unwrap();
+//! assert_eq!((opcode, &buf[..n]), (L3L2Q_OPCODE_DATA, &b"pong"[..]));
+//! ```
+
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]

@@ -12,7 +12,9 @@
 //! write that produced it, and on any write (slot or arena reuse after a
 //! release, replayed by the producer) that is not ordered after the
 //! consumer's reads of the old contents. A control run with relaxed
-//! counters shows the harness does catch a missing ordering.
+//! counters shows the harness does catch a missing ordering. One-direction
+//! models run without a preemption bound (every interleaving loom models),
+//! two-direction ones with a bound of 3 (`LOOM_MAX_PREEMPTIONS` overrides).
 #![cfg(loom)]
 
 use loom::cell::UnsafeCell;
@@ -122,6 +124,9 @@ struct Plan {
     inputs: &'static [u64],
     outputs: &'static [u64],
     window: u64,
+    /// Loom's preemption bound: `None` for no bound (every interleaving
+    /// loom models); `LOOM_MAX_PREEMPTIONS` overrides it.
+    bound: Option<usize>,
 }
 
 fn soft<T>(r: Result<T, Error>) -> Option<T> {
@@ -209,7 +214,8 @@ struct Explored {
     took: std::time::Duration,
 }
 
-/// Explores `plan` with loom.
+/// Explores `plan` with loom (preemption bound from the plan unless
+/// `LOOM_MAX_PREEMPTIONS` is set).
 fn explore(plan: Plan, ordered: bool) -> Explored {
     let started = std::time::Instant::now();
     let executions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -217,8 +223,8 @@ fn explore(plan: Plan, ordered: bool) -> Explored {
     let count = executions.clone();
     let replayed = replays.clone();
     let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(3);
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = plan.bound;
     }
     builder.check(move || {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -250,7 +256,7 @@ const NONE: &[u64] = &[];
 #[test]
 fn input_depth_1_slot_reuse() {
     // The second message reuses slot 0 and, wrapping, the first's bytes.
-    run("input depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[40, 40], outputs: NONE, window: 1 });
+    run("input depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[40, 40], outputs: NONE, window: 1, bound: None });
 }
 
 #[test]
@@ -258,34 +264,34 @@ fn input_depth_2_release_and_replay() {
     // The third message needs the first's bytes back: the producer refreshes
     // the head and replays the released descriptor (or takes the all-released
     // shortcut, depending on the interleaving), then overwrites them.
-    let e = run("input depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 24, 24], outputs: NONE, window: 1 });
+    let e = run("input depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 24, 24], outputs: NONE, window: 1, bound: None });
     assert!(e.replays > 0, "no interleaving replayed a release");
 }
 
 #[test]
 fn input_depth_2_window_2_released_newest_first() {
-    run("input depth 2 window 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 24, 24], outputs: NONE, window: 2 });
+    run("input depth 2 window 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 24, 24], outputs: NONE, window: 2, bound: None });
 }
 
 #[test]
 fn output_depth_1_slot_reuse() {
-    run("output depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: NONE, outputs: &[40, 40], window: 1 });
+    run("output depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: NONE, outputs: &[40, 40], window: 1, bound: None });
 }
 
 #[test]
 fn output_depth_2_release_and_replay() {
-    let e = run("output depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: NONE, outputs: &[24, 24, 24], window: 1 });
+    let e = run("output depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: NONE, outputs: &[24, 24, 24], window: 1, bound: None });
     assert!(e.replays > 0, "no interleaving replayed a release");
 }
 
 #[test]
 fn both_directions_depth_1() {
-    run("both directions depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[16, 48], outputs: &[48, 16], window: 1 });
+    run("both directions depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[16, 48], outputs: &[48, 16], window: 1, bound: Some(3) });
 }
 
 #[test]
 fn both_directions_depth_2() {
-    let e = run("both directions depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 0, 40], outputs: &[40, 24, 24], window: 2 });
+    let e = run("both directions depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 0, 40], outputs: &[40, 24, 24], window: 2, bound: Some(3) });
     assert!(e.replays > 0, "no interleaving replayed a release");
 }
 
@@ -293,7 +299,7 @@ fn both_directions_depth_2() {
 fn the_harness_catches_relaxed_counters() {
     // Control: with relaxed counter accesses nothing orders the consumer's
     // slot read after the producer's write, and loom must say so.
-    let plan = Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[8], outputs: NONE, window: 1 };
+    let plan = Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[8], outputs: NONE, window: 1, bound: Some(3) };
     let caught = std::panic::catch_unwind(|| explore(plan, false)).expect_err("loom accepted relaxed counters: the harness would not see a missing ordering");
     let message = caught.downcast_ref::<String>().map(String::as_str).or_else(|| caught.downcast_ref::<&str>().copied()).unwrap_or("");
     assert!(message.contains("Causality violation"), "failed for another reason: {message}");

@@ -43,6 +43,21 @@ pub fn pin(cpu: usize) {
     }
 }
 
+/// Asks for the SCHED_FIFO real-time policy for this process's threads
+/// (inherited by threads created later), so the two pinned benchmark
+/// threads are not time-sliced with whatever else runs on a 2-core
+/// machine. Linux keeps 5% of each second for other work
+/// (`sched_rt_runtime_us`), so the machine stays usable. Returns whether
+/// it worked (it needs root or CAP_SYS_NICE); `L3L2Q_BENCH_NO_RT=1` skips it.
+pub fn realtime() -> bool {
+    if std::env::var_os("L3L2Q_BENCH_NO_RT").is_some() {
+        return false;
+    }
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: sched_setscheduler on pid 0 changes only the calling thread's policy; `param` is valid.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
+}
+
 /// Reads every byte of `bytes` (as little-endian u64 words plus a tail)
 /// and folds them, so the consumer's work cannot be optimised away.
 #[inline]
@@ -110,7 +125,10 @@ where
 {
     let ready = AtomicBool::new(false);
     let go = AtomicBool::new(false);
-    pin(0);
+    // Create the consumer already on CPU 1 (a thread inherits its creator's
+    // affinity): under a real-time policy a thread created on the CPU where
+    // the producer spins would never get to run and move itself.
+    pin(1);
     std::thread::scope(|s| {
         let handle = s.spawn(|| {
             pin(1);
@@ -120,6 +138,7 @@ where
             }
             consumer();
         });
+        pin(0);
         while !ready.load(Ordering::Acquire) {
             std::hint::spin_loop();
         }
@@ -334,7 +353,7 @@ pub fn push_frame(tx: &mut rtrb::Producer<u8>, payload: &[u8]) -> bool {
 
 /// As [`push_frame`] for a payload given in two parts (a frame read in place).
 #[inline]
-fn push_frame_parts(tx: &mut rtrb::Producer<u8>, a: &[u8], b: &[u8]) -> bool {
+pub fn push_frame_parts(tx: &mut rtrb::Producer<u8>, a: &[u8], b: &[u8]) -> bool {
     let len = a.len() + b.len();
     let Ok(mut chunk) = tx.write_chunk_uninit(4 + len) else { return false };
     scatter(&mut chunk, &[&(len as u32).to_le_bytes(), a, b]);

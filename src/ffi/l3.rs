@@ -50,11 +50,11 @@ impl Region for AnyRegion {
     fn refresh_for_read(&self, offset: u64, len: u64) {
         dispatch!(self, r => r.refresh_for_read(offset, len))
     }
-    fn prefetch_read(&self, offset: u64, len: u64) {
-        dispatch!(self, r => r.prefetch_read(offset, len))
+    fn prefetch_read(&self, offset: u64) {
+        dispatch!(self, r => r.prefetch_read(offset))
     }
-    fn prefetch_write(&self, offset: u64, len: u64) {
-        dispatch!(self, r => r.prefetch_write(offset, len))
+    fn prefetch_write(&self, offset: u64) {
+        dispatch!(self, r => r.prefetch_write(offset))
     }
 }
 

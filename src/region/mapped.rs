@@ -131,31 +131,18 @@ impl Region for MappedRegion {
     }
 
     #[inline]
-    fn prefetch_read(&self, offset: u64, len: u64) {
-        if let Some(ptr) = self.payload_at(offset, len) {
-            for line in lines(ptr, len) {
-                prefetch::read(line);
-            }
+    fn prefetch_read(&self, offset: u64) {
+        if offset < self.payload_bytes {
+            prefetch::read(self.payload.as_ptr().wrapping_add(offset as usize));
         }
     }
 
     #[inline]
-    fn prefetch_write(&self, offset: u64, len: u64) {
-        if let Some(ptr) = self.payload_at(offset, len) {
-            for line in lines(ptr, len) {
-                prefetch::write(line);
-            }
+    fn prefetch_write(&self, offset: u64) {
+        if offset < self.payload_bytes {
+            prefetch::write(self.payload.as_ptr().wrapping_add(offset as usize));
         }
     }
-}
-
-/// The start of every 64-byte line that `[ptr, ptr + len)` touches.
-#[inline]
-fn lines(ptr: *mut u8, len: u64) -> impl Iterator<Item = *const u8> {
-    let first = ptr as usize & !63;
-    let end = ptr as usize + len as usize;
-    // Addresses only: a prefetch of any of them is a hint, never an access.
-    (first..end).step_by(64).map(|addr| addr as *const u8)
 }
 
 /// Cache prefetch hints. A prefetch instruction never faults, not even on

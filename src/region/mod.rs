@@ -73,17 +73,17 @@ pub trait Region {
         let _ = (offset, len);
     }
 
-    /// A hint that the payload bytes at `offset..offset + len` will be
-    /// read soon (a cache prefetch on a mapped region; nothing otherwise).
-    /// Never faults and has no effect a peer can observe but timing; an
-    /// out-of-range request is ignored.
-    fn prefetch_read(&self, offset: u64, len: u64) {
-        let _ = (offset, len);
+    /// A hint that the cache line holding payload byte `offset` will be
+    /// read soon (a prefetch on a mapped region; nothing otherwise). Never
+    /// faults and has no effect a peer can observe but timing; an offset
+    /// outside the payload is ignored.
+    fn prefetch_read(&self, offset: u64) {
+        let _ = offset;
     }
 
-    /// As [`Region::prefetch_read`], for bytes about to be written.
-    fn prefetch_write(&self, offset: u64, len: u64) {
-        let _ = (offset, len);
+    /// As [`Region::prefetch_read`], for a line about to be written.
+    fn prefetch_write(&self, offset: u64) {
+        let _ = offset;
     }
 }
 

@@ -845,11 +845,11 @@ impl Region for ShmRegion {
     fn refresh_for_read(&self, offset: u64, len: u64) {
         self.inner.refresh_for_read(offset, len)
     }
-    fn prefetch_read(&self, offset: u64, len: u64) {
-        self.inner.prefetch_read(offset, len)
+    fn prefetch_read(&self, offset: u64) {
+        self.inner.prefetch_read(offset)
     }
-    fn prefetch_write(&self, offset: u64, len: u64) {
-        self.inner.prefetch_write(offset, len)
+    fn prefetch_write(&self, offset: u64) {
+        self.inner.prefetch_write(offset)
     }
 }
 

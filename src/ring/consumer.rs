@@ -113,7 +113,7 @@ impl Consumer {
         // The payload's position is known before its slot is read (the
         // expected position; a wrap or an empty message merely wastes the
         // hint), so ask for both lines at once rather than one after the other.
-        region.prefetch_read(self.dir.arena_offset + self.tail_pos, 1);
+        region.prefetch_read(self.dir.arena_offset + self.tail_pos);
         let slot = self.dir.read_slot(region, index)?;
         let span = self.validate(index, &slot)?;
         if !wanted(&slot) {
@@ -124,8 +124,8 @@ impl Consumer {
         self.bytes_tail = span.end;
         if self.acquired < self.observed {
             // The next message is published: start fetching its slot and payload while this one is used.
-            region.prefetch_read(self.dir.slot_offset(self.acquired), L3L2Q_SLOT_BYTES);
-            region.prefetch_read(self.dir.arena_offset + self.tail_pos, 1);
+            region.prefetch_read(self.dir.slot_offset(self.acquired));
+            region.prefetch_read(self.dir.arena_offset + self.tail_pos);
         }
         Ok(Some(Acquired { index, slot, span }))
     }

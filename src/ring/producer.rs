@@ -2,7 +2,7 @@
 
 use super::arena::{self, Span};
 use super::{Breach, Direction, RingError};
-use crate::abi::{DescriptorSlot, L3L2Q_SLOT_BYTES};
+use crate::abi::DescriptorSlot;
 use crate::counter::fold;
 use crate::error::ErrorKind;
 use crate::region::Region;
@@ -185,13 +185,13 @@ impl Producer {
         const SLOTS_AHEAD: u64 = 4;
         const BYTES_AHEAD: u64 = 256;
         if self.written - self.released + SLOTS_AHEAD < self.dir.depth {
-            region.prefetch_write(self.dir.slot_offset(self.written.wrapping_add(SLOTS_AHEAD)), L3L2Q_SLOT_BYTES);
+            region.prefetch_write(self.dir.slot_offset(self.written.wrapping_add(SLOTS_AHEAD)));
         }
         // Also keeps BYTES_AHEAD below the arena size, so one subtraction wraps the position.
         if self.bytes_tail.saturating_add(BYTES_AHEAD) < self.bytes_head.saturating_add(self.dir.arena_bytes) {
             let ahead = self.tail_pos + BYTES_AHEAD;
             let ahead = if ahead >= self.dir.arena_bytes { ahead - self.dir.arena_bytes } else { ahead };
-            region.prefetch_write(self.dir.arena_offset + ahead, 1);
+            region.prefetch_write(self.dir.arena_offset + ahead);
         }
     }
 
