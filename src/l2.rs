@@ -197,7 +197,7 @@ impl<R: Region> L2Endpoint<R> {
 
     /// Acquires the next input into the window (or as STOP); with
     /// `window_full` only STOP is taken.
-    #[inline(always)]
+    #[inline]
     fn acquire_next(&mut self, window_full: bool) -> Result<Message, Error> {
         let acquired = match self.input.try_acquire_if(&self.region, |slot| !window_full || slot.opcode == L3L2Q_OPCODE_STOP) {
             Ok(Some(a)) => a,
@@ -316,7 +316,6 @@ impl<R: Region> L2Endpoint<R> {
 
     /// Validates a held handle and marks it complete, without touching
     /// shared memory.
-    #[inline]
     fn mark_complete(&mut self, message: &Message) -> Result<(), Error> {
         if message.opcode == L3L2Q_OPCODE_STOP {
             match &mut self.stop {
