@@ -11,12 +11,13 @@
 //! SCHED_FIFO when the process may use it (see [`common::realtime`]). The
 //! contenders run one after another in each round (the order rotates from
 //! round to round), so the two sides of a ratio see the same machine
-//! state; the table gives the median of the per-round ratios, their range
-//! across rounds, and the ratio of each side's best round.
+//! state; the table gives the median of the per-round ratios and their
+//! range across rounds.
 //!
 //! Environment: `L3L2Q_BENCH_ROUNDS=n` sets the rounds,
 //! `L3L2Q_BENCH_ONLY=a,b` keeps the contenders whose names contain `a` or
-//! `b`, `L3L2Q_BENCH_NO_RT=1` keeps normal scheduling.
+//! `b`, `L3L2Q_BENCH_NO_RT=1` keeps normal scheduling, `L3L2Q_BENCH_RAW=1`
+//! prints every contender's per-round times to stderr.
 
 mod common;
 
@@ -150,6 +151,11 @@ fn main() {
         eprintln!("round {}/{} done ({:.0} s)", round + 1, rounds, started.elapsed().as_secs_f64());
     }
 
+    if std::env::var_os("L3L2Q_BENCH_RAW").is_some() {
+        for c in &contenders {
+            eprintln!("{}: n={} per-message ns {:?}", c.name, c.n, c.per_message.iter().map(|t| (t * 1e10).round() / 10.0).collect::<Vec<_>>());
+        }
+    }
     let find = |name: &str| contenders.iter().find(|c| c.name == name);
     println!(
         "l3l2q ratio table: {} rounds of ~{} ms per contender, two threads pinned to CPUs 0 and 1, {}",
@@ -159,8 +165,8 @@ fn main() {
     );
     println!("machine: {} CPUs, {}; load average {} before, {} after", cpus_online(), cpu_model(), load_before, loadavg());
     println!();
-    println!("| comparison | ours / peer (median of rounds) | range over rounds | best / best | target | met |");
-    println!("|---|---|---|---|---|---|");
+    println!("| comparison | ours / peer (median of rounds) | range over rounds | target | met |");
+    println!("|---|---|---|---|---|");
     for cmp in &comparisons {
         let (Some(ours), Some(peer)) = (find(cmp.ours), find(cmp.peer)) else { continue };
         // Per-round ratio: rates for Higher (peer time / our time), times for Lower.
@@ -175,18 +181,12 @@ fn main() {
             .collect();
         let (lo, hi) = ratios.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &r| (lo.min(r), hi.max(r)));
         let med = median(&mut ratios);
-        // Each side's fastest round: what the machine does when nothing else interferes.
-        let best = |c: &Contender| c.per_message.iter().copied().fold(f64::MAX, f64::min);
-        let best_ratio = match cmp.better {
-            Better::Higher => best(peer) / best(ours),
-            Better::Lower => best(ours) / best(peer),
-        };
         let (target, met) = match (cmp.target, cmp.better) {
             (Some(t), Better::Higher) => (format!(">= {t:.2}x"), if med >= t { "yes" } else { "NO" }),
             (Some(t), Better::Lower) => (format!("<= {t:.2}x"), if med <= t { "yes" } else { "NO" }),
             (None, _) => ("-".to_string(), "-"),
         };
-        println!("| {}: {} / {} | {:.2}x | {:.2}-{:.2} | {:.2}x | {} | {} |", cmp.what, cmp.ours, cmp.peer, med, lo, hi, best_ratio, target, met);
+        println!("| {}: {} / {} | {:.2}x | {:.2}-{:.2} | {} | {} |", cmp.what, cmp.ours, cmp.peer, med, lo, hi, target, met);
     }
     println!();
     println!("Context (medians; absolute numbers depend on the machine, the ratios are the result):");

@@ -9,7 +9,8 @@
 //! - [`abi`]: `#[repr(C)]` wire structs and constants, size/offset checks.
 //! - [`layout`]: layout math, descriptor/args validation, task scalars.
 //! - [`counter`]: folding of low-32 counter observations.
-//! - [`region`]: how bytes and counters are reached (mapped, callbacks).
+//! - [`region`]: how bytes and counters are reached (mapped, callbacks,
+//!   POSIX shared memory).
 //! - [`ring`]: the protocol core, one producer half and one consumer half.
 //! - [`l2`] and [`l3`]: the two ends, composed from [`ring`].
 //! - [`error`]: error kinds, status codes, poison state.

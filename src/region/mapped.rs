@@ -149,39 +149,40 @@ impl Region for MappedRegion {
 /// an unmapped address, and changes no state any agent can observe except
 /// timing; callers still only pass addresses inside the mapped payload.
 mod prefetch {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     #[inline(always)]
     pub fn read(ptr: *const u8) {
         // SAFETY: PREFETCHT0 is a pure hint (see the module docs).
         unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast()) }
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     #[inline(always)]
     pub fn write(ptr: *const u8) {
         // SAFETY: PREFETCHW is a pure hint (see the module docs); CPUs without it execute it as a NOP.
         unsafe { core::arch::asm!("prefetchw byte ptr [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
     }
 
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
     #[inline(always)]
     pub fn read(ptr: *const u8) {
         // SAFETY: PRFM is a pure hint (see the module docs).
         unsafe { core::arch::asm!("prfm pldl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
     }
 
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", not(miri)))]
     #[inline(always)]
     pub fn write(ptr: *const u8) {
         // SAFETY: PRFM is a pure hint (see the module docs).
         unsafe { core::arch::asm!("prfm pstl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
     }
 
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    // Miri cannot run inline assembly; a hint may be dropped anywhere.
+    #[cfg(any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))))]
     #[inline(always)]
     pub fn read(_ptr: *const u8) {}
 
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    #[cfg(any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))))]
     #[inline(always)]
     pub fn write(_ptr: *const u8) {}
 }
