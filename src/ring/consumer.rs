@@ -143,13 +143,7 @@ impl Consumer {
             L3L2Q_OPCODE_STOP => {}
             other => return Err(bad("invalid opcode", other)),
         }
-        let relative = if slot.payload_nbytes == 0 {
-            slot.payload_offset
-        } else {
-            self.dir
-                .arena_relative(slot.payload_offset, slot.payload_nbytes)
-                .ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?
-        };
+        let relative = self.dir.claimed_arena_offset(slot).ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?;
         if slot.payload_nbytes == 0 && relative != 0 {
             return Err(bad("zero-byte message with nonzero offset", slot.payload_offset));
         }

@@ -147,6 +147,19 @@ impl Direction {
         crate::region::range_fits(relative, nbytes, self.arena_bytes).then_some(relative)
     }
 
+    /// The arena-relative offset a slot's payload claims: for a zero-byte
+    /// message the raw offset (which the arena rule then requires to be 0),
+    /// otherwise the offset inside the arena when the whole payload lies in
+    /// it; `None` when it does not.
+    #[inline]
+    pub(crate) fn claimed_arena_offset(&self, slot: &DescriptorSlot) -> Option<u64> {
+        if slot.payload_nbytes == 0 {
+            Some(slot.payload_offset)
+        } else {
+            self.arena_relative(slot.payload_offset, slot.payload_nbytes)
+        }
+    }
+
     #[inline]
     pub(crate) fn read_slot<R: Region + ?Sized>(&self, region: &R, index: u64) -> Result<DescriptorSlot, RingError> {
         let mut bytes = [0u8; 32];

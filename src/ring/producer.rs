@@ -105,13 +105,10 @@ impl Producer {
         if slot.seq != index.wrapping_add(1) {
             return Err(bad("released slot seq was altered", slot.seq).into());
         }
-        let relative = if slot.payload_nbytes == 0 {
-            slot.payload_offset
-        } else {
-            self.dir
-                .arena_relative(slot.payload_offset, slot.payload_nbytes)
-                .ok_or_else(|| bad("released slot payload outside the arena", slot.payload_offset))?
-        };
+        let relative = self
+            .dir
+            .claimed_arena_offset(&slot)
+            .ok_or_else(|| bad("released slot payload outside the arena", slot.payload_offset))?;
         let span = arena::follow_at(self.bytes_head, self.bytes_head, self.head_pos, self.dir.arena_bytes, slot.payload_nbytes, relative)
             .filter(|span| span.end <= self.bytes_tail)
             .ok_or_else(|| bad("released slot at a position this producer never wrote", slot.payload_offset))?;
