@@ -1316,7 +1316,7 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     region.set_counter(OUT_HEAD, 5);
     assert_eq!(l2.try_send(DATA, &[]), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
     assert_eq!(region.counter(OUT_TAIL), 4);
-    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Reserve, "head counter");
+    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Enqueue, "head counter");
 }
 
 #[test]
@@ -1330,7 +1330,7 @@ fn hostile_output_head_going_backwards_poisons() {
     region.set_counter(OUT_HEAD, 0);
     assert_eq!(l2.try_send(DATA, &[3; 64]), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
     assert_eq!(region.counter(OUT_TAIL), 2);
-    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Reserve, "head counter");
+    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Enqueue, "head counter");
 }
 
 #[test]

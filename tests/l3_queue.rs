@@ -460,8 +460,8 @@ fn replay_rejects_an_altered_released_descriptor() {
         region.write_slot(region.layout.input_desc_offset, 0, s);
         l2.release_to(1);
         assert_eq!(q.try_enqueue(DATA, &[4; 300]), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)), "tamper {tamper}");
-        // Enqueue places the message first; a breach found then records Reserve.
-        assert_poisoned(&mut q, &region, ErrorKind::InvalidDescriptor, Operation::Reserve);
+        // A breach found while placing an enqueued message records Enqueue.
+        assert_poisoned(&mut q, &region, ErrorKind::InvalidDescriptor, Operation::Enqueue);
     }
 }
 
@@ -720,14 +720,14 @@ fn input_head_breaches_poison() {
     q.try_enqueue(DATA, b"b").unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 3);
     assert_eq!(q.try_enqueue(DATA, b"c"), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
-    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Reserve);
+    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Enqueue);
     // Head past the published tail, within depth.
     let region = RawRegion::new(4, 64, 64);
     let mut q = queue(&region);
     q.try_enqueue(DATA, &[1; 64]).unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 2);
     assert_eq!(q.try_enqueue(DATA, &[2; 1]), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
-    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Reserve);
+    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Enqueue);
 }
 
 #[test]
@@ -1094,7 +1094,7 @@ fn slot_write_failure_poisons() {
         cb.fail_nth(CallKind::PayloadWrite, nth);
         assert_eq!(q.try_enqueue(ERROR, &[]), Err(Error::Poisoned(ErrorKind::EndpointError)), "slot write {nth}");
         assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0);
-        assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Publish);
+        assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Enqueue);
     }
 }
 
@@ -1107,7 +1107,7 @@ fn tail_store_failure_poisons_and_sets_flag_256() {
     cb.fail_nth(CallKind::CounterStore, 1);
     assert_eq!(q.try_enqueue(DATA, b"lost"), Err(Error::Poisoned(ErrorKind::EndpointError)));
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 1);
-    assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Publish);
+    assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Enqueue);
 
     // STOP's tail store.
     let region = RawRegion::new(4, 256, 256);

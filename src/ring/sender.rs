@@ -176,7 +176,7 @@ impl Sender {
         // The direct form of reserve + write + publish: no reservation
         // escapes, so no token or active-reservation bookkeeping.
         let n = payload.len() as u64;
-        let placement = self.place(region, poison, n, Operation::Reserve)?;
+        let placement = self.place(region, poison, n, Operation::Enqueue)?;
         if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
             return Err(Self::bad_opcode(region, poison, opcode));
         }
@@ -184,10 +184,10 @@ impl Sender {
             // write_payload makes the bytes visible (cache clean) itself.
             let offset = self.producer.payload_offset(&placement);
             if region.write_payload(offset, payload).is_err() {
-                return Err(poison.enter(region, ErrorKind::EndpointError, Operation::Publish, format_args!("payload write failed")));
+                return Err(poison.enter(region, ErrorKind::EndpointError, Operation::Enqueue, format_args!("payload write failed")));
             }
         }
-        self.commit(region, poison, &placement, opcode, n, announce, Operation::Publish)
+        self.commit(region, poison, &placement, opcode, n, announce, Operation::Enqueue)
     }
 
     /// Copies each payload into a fresh placement and publishes them all
