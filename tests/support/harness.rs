@@ -249,3 +249,70 @@ impl Watch {
         }
     }
 }
+
+/// What the shared adversarial phase needs of one side's episode: its
+/// script, plan, counters and watch, and its two kinds of step.
+pub trait Episode {
+    /// The script the episode draws from.
+    type Script: crate::adversary::Source;
+
+    /// The episode's script, plan, statistics, watch and adversary.
+    fn parts(&mut self) -> (&mut Self::Script, &Plan, &mut Stats, &Watch, crate::adversary::Adversary);
+
+    /// One call on the victim, with every invariant checked after it.
+    fn step(&mut self);
+
+    /// One call by the honest peer.
+    fn peer_step(&mut self);
+}
+
+/// The adversarial phase of an episode, with the adversary striking
+/// between steps or, for concurrent plans, from a second thread; then the
+/// poison kind, if any, is counted.
+pub fn attack_phase<E: Episode>(episode: &mut E) {
+    let (s, plan, _, _, adversary) = episode.parts();
+    if plan.concurrent {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let seed = s.word();
+        std::thread::scope(|scope| {
+            let striker = scope.spawn(|| crate::adversary::strike_concurrently(adversary, seed, &stop));
+            attack(episode);
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            episode.parts().2.strikes += striker.join().expect("the adversary thread");
+        });
+    } else {
+        attack(episode);
+    }
+    let (_, _, stats, watch, _) = episode.parts();
+    if let Some(info) = &watch.record {
+        stats.poisoned_by_kind[info.kind as usize] += 1;
+    }
+}
+
+/// Steps under attack until the plan's budget, the script, or the
+/// after-poison allowance runs out.
+fn attack<E: Episode>(episode: &mut E) {
+    use crate::adversary::Source;
+    let mut after = 0;
+    let rounds = episode.parts().1.adversarial;
+    for _ in 0..rounds {
+        let (s, plan, stats, _, adversary) = episode.parts();
+        if s.done() || after > plan.after_poison {
+            break;
+        }
+        if !plan.concurrent && s.chance(plan.strike_percent) {
+            adversary.strike(s);
+            stats.strikes += 1;
+        }
+        if s.chance(40) {
+            episode.peer_step();
+        }
+        let healthy = !episode.parts().3.poisoned();
+        episode.step();
+        let (_, plan, stats, watch, _) = episode.parts();
+        stats.adversarial_steps += 1;
+        stats.healthy_adversarial_steps += healthy as u64;
+        stats.concurrent_steps += plan.concurrent as u64;
+        after += watch.poisoned() as u64;
+    }
+}

@@ -86,45 +86,9 @@ impl<S: Source> Run<'_, S> {
         }
         self.watch.attacked = true;
         self.checking = false;
-        if self.plan.concurrent {
-            let stop = std::sync::atomic::AtomicBool::new(false);
-            let (adversary, seed) = (self.adversary, self.s.word());
-            std::thread::scope(|scope| {
-                let striker = scope.spawn(|| crate::adversary::strike_concurrently(adversary, seed, &stop));
-                self.attack();
-                stop.store(true, std::sync::atomic::Ordering::Relaxed);
-                self.stats.strikes += striker.join().expect("the adversary thread");
-            });
-        } else {
-            self.attack();
-        }
-        if let Some(info) = &self.watch.record {
-            self.stats.poisoned_by_kind[info.kind as usize] += 1;
-        }
+        crate::harness::attack_phase(self);
     }
 
-    /// The adversarial phase.
-    fn attack(&mut self) {
-        let mut after = 0;
-        for _ in 0..self.plan.adversarial {
-            if self.s.done() || after > self.plan.after_poison {
-                break;
-            }
-            if !self.plan.concurrent && self.s.chance(self.plan.strike_percent) {
-                self.adversary.strike(self.s);
-                self.stats.strikes += 1;
-            }
-            if self.s.chance(40) {
-                self.peer_step();
-            }
-            let healthy = !self.watch.poisoned();
-            self.step();
-            self.stats.adversarial_steps += 1;
-            self.stats.healthy_adversarial_steps += healthy as u64;
-            self.stats.concurrent_steps += self.plan.concurrent as u64;
-            after += self.watch.poisoned() as u64;
-        }
-    }
 
     /// The honest L2 peer does one thing; it must not fail in honest phases.
     fn peer_step(&mut self) {
@@ -472,5 +436,21 @@ impl<S: Source> Run<'_, S> {
             }
             Err(_) => {}
         }
+    }
+}
+
+impl<S: Source> crate::harness::Episode for Run<'_, S> {
+    type Script = S;
+
+    fn parts(&mut self) -> (&mut S, &Plan, &mut Stats, &Watch, Adversary) {
+        (&mut *self.s, &self.plan, &mut *self.stats, &self.watch, self.adversary)
+    }
+
+    fn step(&mut self) {
+        Run::step(self);
+    }
+
+    fn peer_step(&mut self) {
+        Run::peer_step(self);
     }
 }
