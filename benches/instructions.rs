@@ -22,6 +22,19 @@ use l3l2q::{L3L2Q_OPCODE_DATA, Message};
 
 const ROUND: usize = 16;
 
+/// L3 batch enqueue, L2 `try_consume`.
+fn ours_consume(n: u64) {
+    let q = Ours::new(SMALL_DEPTH, SMALL_ARENA, 64, WINDOW);
+    let (mut l3, mut l2) = q.pair();
+    let src = vec![0x5au8; 64];
+    let mut acc = 0u64;
+    for _ in 0..n / ROUND as u64 {
+        assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), ROUND)), Ok(ROUND));
+        assert_eq!(l2.try_consume(ROUND, |_, p| acc = acc.wrapping_add(touch(p))), Ok(ROUND));
+    }
+    black_box(acc);
+}
+
 fn ours(size: usize, n: u64, batch: bool) {
     let arena = if size > 64 { PAGE_ARENA } else { SMALL_ARENA };
     let depth = if size > 64 { PAGE_DEPTH } else { SMALL_DEPTH };
@@ -109,6 +122,24 @@ fn rtrb_framed(size: usize, n: u64) {
     black_box(acc);
 }
 
+/// The L3 side alone: enqueue 16, then release them as a consumer would
+/// (one head store), so the count is the producer's per-message path.
+fn ours_l3_only(n: u64, batch: bool) {
+    let q = Ours::new(SMALL_DEPTH, SMALL_ARENA, 64, WINDOW);
+    let (mut l3, _l2) = q.pair();
+    let src = vec![0x5au8; 64];
+    for round in 1..=n / ROUND as u64 {
+        if batch {
+            assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), ROUND)), Ok(ROUND));
+        } else {
+            for _ in 0..ROUND {
+                l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();
+            }
+        }
+        q.release_input_to(round * ROUND as u64);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let which = args.get(1).map_or("ours", String::as_str);
@@ -116,6 +147,9 @@ fn main() {
     match which {
         "ours" => ours(64, n, false),
         "ours-batch" => ours(64, n, true),
+        "ours-consume" => ours_consume(n),
+        "ours-l3" => ours_l3_only(n, false),
+        "ours-l3-batch" => ours_l3_only(n, true),
         "ours-4k" => ours(4096, n, false),
         "rtrb-framed" => rtrb_framed(64, n),
         "rtrb-framed-4k" => rtrb_framed(4096, n),

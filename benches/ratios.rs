@@ -97,9 +97,12 @@ fn main() {
     let mut add = |name, bytes, run: Box<dyn Fn(u64) -> Duration>| contenders.push(Contender { name, bytes, run, n: 0, per_message: Vec::new() });
     add("ours 64 B", 64, Box::new(move |n| small.stream(64, n)));
     add("ours 64 B batch", 64, Box::new(move |n| small.stream_batched(64, n, BATCH)));
+    add("ours 64 B consume", 64, Box::new(move |n| small.stream_consumed(64, n, BATCH)));
     add("rtrb framed 64 B", 64, Box::new(|n| rtrb_framed(SMALL_ARENA as usize, 64, n)));
     add("rtrb framed 64 B batch", 64, Box::new(|n| rtrb_framed_batched(SMALL_ARENA as usize, 64, n, BATCH)));
     add("rtrb u64", 8, Box::new(|n| rtrb_u64(SMALL_DEPTH as usize, n)));
+    add("floor wire 64 B", 64, Box::new(|n| floor_wire(SMALL_ARENA as usize, 64, n, 1)));
+    add("floor wire 64 B batch", 64, Box::new(|n| floor_wire(SMALL_ARENA as usize, 64, n, BATCH as u64)));
     add("ours 4 KiB", 4096, Box::new(move |n| page.stream(4096, n)));
     add("ours 4 KiB batch", 4096, Box::new(move |n| page.stream_batched(4096, n, BATCH)));
     add("rtrb framed 4 KiB", 4096, Box::new(|n| rtrb_framed(PAGE_ARENA as usize, 4096, n)));
@@ -114,6 +117,7 @@ fn main() {
     let comparisons = [
         Comparison { what: "64 B stream, msg/s", ours: "ours 64 B", peer: "rtrb framed 64 B", better: Better::Higher, target: Some(1.2) },
         Comparison { what: "64 B stream batched (32), msg/s", ours: "ours 64 B batch", peer: "rtrb framed 64 B", better: Better::Higher, target: Some(3.0) },
+        Comparison { what: "64 B stream batched, consume (32), msg/s", ours: "ours 64 B consume", peer: "rtrb framed 64 B", better: Better::Higher, target: Some(3.0) },
         Comparison { what: "64 B stream batched, msg/s (info)", ours: "ours 64 B batch", peer: "rtrb framed 64 B batch", better: Better::Higher, target: None },
         Comparison { what: "64 B stream vs one u64 per push, msg/s (info)", ours: "ours 64 B", peer: "rtrb u64", better: Better::Higher, target: None },
         Comparison { what: "4 KiB stream, GB/s", ours: "ours 4 KiB", peer: "rtrb framed 4 KiB", better: Better::Higher, target: Some(1.0) },

@@ -608,6 +608,20 @@ static void test_batches() {
     CHECK(n == 1 && got[0].seq() == 5);
     CHECK_OK(ep.input().release_batch(got, 1));
 
+    // consume: visit in place, release the batch on return (the window does not apply).
+    CHECK_OK(queue.input().try_enqueue_batch(Opcode::Data, in, 5, sent));
+    size_t visited = 0, bytes = 0;
+    auto visit = [&](const Message &m) {
+        CHECK(m.seq() == 6 + visited && m.size() == in[visited].len);
+        CHECK(m.empty() || std::memcmp(m.data(), in[visited].data, m.size()) == 0);
+        bytes += m.size();
+        ++visited;
+    };
+    CHECK_OK(ep.input().try_consume(8, visit, n));
+    CHECK(n == 5 && visited == 5 && bytes == 14);
+    CHECK(region.counter(L3L2Q_INPUT_DESC_HEAD_OFFSET) == 10);
+    CHECK(ep.input().try_consume(8, [](const Message &) {}, n) == Status::NoProgress);
+
     // L2 -> L3: a batch send, then a deferred publish made visible by flush.
     CHECK_OK(ep.output().try_send_batch(Opcode::Error, in, 2, sent));
     CHECK(sent == 2);

@@ -368,6 +368,59 @@ void test_stop_and_drain() {
     free_endpoint(&h);
 }
 
+// ---- consume: visit in place, release the batch with one store ----------------
+
+struct Visits {
+    int count = 0;
+    uint64_t seq[8] = {};
+    uint64_t opcode[8] = {};
+    uint8_t first[8] = {};
+    const uint8_t *data[8] = {};
+};
+
+extern "C" void record_visit(void *ctx, const l3l2q_message *m) {
+    Visits *v = static_cast<Visits *>(ctx);
+    if (v->count < 8) {
+        v->seq[v->count] = m->seq;
+        v->opcode[v->count] = m->opcode;
+        v->first[v->count] = m->payload_nbytes != 0 ? m->data[0] : 0;
+        v->data[v->count] = m->data;
+    }
+    v->count += 1;
+}
+
+void test_consume() {
+    RawL3 l3(8, 256, 256, 0);
+    l3l2q_l2_endpoint *h = open_endpoint(l3, 1);  // the window does not apply to consume
+    for (uint8_t k = 0; k < 3; ++k) {
+        const uint8_t b[16] = {uint8_t(k + 10), k, k, k, k, k, k, k, k, k, k, k, k, k, k, k};
+        l3.write_input(k == 2 ? kError : kData, uint64_t{k} * 16, b, sizeof b);
+    }
+    l3.write_input(kStop, 0, nullptr, 0);
+    l3.publish_input();
+
+    Visits v;
+    size_t n = 99;
+    CHECK_STATUS(l3l2q_l2_try_consume(h, 8, nullptr, &v, &n), L3L2Q_STATUS_BAD_ARGUMENT);
+    CHECK_STATUS(l3l2q_l2_try_consume(h, 0, record_visit, &v, &n), L3L2Q_STATUS_NO_PROGRESS);
+    CHECK(n == 99 && v.count == 0 && l3.counter(kInHead) == 0);
+    CHECK_STATUS(l3l2q_l2_try_consume(h, 2, record_visit, &v, &n), L3L2Q_STATUS_OK);
+    CHECK(n == 2 && v.count == 2 && l3.counter(kInHead) == 2);
+    CHECK(v.seq[0] == 1 && v.first[0] == 10 && v.data[0] == l3.payload() + l3.in_arena());  // in place
+    CHECK(v.seq[1] == 2 && v.first[1] == 11);
+    CHECK_STATUS(l3l2q_l2_try_consume(h, 8, record_visit, &v, &n), L3L2Q_STATUS_OK);
+    CHECK(n == 2 && v.count == 4);
+    CHECK(v.seq[2] == 3 && v.opcode[2] == kError && v.first[2] == 12);
+    CHECK(v.seq[3] == 4 && v.opcode[3] == kStop && v.data[3] == nullptr);
+    CHECK(l3.counter(kInHead) == 4);
+    bool drained = false;
+    CHECK_STATUS(l3l2q_l2_drained(h, &drained), L3L2Q_STATUS_OK);
+    CHECK(drained);
+    CHECK_STATUS(l3l2q_l2_try_consume(h, 8, record_visit, &v, &n), L3L2Q_STATUS_NO_PROGRESS);
+    CHECK(healthy(h, l3));
+    free_endpoint(&h);
+}
+
 // ---- reserve / publish with shrink ------------------------------------------
 
 void test_reserve_publish_shrink() {
@@ -497,6 +550,7 @@ int main() {
     test_messages_and_view();
     test_window_out_of_order();
     test_stop_and_drain();
+    test_consume();
     test_reserve_publish_shrink();
     test_poison_and_error_record();
     test_timeouts();

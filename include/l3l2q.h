@@ -677,6 +677,15 @@ typedef struct l3l2q_message {
 } l3l2q_message;
 
 /**
+ * Called by `l3l2q_l2_try_consume` once per input, in order, with
+ * `ctx` and the input (`data` points at its `payload_nbytes` bytes in
+ * place, NULL when empty). The message and its bytes are valid only
+ * during the call. The callback must return normally: it must not
+ * unwind (throw) or `longjmp` out, and must not use the endpoint.
+ */
+typedef void (*l3l2q_l2_visit_fn)(void *ctx, const struct l3l2q_message *message);
+
+/**
  * Space reserved in an arena, to be filled and then published.
  */
 typedef struct l3l2q_reservation {
@@ -1109,6 +1118,30 @@ enum l3l2q_status l3l2q_l2_try_peek_batch(struct l3l2q_l2_endpoint *handle,
                                           struct l3l2q_message *out,
                                           size_t capacity,
                                           size_t *out_count);
+
+/**
+ * Takes up to `max` inputs without waiting, calls `visit` for each in
+ * order with its payload in place, then releases them all with one head
+ * store, and writes the count to `*out_count`. The batch ends after STOP
+ * (visited with an empty payload, and released like the rest). No handle
+ * outlives the call, so the window does not apply. While handles from
+ * `l3l2q_l2_try_peek` are held, inputs are taken and released one by one
+ * under the usual FIFO and window rules (a full window ends the batch).
+ *
+ * # Safety
+ * `handle` live; `visit` a valid callback honouring `l3l2q_l2_visit_fn`'s
+ * rules; `out_count` writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for a null `handle`, `visit` or
+ * `out_count`; otherwise, only when nothing was visited, as
+ * `l3l2q_l2_try_peek` (`L3L2Q_STATUS_NO_PROGRESS` also for `max == 0`).
+ */
+enum l3l2q_status l3l2q_l2_try_consume(struct l3l2q_l2_endpoint *handle,
+                                       size_t max,
+                                       l3l2q_l2_visit_fn visit,
+                                       void *ctx,
+                                       size_t *out_count);
 
 /**
  * Marks `count` acquired inputs complete, then advances the head over the

@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "l3l2q.h"
 
@@ -441,6 +442,17 @@ public:
         /** Marks every message complete, then advances the head once. */
         Status release_batch(const Message *messages, size_t count) noexcept {
             return from_c(l3l2q_l2_release_batch(h_, detail::raw(messages), count));
+        }
+        /** Takes up to `max` inputs, calls `visit(const Message &)` for each
+         *  in order with its payload in place, then releases them all with
+         *  one head store; `count` gets how many. STOP ends the batch (it is
+         *  visited and released too). `visit` must not throw: the callback
+         *  runs inside the library, and an exception may not cross it, so a
+         *  throwing visitor ends the program (std::terminate). */
+        template <class Visit> Status try_consume(size_t max, Visit &&visit, size_t &count) noexcept {
+            using V = typename std::remove_reference<Visit>::type;
+            auto call = [](void *ctx, const l3l2q_message *m) noexcept { (*static_cast<V *>(ctx))(Message(*m)); };
+            return from_c(l3l2q_l2_try_consume(h_, max, call, const_cast<void *>(static_cast<const void *>(&visit)), &count));
         }
         /** True once STOP was acquired and physically released (after every
          *  earlier input). False for an empty endpoint. */

@@ -13,11 +13,46 @@ use crate::region::{MappedRegion, Region};
 use crate::ring::{Consumer, Direction, Message, Producer, Reservation, Sender};
 use crate::wait::{self, WaitPolicy};
 
+/// What the window keeps of an in-flight DATA/ERROR input: the fields
+/// that recognise its handle and the cursor that frees its bytes. The seq
+/// is implied by the position: a handle is looked up only after its seq
+/// was checked to lie in the in-flight range, which the window covers
+/// without reuse.
 #[derive(Debug, Clone, Copy, Default)]
 struct InflightEntry {
-    slot: DescriptorSlot,
+    payload_offset: u64,
+    payload_nbytes: u64,
     bytes_end: u64,
-    completed: bool,
+    opcode: u64,
+    /// `seq` of the message when it was released out of order (marked
+    /// complete, its bytes not yet freed). Any other value, a previous
+    /// lap's included, means not complete, so taking a message never has
+    /// to clear it: one store fewer per message on the hot path.
+    completed_seq: u64,
+}
+
+impl InflightEntry {
+    /// Records a just-acquired message (leaving `completed_seq` alone).
+    #[inline(always)]
+    fn record(&mut self, slot: &DescriptorSlot, bytes_end: u64) {
+        self.payload_offset = slot.payload_offset;
+        self.payload_nbytes = slot.payload_nbytes;
+        self.bytes_end = bytes_end;
+        self.opcode = slot.opcode;
+    }
+
+    /// Whether message number `index`, which this entry holds, was marked complete.
+    #[inline(always)]
+    fn completed(&self, index: u64) -> bool {
+        self.completed_seq == index.wrapping_add(1)
+    }
+
+    /// Whether `message` carries this entry's fields unaltered (its seq
+    /// was checked by the caller).
+    #[inline(always)]
+    fn named_by(&self, message: &Message) -> bool {
+        message.opcode == self.opcode && message.payload_offset == self.payload_offset && message.payload_nbytes == self.payload_nbytes
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +78,8 @@ pub struct L2Endpoint<R: Region = MappedRegion> {
     /// Its length is `max_inflight` rounded up to a power of two, so the
     /// position of message `i` is `i & (len - 1)` (no division per message).
     window: Box<[InflightEntry]>,
+    /// `window.len() - 1`.
+    window_mask: u64,
     /// DATA/ERROR handles held at once.
     max_inflight: u64,
     stop: Option<StopState>,
@@ -115,6 +152,7 @@ impl<R: Region> L2Endpoint<R> {
             layout,
             input: Consumer::new(Direction::input(&layout), initial_count),
             output: Sender::new(Producer::new(Direction::output(&layout), initial_count)),
+            window_mask: window.len() as u64 - 1,
             window,
             max_inflight,
             stop: None,
@@ -147,9 +185,9 @@ impl<R: Region> L2Endpoint<R> {
     }
 
     /// Index into `window` of message number `index`.
-    #[inline]
+    #[inline(always)]
     fn position(&self, index: u64) -> usize {
-        (index & (self.window.len() as u64 - 1)) as usize
+        (index & self.window_mask) as usize
     }
 
     /// First message number past the in-flight DATA/ERROR inputs.
@@ -164,6 +202,7 @@ impl<R: Region> L2Endpoint<R> {
     /// or STOP was already acquired; [`Error::Poisoned`] on a breach, a
     /// second peek with window 1, or a descriptor published after STOP;
     /// [`Error::CallbackFailed`] if the region could not be read.
+    #[inline]
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
         if self.stop.is_some() || self.input.acquired() - self.input.released() >= self.max_inflight {
@@ -208,7 +247,7 @@ impl<R: Region> L2Endpoint<R> {
             self.stop = Some(StopState { index: acquired.index, released: false });
         } else {
             let position = self.position(acquired.index);
-            self.window[position] = InflightEntry { slot: acquired.slot, bytes_end: acquired.span.end, completed: false };
+            self.window[position].record(&acquired.slot, acquired.span.end);
         }
         Ok(Message::of(&self.region, &acquired.slot))
     }
@@ -243,6 +282,7 @@ impl<R: Region> L2Endpoint<R> {
 
     /// Whether `message` is held by this endpoint: acquired, not released,
     /// unaltered.
+    #[inline]
     pub fn holds(&self, message: &Message) -> bool {
         if message.opcode == L3L2Q_OPCODE_STOP {
             return self.stop.is_some_and(|s| !s.released && message.seq == s.index.wrapping_add(1));
@@ -252,7 +292,7 @@ impl<R: Region> L2Endpoint<R> {
             return false;
         }
         let entry = &self.window[self.position(index)];
-        !entry.completed && message.names(&entry.slot)
+        !entry.completed(index) && entry.named_by(message)
     }
 
     /// Marks an input complete. The shared head advances over the completed
@@ -262,9 +302,12 @@ impl<R: Region> L2Endpoint<R> {
     /// # Errors
     /// [`Error::Poisoned`] for an unknown, stale, altered or already
     /// released handle, or when the head store fails.
+    #[inline]
     pub fn release(&mut self, message: &Message) -> Result<(), Error> {
         self.poison.check()?;
-        self.mark_complete(message)?;
+        if !self.release_oldest(message) {
+            self.mark_complete(message)?;
+        }
         self.release_completed_prefix()
     }
 
@@ -283,19 +326,40 @@ impl<R: Region> L2Endpoint<R> {
         // Fail fast when poisoned even for an empty `out` (SPEC section 9).
         self.poison.check()?;
         let Some(first) = out.first_mut() else { return Err(Error::NoProgress) };
-        // The first goes through every rule of try_peek; the rest only while
-        // nothing unusual happens (no STOP yet, room in the window).
-        *first = self.try_peek()?;
-        let mut n = 1;
-        while n < out.len() && self.stop.is_none() && self.input.acquired() - self.input.released() < self.max_inflight {
-            match self.acquire_next(false) {
-                Ok(message) => out[n] = message,
-                Err(e) if self.poison.check().is_err() => return Err(e),
-                Err(_) => break,
-            }
-            n += 1;
+        // Unusual states (STOP taken, window full) go through every rule of try_peek.
+        let inflight = self.input.acquired() - self.input.released();
+        if self.stop.is_some() || inflight >= self.max_inflight {
+            *first = self.try_peek()?;
+            return Ok(1);
         }
-        Ok(n)
+        // Within the window's room, as many as are published, in one pass;
+        // STOP ends the batch (it is acquired as the last element).
+        let room = usize::try_from(self.max_inflight - inflight).unwrap_or(usize::MAX);
+        let (window, mask, region) = (&mut self.window, self.window_mask, &self.region);
+        let mut stop = None;
+        let mut filled = 0;
+        let (n, result) = self.input.try_acquire_batch(region, out.len().min(room), |acquired| {
+            out[filled] = Message::of(region, &acquired.slot);
+            filled += 1;
+            if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
+                stop = Some(StopState { index: acquired.index, released: false });
+                return false;
+            }
+            window[(acquired.index & mask) as usize].record(&acquired.slot, acquired.span.end);
+            true
+        });
+        if stop.is_some() {
+            self.stop = stop;
+        }
+        match result {
+            Err(e) => {
+                let error = self.poison.from_ring(&self.region, Operation::Peek, e);
+                // A failure after some inputs were taken ends the batch; unless it poisoned, it recurs next call.
+                if n == 0 || self.poison.check().is_err() { Err(error) } else { Ok(n) }
+            }
+            Ok(()) if n == 0 => Err(Error::NoProgress),
+            Ok(()) => Ok(n),
+        }
     }
 
     /// Marks every message in `messages` complete, as
@@ -308,10 +372,38 @@ impl<R: Region> L2Endpoint<R> {
     /// batch); the endpoint is then poisoned and nothing is stored.
     pub fn release_batch(&mut self, messages: &[Message]) -> Result<(), Error> {
         self.poison.check()?;
-        for message in messages {
+        let mut rest = messages;
+        while let Some((message, tail)) = rest.split_first() {
+            if !self.release_oldest(message) {
+                break;
+            }
+            rest = tail;
+        }
+        for message in rest {
             self.mark_complete(message)?;
         }
         self.release_completed_prefix()
+    }
+
+    /// The common case of a release: the handle of the oldest held input,
+    /// unaltered. Its bytes are freed at once, with no completion mark to
+    /// set and walk later. Returns false, changing nothing, for any other
+    /// handle (out of order, STOP, unknown, altered), which then goes
+    /// through [`L2Endpoint::mark_complete`] (which sees a handle taken
+    /// here as already released). Local only, like `mark_complete`: nothing
+    /// is stored until [`L2Endpoint::release_completed_prefix`].
+    #[inline(always)]
+    fn release_oldest(&mut self, message: &Message) -> bool {
+        let oldest = self.input.released();
+        if message.seq != oldest.wrapping_add(1) || oldest >= self.data_end() {
+            return false;
+        }
+        let entry = &self.window[self.position(oldest)];
+        if entry.completed(oldest) || !entry.named_by(message) {
+            return false;
+        }
+        self.input.release_to(oldest + 1, entry.bytes_end);
+        true
     }
 
     /// Validates a held handle and marks it complete, without touching
@@ -326,29 +418,33 @@ impl<R: Region> L2Endpoint<R> {
             }
         } else {
             let index = message.seq.wrapping_sub(1);
-            if index < self.input.released() || index >= self.data_end() {
-                return Err(self.ownership(Operation::Release, format_args!("release of an unknown or stale handle (seq {})", message.seq)));
+            if index < self.input.released() {
+                return Err(self.ownership(Operation::Release, format_args!("handle released twice, or stale (seq {})", message.seq)));
+            }
+            if index >= self.data_end() {
+                return Err(self.ownership(Operation::Release, format_args!("release of an unknown handle (seq {})", message.seq)));
             }
             let position = self.position(index);
             let entry = self.window[position];
-            if !message.names(&entry.slot) {
+            if !entry.named_by(message) {
                 return Err(self.ownership(Operation::Release, format_args!("release of an altered handle (seq {})", message.seq)));
             }
-            if entry.completed {
+            if entry.completed(index) {
                 return Err(self.ownership(Operation::Release, format_args!("handle released twice (seq {})", message.seq)));
             }
-            self.window[position].completed = true;
+            self.window[position].completed_seq = message.seq;
         }
         Ok(())
     }
 
+    #[inline]
     fn release_completed_prefix(&mut self) -> Result<(), Error> {
         let data_end = self.data_end();
         let mut count = self.input.released();
         let mut bytes_end = self.input.bytes_head();
         while count < data_end {
             let entry = &self.window[self.position(count)];
-            if !entry.completed {
+            if !entry.completed(count) {
                 break;
             }
             bytes_end = entry.bytes_end;
@@ -361,11 +457,95 @@ impl<R: Region> L2Endpoint<R> {
         }
         if count != self.input.released() {
             self.input.release_to(count, bytes_end);
-            if let Err(e) = self.input.announce(&self.region) {
-                return Err(self.poison.from_ring(&self.region, Operation::Release, e));
+        }
+        // Also publishes what release_in_order freed; no store when nothing moved.
+        self.input.announce(&self.region).map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
+    }
+
+    /// Takes up to `max` inputs without waiting and hands each, with its
+    /// payload in place, to `visit` in order; then releases them all with
+    /// one head store, and returns how many there were. The batch ends
+    /// after STOP, which is visited (with an empty payload) and released
+    /// like the rest, so [`L2Endpoint::drained`] is true afterwards when
+    /// nothing else is held.
+    ///
+    /// This is the leanest way to take inputs that are done with once
+    /// visited: no handle outlives the call, so the window does not apply
+    /// and there is nothing to release afterwards. The inputs are released
+    /// even if `visit` panics. While handles from [`L2Endpoint::try_peek`]
+    /// are held (or after STOP), it takes and releases the inputs one at a
+    /// time instead, so the FIFO rules hold unchanged: an input visited
+    /// behind a held one is freed only when that one is released, counts
+    /// against the window until then, and a full window ends the batch.
+    ///
+    /// # Errors
+    /// [`Error::BadArgument`] when the region has no in-place view of the
+    /// payload (a callbacks backend; use `try_peek` and `copy_payload`
+    /// there), before anything is taken; [`Error::NoProgress`] when
+    /// nothing is published (or `max` is 0);
+    /// otherwise as [`L2Endpoint::try_peek`] and [`L2Endpoint::release`],
+    /// reported only when nothing was visited, unless the endpoint is
+    /// poisoned.
+    pub fn try_consume(&mut self, max: usize, mut visit: impl FnMut(&Message, &[u8])) -> Result<usize, Error> {
+        self.poison.check()?;
+        if self.region.payload_ptr(self.layout.input_arena_offset, 1).is_none() {
+            return Err(Error::BadArgument);
+        }
+        if max == 0 {
+            return Err(Error::NoProgress);
+        }
+        if self.stop.is_some() || self.input.acquired() != self.input.released() {
+            return self.consume_through_handles(max, visit);
+        }
+        let (input, stop, region) = (&mut self.input, &mut self.stop, &self.region);
+        let (n, result) = input.consume_batch(region, max, |acquired| {
+            let is_stop = acquired.slot.opcode == L3L2Q_OPCODE_STOP;
+            if is_stop {
+                // Recorded before the visit, so an unwinding visitor still leaves STOP known (and released).
+                *stop = Some(StopState { index: acquired.index, released: true });
+            }
+            let message = Message::of(region, &acquired.slot);
+            // SAFETY: the message was just acquired and is released only after this call returns; a non-null
+            // `data` points at its payload_nbytes bytes inside the mapped payload range.
+            let payload = unsafe { message.payload() };
+            visit(&message, payload);
+            !is_stop
+        });
+        match result {
+            Err(e) => {
+                let error = self.poison.from_ring(&self.region, Operation::Peek, e);
+                if n == 0 || self.poison.check().is_err() { Err(error) } else { Ok(n) }
+            }
+            Ok(()) if n == 0 => Err(Error::NoProgress),
+            Ok(()) => Ok(n),
+        }
+    }
+
+    /// [`L2Endpoint::try_consume`] while handles are held or after STOP:
+    /// one `try_peek` and `release` per input.
+    #[cold]
+    fn consume_through_handles(&mut self, max: usize, mut visit: impl FnMut(&Message, &[u8])) -> Result<usize, Error> {
+        let mut n = 0;
+        while n < max {
+            // Inputs behind a held one stay in flight until it is released, so they count against the window;
+            // a full window takes only STOP, and never trips the window-1 rule of a second try_peek.
+            let window_full = self.stop.is_none() && self.input.acquired() - self.input.released() >= self.max_inflight;
+            let next = if window_full { self.acquire_next(true) } else { self.try_peek() };
+            let message = match next {
+                Ok(message) => message,
+                Err(e) if n == 0 || self.poison.check().is_err() => return Err(e),
+                Err(_) => break,
+            };
+            // SAFETY: the message is held (just acquired) until the release below; a non-null `data` points at
+            // its payload_nbytes bytes inside the mapped payload range.
+            visit(&message, unsafe { message.payload() });
+            self.release(&message)?;
+            n += 1;
+            if message.opcode == L3L2Q_OPCODE_STOP {
+                break;
             }
         }
-        Ok(())
+        Ok(n)
     }
 
     /// True once STOP has been acquired and physically released, which
@@ -466,6 +646,7 @@ impl L2Endpoint<MappedRegion> {
     /// The payload of a held input, in place; empty for a message this
     /// endpoint does not hold. The borrow of `self` keeps the slice from
     /// outliving the release, which needs `&mut self`.
+    #[inline]
     pub fn payload(&self, message: &Message) -> &[u8] {
         if !self.holds(message) {
             return &[];

@@ -627,3 +627,173 @@ fn queue_and_endpoint_can_move_between_threads() {
     assert_send::<L3Queue<MappedRegion>>();
     assert_send::<L2Endpoint>();
 }
+
+/// Every visit of a `try_consume` call: seq, opcode and the payload bytes.
+type Visits = Vec<(u64, u64, Vec<u8>)>;
+
+fn consume(l2: &mut L2Endpoint<Counting>, max: usize) -> (Result<usize, Error>, Visits) {
+    let mut seen = Visits::new();
+    let r = l2.try_consume(max, |m, payload| {
+        assert_eq!(payload.len() as u64, m.payload_nbytes, "the payload slice is the whole message");
+        seen.push((m.seq, m.opcode, payload.to_vec()));
+    });
+    (r, seen)
+}
+
+#[test]
+fn l2_consume_visits_in_order_in_place_and_releases_with_one_store() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(2);
+    let batch = payloads(&[5, 0, 64, 17, 3], 10);
+    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[..3])), Ok(3));
+    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[3..])), Ok(2));
+    let (r, seen) = consume(&mut l2, 4);
+    assert_eq!(r, Ok(4), "the window of 2 does not apply: no handle outlives the call");
+    assert_eq!(seen.iter().map(|v| (v.0, v.1)).collect::<Vec<_>>(), [(1, 1), (2, 1), (3, 1), (4, 3)]);
+    for (i, v) in seen.iter().enumerate() {
+        assert_eq!(v.2, batch[i], "payload {i}");
+    }
+    assert_eq!(mem.counter(IN_HEAD), 4);
+    assert_eq!(l2.region().stores(IN_HEAD), 1, "one head store for the batch");
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!((r, seen.len()), (Ok(1), 1));
+    assert_eq!(seen[0].2, batch[4]);
+    assert_eq!(consume(&mut l2, 8).0, Err(Error::NoProgress), "nothing published");
+    assert_eq!(consume(&mut l2, 0).0, Err(Error::NoProgress));
+    assert_eq!(l2.region().stores(IN_HEAD), 2, "no-progress stores nothing");
+    assert!(l2.error().is_none());
+    // The freed space is usable: the arena wraps and consume follows.
+    let big = payloads(&[1000], 11);
+    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&big)), Ok(1));
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!((r, seen[0].2.as_slice()), (Ok(1), big[0].as_slice()));
+}
+
+#[test]
+fn l2_consume_ends_after_stop_and_leaves_the_endpoint_drained() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(4);
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 12))).unwrap();
+    l3.try_request_stop().unwrap();
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!(r, Ok(3));
+    assert_eq!(seen[2], (3, L3L2Q_OPCODE_STOP, vec![]), "STOP is visited last, empty");
+    assert!(l2.drained());
+    assert_eq!(mem.counter(IN_HEAD), 3, "STOP released with the rest");
+    assert_eq!(consume(&mut l2, 8).0, Err(Error::NoProgress));
+    assert_eq!(l2.try_peek(), Err(Error::NoProgress));
+    // A descriptor published after STOP is still caught.
+    let (tail_at, slot) = (L3L2Q_INPUT_DESC_TAIL_OFFSET as usize, DescriptorSlot { seq: 4, opcode: L3L2Q_OPCODE_DATA, payload_offset: 0, payload_nbytes: 0 });
+    // SAFETY: slot 3 of the input ring and the tail counter lie inside the test's allocations; nothing else runs.
+    unsafe {
+        mem.payload.add(3 * 32).copy_from_nonoverlapping(slot.to_bytes().as_ptr(), 32);
+        AtomicU32::from_ptr(mem.counters.add(tail_at).cast()).store(4, Ordering::Release);
+    }
+    assert_eq!(consume(&mut l2, 8).0, Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+}
+
+#[test]
+fn l2_consume_while_handles_are_held_keeps_the_fifo_rule() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(4);
+    let batch = payloads(&[4; 3], 13);
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)).unwrap();
+    let held = l2.try_peek().unwrap();
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!(r, Ok(2));
+    assert_eq!(seen.iter().map(|v| v.2.clone()).collect::<Vec<_>>(), batch[1..]);
+    assert_eq!(mem.counter(IN_HEAD), 0, "#1 is still held: nothing after it frees");
+    assert!(l2.holds(&held));
+    l2.release(&held).unwrap();
+    assert_eq!(mem.counter(IN_HEAD), 3);
+    assert!(l2.error().is_none());
+}
+
+#[test]
+fn l2_consume_releases_what_it_visited_even_when_the_visitor_panics() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(4);
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 14))).unwrap();
+    let mut visited = 0;
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = l2.try_consume(8, |_, _| {
+            visited += 1;
+            if visited == 2 {
+                panic!("visitor fails");
+            }
+        });
+    }));
+    assert!(unwound.is_err());
+    assert_eq!(mem.counter(IN_HEAD), 2, "both visited inputs were released on unwind");
+    assert!(l2.error().is_none());
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!((r, seen.iter().map(|v| v.0).collect::<Vec<_>>()), (Ok(2), vec![3, 4]), "the rest follow in order");
+    assert_eq!(mem.counter(IN_HEAD), 4);
+}
+
+#[test]
+fn l2_consume_poisons_at_a_bad_slot_after_releasing_the_good_ones_before_it() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(4);
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 3], 15))).unwrap();
+    // SAFETY: byte 0 of slot 2 (its seq) lies inside the input ring; nothing else runs.
+    unsafe { *mem.payload.add(2 * 32) ^= 0x40 };
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!(r, Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(seen.len(), 2, "the two valid inputs before it were visited");
+    assert_eq!(mem.counter(IN_HEAD), 2, "and released before the poison");
+    assert_eq!(mem.counter(L3L2Q_L2_ABORT_FLAG_OFFSET), 1);
+    assert_eq!(consume(&mut l2, 8).0, Err(Error::Poisoned(ErrorKind::InvalidDescriptor)), "sticky");
+}
+
+#[test]
+fn l2_consume_needs_an_in_place_view() {
+    /// The counting region without payload pointers, as a callbacks backend.
+    struct NoView(Counting);
+    impl Region for NoView {
+        fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
+            self.0.read_payload(offset, dst)
+        }
+        fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault> {
+            self.0.write_payload(offset, src)
+        }
+        fn load_counter(&self, offset: u64) -> Result<u32, Fault> {
+            self.0.load_counter(offset)
+        }
+        fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
+            self.0.store_counter(offset, value)
+        }
+    }
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = L2Endpoint::with_region(NoView(mem.counting()), &mem.descriptor(), &mem.layout.queue_args(), 4, 0).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 1], 16))).unwrap();
+    assert_eq!(l2.try_consume(8, |_, _| panic!("nothing is visited")), Err(Error::BadArgument));
+    let m = l2.try_peek().expect("the input is still there");
+    let mut buf = [0u8; 4];
+    assert_eq!(l2.copy_payload(&m, &mut buf), Ok(4));
+}
+
+#[test]
+fn l2_consume_behind_a_held_input_respects_the_window_without_poisoning() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(1);
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 2], 17))).unwrap();
+    l3.try_request_stop().unwrap();
+    let held = l2.try_peek().unwrap();
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!((r, seen.len()), (Err(Error::NoProgress), 0), "window 1 is full: no-progress, not an ownership error");
+    assert!(l2.error().is_none());
+    l2.release(&held).unwrap();
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!(r, Ok(2));
+    assert_eq!((seen[0].0, seen[1].1), (2, L3L2Q_OPCODE_STOP));
+    assert!(l2.drained());
+    assert_eq!(mem.counter(IN_HEAD), 3);
+}

@@ -764,6 +764,9 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// A `l3l2q_l2_try_consume` visitor that ignores its input.
+unsafe extern "C" fn ignore_input(_ctx: *mut core::ffi::c_void, _message: *const Message) {}
+
 fn n<T>() -> *mut T {
     std::ptr::null_mut()
 }
@@ -895,6 +898,7 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
             ck.bad("l3l2q_l2_release", what, || l3l2q_l2_release(h, &message));
             ck.bad("l3l2q_l2_try_peek_batch", what, || l3l2q_l2_try_peek_batch(h, ck.o(0), 4, ck.o(1)));
             ck.bad("l3l2q_l2_release_batch", what, || l3l2q_l2_release_batch(h, &message, 1));
+            ck.bad("l3l2q_l2_try_consume", what, || l3l2q_l2_try_consume(h, 4, Some(ignore_input), std::ptr::null_mut(), ck.o(0)));
             ck.bad("l3l2q_l2_drained", what, || l3l2q_l2_drained(h, ck.o(0)));
             ck.bad("l3l2q_l2_try_reserve", what, || l3l2q_l2_try_reserve(h, 8, ck.o(0)));
             ck.bad("l3l2q_l2_reserve", what, || l3l2q_l2_reserve(h, 8, ck.o(0), 0));
@@ -915,6 +919,9 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
         ck.bad("l3l2q_l2_try_peek_batch", "misaligned out", || l3l2q_l2_try_peek_batch(ep, ck.m(0), 4, ck.o(1)));
         ck.bad("l3l2q_l2_try_peek_batch", "null out_count", || l3l2q_l2_try_peek_batch(ep, ck.o(0), 4, n()));
         ck.bad("l3l2q_l2_try_peek_batch", "misaligned out_count", || l3l2q_l2_try_peek_batch(ep, ck.o(0), 4, ck.m(1)));
+        ck.bad("l3l2q_l2_try_consume", "null visit", || l3l2q_l2_try_consume(ep, 4, None, std::ptr::null_mut(), ck.o(0)));
+        ck.bad("l3l2q_l2_try_consume", "null out_count", || l3l2q_l2_try_consume(ep, 4, Some(ignore_input), std::ptr::null_mut(), n()));
+        ck.bad("l3l2q_l2_try_consume", "misaligned out_count", || l3l2q_l2_try_consume(ep, 4, Some(ignore_input), std::ptr::null_mut(), ck.m(0)));
         ck.bad("l3l2q_l2_release_batch", "null messages", || l3l2q_l2_release_batch(ep, nc(), 1));
         ck.bad("l3l2q_l2_release_batch", "misaligned messages", || l3l2q_l2_release_batch(ep, ck.c(0), 1));
         ck.bad("l3l2q_l2_drained", "null out", || l3l2q_l2_drained(ep, n()));

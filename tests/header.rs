@@ -64,6 +64,8 @@ fn every_symbol_type_and_macro_is_prefixed() {
             assert!(name.starts_with("L3L2Q_"), "macro {name} lacks the prefix");
         }
         let type_name = match line.strip_prefix("typedef ") {
+            // A function pointer type: `typedef ret (*name)(args);`.
+            Some(rest) if rest.contains("(*") => rest.split("(*").nth(1).and_then(|r| r.split(')').next()),
             Some(rest) if rest.ends_with(';') => rest.trim_end_matches(';').split_whitespace().last(),
             Some(rest) => rest.split_whitespace().nth(1).filter(|n| *n != "{"),
             None => line.strip_prefix("} ").filter(|rest| !rest.trim_start().starts_with("//")).map(|rest| rest.trim_end_matches(';')),

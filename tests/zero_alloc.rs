@@ -137,16 +137,17 @@ fn one_round(l3: &mut L3Queue<MappedRegion>, l2: &mut L2Endpoint, round: u64, sr
     l3.flush().unwrap();
     l3.enqueue(L3L2Q_OPCODE_DATA, payload, 1_000_000_000).unwrap();
 
-    // L2 input: single peek/payload/release, then batch peek/release.
+    // L2 input: single peek/payload/release, batch peek/release, then consume.
     let m = l2.try_peek().unwrap();
     assert_eq!(l2.payload(&m), payload);
     l2.release(&m).unwrap();
-    let k = l2.try_peek_batch(out).unwrap();
-    assert_eq!(k, 6);
+    let k = l2.try_peek_batch(&mut out[..3]).unwrap();
+    assert_eq!(k, 3);
     for m in &out[..k] {
         std::hint::black_box(l2.payload(m));
     }
     l2.release_batch(&out[..k]).unwrap();
+    assert_eq!(l2.try_consume(8, |_, payload| _ = std::hint::black_box(payload)), Ok(3));
     assert_eq!(l2.try_peek(), Err(Error::NoProgress));
     assert_eq!(l2.try_peek_batch(out), Err(Error::NoProgress));
 
@@ -329,12 +330,14 @@ fn the_l2_path_makes_no_system_call() {
         let mut ok = true;
         let mut out = [Message::EMPTY; 4];
         for _ in 0..3 {
-            let k = l2.try_peek_batch(&mut out).unwrap_or(0);
-            ok &= k == 4;
+            let k = l2.try_peek_batch(&mut out[..2]).unwrap_or(0);
+            ok &= k == 2;
             for m in &out[..k] {
                 ok &= l2.payload(m).len() == 8;
             }
             ok &= l2.release_batch(&out[..k]).is_ok();
+            let mut lengths_ok = true;
+            ok &= l2.try_consume(2, |_, payload| lengths_ok &= payload.len() == 8) == Ok(2) && lengths_ok;
             ok &= l2.try_send(L3L2Q_OPCODE_DATA, b"result").is_ok();
             let r = l2.try_reserve(5);
             ok &= r.is_ok_and(|r| l2.publish_deferred(&r, L3L2Q_OPCODE_DATA, 5).is_ok());

@@ -115,38 +115,56 @@ impl Drop for Buffer {
     }
 }
 
-/// Runs `consumer` on a thread pinned to CPU 1 and `producer` on the
-/// calling thread pinned to CPU 0, and times them from the moment both are
-/// ready until both are done.
+/// Runs `consumer` on a thread pinned to CPU 1 and `producer` on a thread
+/// pinned to CPU 0, and times them from the moment both are ready until
+/// both are done.
+///
+/// Neither runs on the calling thread: whatever the closures capture by
+/// reference (sizes, counts, the floor's atomics) lives in the caller's
+/// frame, which both threads only read. Run on the calling thread, the
+/// producer's own hot stack would sit next to those values, and every read
+/// of one by the consumer would pull a line the producer keeps writing.
 pub fn two_threads<P, C>(producer: P, consumer: C) -> Duration
 where
     P: FnOnce() + Send,
     C: FnOnce() + Send,
 {
-    let ready = AtomicBool::new(false);
-    let go = AtomicBool::new(false);
-    // Create the consumer already on CPU 1 (a thread inherits its creator's
-    // affinity): under a real-time policy a thread created on the CPU where
-    // the producer spins would never get to run and move itself.
-    pin(1);
+    #[repr(align(64))]
+    struct Flag(AtomicBool);
+    let ready = Flag(AtomicBool::new(false));
+    let go = Flag(AtomicBool::new(false));
+    let done = Flag(AtomicBool::new(false));
+    // Create each thread already on its CPU (a thread inherits its
+    // creator's affinity): under a real-time policy a thread created on a
+    // CPU where another spins would never get to run and move itself.
     std::thread::scope(|s| {
-        let handle = s.spawn(|| {
+        pin(1);
+        let consumer = s.spawn(|| {
             pin(1);
-            ready.store(true, Ordering::Release);
-            while !go.load(Ordering::Acquire) {
+            ready.0.store(true, Ordering::Release);
+            while !go.0.load(Ordering::Acquire) {
                 std::hint::spin_loop();
             }
             consumer();
+            done.0.store(true, Ordering::Release);
         });
         pin(0);
-        while !ready.load(Ordering::Acquire) {
-            std::hint::spin_loop();
-        }
-        let start = Instant::now();
-        go.store(true, Ordering::Release);
-        producer();
-        handle.join().expect("consumer thread panicked");
-        start.elapsed()
+        let producer = s.spawn(|| {
+            pin(0);
+            while !ready.0.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            let start = Instant::now();
+            go.0.store(true, Ordering::Release);
+            producer();
+            while !done.0.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            start.elapsed()
+        });
+        let elapsed = producer.join().expect("producer thread panicked");
+        consumer.join().expect("consumer thread panicked");
+        elapsed
     })
 }
 
@@ -164,6 +182,14 @@ impl Ours {
     pub fn new(depth: u64, input_arena: u64, output_arena: u64, window: u64) -> Ours {
         let layout = Layout::compute(depth, input_arena, output_arena).unwrap();
         Ours { payload: Buffer::new(layout.payload_bytes as usize), counters: Buffer::new(L3L2Q_COUNTER_BYTES as usize), layout, window }
+    }
+
+    /// Stores the input ring's head as a consumer would after releasing
+    /// `count` messages: lets the producer side be counted alone.
+    pub fn release_input_to(&self, count: u64) {
+        // SAFETY: the counter range is live for `self`'s lifetime; the head counter is 4-byte aligned (line 1).
+        let head = unsafe { &*(self.counters.ptr().add(L3L2Q_INPUT_DESC_HEAD_OFFSET as usize) as *const std::sync::atomic::AtomicU32) };
+        head.store(count as u32, Ordering::Release);
     }
 
     fn descriptor(&self) -> RegionDescriptor {
@@ -253,6 +279,41 @@ impl Ours {
                         }
                         Err(Error::NoProgress) => std::hint::spin_loop(),
                         Err(e) => panic!("peek: {e:?}"),
+                    }
+                }
+                black_box(acc);
+            },
+        )
+    }
+
+    /// As [`Ours::stream_batched`], with L2 taking inputs through
+    /// `try_consume` (visit each in place, release the batch on return).
+    pub fn stream_consumed(&self, size: usize, n: u64, batch: usize) -> Duration {
+        let (mut l3, mut l2) = self.pair();
+        let src = vec![0x5au8; size];
+        two_threads(
+            || {
+                let mut sent = 0;
+                while sent < n {
+                    let k = batch.min((n - sent) as usize);
+                    match l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), k)) {
+                        Ok(done) => sent += done as u64,
+                        Err(Error::NoProgress) => std::hint::spin_loop(),
+                        Err(e) => panic!("enqueue: {e:?}"),
+                    }
+                }
+            },
+            || {
+                let mut got = 0;
+                let mut acc = 0u64;
+                while got < n {
+                    match l2.try_consume(batch, |_, payload| {
+                        assert_eq!(payload.len(), size);
+                        acc = acc.wrapping_add(touch(payload));
+                    }) {
+                        Ok(k) => got += k as u64,
+                        Err(Error::NoProgress) => std::hint::spin_loop(),
+                        Err(e) => panic!("consume: {e:?}"),
                     }
                 }
                 black_box(acc);
@@ -679,4 +740,80 @@ pub mod shape {
     pub const BATCH: usize = 32;
     /// L2 input window.
     pub const WINDOW: u64 = 64;
+}
+
+// ---------------------------------------------------------------- wire floor
+
+/// The least a queue in this wire format can do per message: the producer
+/// writes the payload, the 32-byte slot and (every `batch` messages) the
+/// tail; the consumer observes the tail, checks seq, reads every payload
+/// byte in place and (every `batch` messages) stores the head. No
+/// validation beyond seq, no ownership tracking: the floor our protocol's
+/// line traffic allows, against which the cost of the rules shows.
+pub fn floor_wire(ring_bytes: usize, size: usize, n: u64, batch: u64) -> Duration {
+    let depth = (ring_bytes / size.max(64)).next_power_of_two() as u64;
+    let slots = Buffer::new(depth as usize * 32);
+    let arena = Buffer::new(ring_bytes);
+    let tail = Line(AtomicU64::new(0));
+    let head = Line(AtomicU64::new(0));
+    let src = vec![0x5au8; size];
+    let per_arena = (ring_bytes / size) as u64;
+    let cap = depth.min(per_arena);
+    let (slots_base, arena_base) = (slots.ptr() as usize, arena.ptr() as usize);
+    two_threads(
+        || {
+            let mut released = 0u64;
+            let mut i = 0u64;
+            while i < n {
+                let k = batch.min(n - i);
+                if i + k - released > cap {
+                    released = head.0.load(Ordering::Acquire);
+                    if i + k - released > cap {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                }
+                for j in i..i + k {
+                    let at = ((j % per_arena) as usize) * size;
+                    let slot = (slots_base + ((j & (depth - 1)) as usize) * 32) as *mut u64;
+                    // SAFETY: slot j and its arena bytes are free (head covers their previous use) and inside the buffers.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(src.as_ptr(), (arena_base + at) as *mut u8, size);
+                        slot.add(1).write_volatile(1);
+                        slot.add(2).write_volatile(at as u64);
+                        slot.add(3).write_volatile(size as u64);
+                        slot.write_volatile(j + 1);
+                    }
+                }
+                i += k;
+                tail.0.store(i, Ordering::Release);
+            }
+        },
+        || {
+            let mut observed = 0u64;
+            let mut got = 0u64;
+            let mut acc = 0u64;
+            while got < n {
+                if got == observed {
+                    observed = tail.0.load(Ordering::Acquire);
+                    if got == observed {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                }
+                let end = observed.min(got + batch);
+                for j in got..end {
+                    let slot = (slots_base + ((j & (depth - 1)) as usize) * 32) as *const u64;
+                    // SAFETY: the tail covers slot j, so the producer finished it; inside the buffers.
+                    let (seq, at, len) = unsafe { (slot.read_volatile(), slot.add(2).read_volatile(), slot.add(3).read_volatile()) };
+                    assert!(seq == j + 1 && at as usize + len as usize <= ring_bytes);
+                    // SAFETY: checked inside the arena just above; the producer does not reuse it before the head passes j.
+                    acc = acc.wrapping_add(touch(unsafe { std::slice::from_raw_parts((arena_base + at as usize) as *const u8, len as usize) }));
+                }
+                got = end;
+                head.0.store(got, Ordering::Release);
+            }
+            black_box(acc);
+        },
+    )
 }

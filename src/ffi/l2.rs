@@ -3,6 +3,8 @@
 
 use super::common::scalars_ref;
 use super::{arg_byte_slices, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
+use core::ffi::c_void;
+
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l2::L2Endpoint;
 use crate::layout::Violation;
@@ -151,6 +153,40 @@ pub unsafe extern "C" fn l3l2q_l2_try_peek_batch(handle: *mut L2EndpointHandle, 
         // SAFETY: caller contract on the pointers.
         let (ep, out, out_count) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice_mut(out, capacity)), check!(arg_mut(out_count)))) });
         finish(ep.try_peek_batch(out), out_count)
+    }
+}
+
+/// Called by `l3l2q_l2_try_consume` once per input, in order, with
+/// `ctx` and the input (`data` points at its `payload_nbytes` bytes in
+/// place, NULL when empty). The message and its bytes are valid only
+/// during the call. The callback must return normally: it must not
+/// unwind (throw) or `longjmp` out, and must not use the endpoint.
+pub type L2VisitFn = Option<unsafe extern "C" fn(ctx: *mut c_void, message: *const Message)>;
+
+/// Takes up to `max` inputs without waiting, calls `visit` for each in
+/// order with its payload in place, then releases them all with one head
+/// store, and writes the count to `*out_count`. The batch ends after STOP
+/// (visited with an empty payload, and released like the rest). No handle
+/// outlives the call, so the window does not apply. While handles from
+/// `l3l2q_l2_try_peek` are held, inputs are taken and released one by one
+/// under the usual FIFO and window rules (a full window ends the batch).
+///
+/// # Safety
+/// `handle` live; `visit` a valid callback honouring `l3l2q_l2_visit_fn`'s
+/// rules; `out_count` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for a null `handle`, `visit` or
+/// `out_count`; otherwise, only when nothing was visited, as
+/// `l3l2q_l2_try_peek` (`L3L2Q_STATUS_NO_PROGRESS` also for `max == 0`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_try_consume(handle: *mut L2EndpointHandle, max: usize, visit: L2VisitFn, ctx: *mut c_void, out_count: *mut usize) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out_count) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out_count)))) });
+        let Some(visit) = visit else { return Status::BadArgument };
+        // SAFETY: `visit` is a valid callback for `ctx` (caller contract); the message outlives the call.
+        finish(ep.try_consume(max, |message, _payload| unsafe { visit(ctx, message) }), out_count)
     }
 }
 

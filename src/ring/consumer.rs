@@ -109,29 +109,146 @@ impl Consumer {
         if self.acquired == self.observed && self.refresh(region)? == 0 {
             return Ok(None);
         }
-        let index = self.acquired;
         // The payload's position is known before its slot is read (the
         // expected position; a wrap or an empty message merely wastes the
         // hint), so ask for both lines at once rather than one after the other.
         region.prefetch_read(self.dir.arena_offset + self.tail_pos);
+        self.take_published(region, wanted)
+    }
+
+    /// Takes up to `max` messages in order without waiting (reloading the
+    /// tail at most once, when the published ones run out), handing each to `take` as soon as it is
+    /// validated and acquired; `take` returns whether to go on. Returns how
+    /// many were acquired and, when the batch ended on a failure, the
+    /// failure (the messages before it stay acquired; a failed read
+    /// changes nothing for the message it concerns).
+    #[inline]
+    pub fn try_acquire_batch<R: Region + ?Sized>(&mut self, region: &R, max: usize, mut take: impl FnMut(&Acquired) -> bool) -> (usize, Result<(), RingError>) {
+        let mut n = 0;
+        let mut refreshed = false;
+        while n < max {
+            if self.acquired == self.observed {
+                if refreshed {
+                    break;
+                }
+                refreshed = true;
+                match self.refresh(region) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return (n, Err(e)),
+                }
+            }
+            match self.take_published(region, |_| true) {
+                Ok(Some(acquired)) => {
+                    n += 1;
+                    if !take(&acquired) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return (n, Err(e)),
+            }
+        }
+        (n, Ok(()))
+    }
+
+    /// Takes up to `max` messages (as [`Consumer::try_acquire_batch`]),
+    /// hands each to `visit` while it is held, then releases them all with
+    /// one head store: for messages that never outlive the call. They are
+    /// released even when `visit` panics, so an unwinding caller leaves no
+    /// message acquired but untracked. Requires that nothing is held
+    /// (`acquired() == released()`), since everything acquired is released.
+    ///
+    /// Returns the count and the first failure: the batch's, or the head
+    /// store's (the caller must poison on a store failure).
+    pub fn consume_batch<R: Region + ?Sized>(&mut self, region: &R, max: usize, visit: impl FnMut(&Acquired) -> bool) -> (usize, Result<(), RingError>) {
+        debug_assert_eq!(self.acquired, self.released, "consume_batch releases everything acquired");
+        let mut guard = ReleaseAll { consumer: self, region, armed: true };
+        let (n, result) = guard.consumer.try_acquire_batch(region, max, visit);
+        guard.armed = false;
+        let announced = guard.release();
+        (n, result.and(announced))
+    }
+
+    /// Acquires message `acquired`, known to be published: copies its slot
+    /// once, validates it and claims its arena span, then starts fetching
+    /// the next one's slot and payload while this one is used.
+    #[inline(always)]
+    fn take_published<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
+        let index = self.acquired;
         let slot = self.dir.read_slot(region, index)?;
-        let span = self.validate(index, &slot)?;
+        let span = match self.expected_span(index, &slot) {
+            Some(span) => span,
+            None => self.validate(index, slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes)?,
+        };
         if !wanted(&slot) {
             return Ok(None);
         }
         self.acquired += 1;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
-        if self.acquired < self.observed {
-            // The next message is published: start fetching its slot and payload while this one is used.
-            region.prefetch_read(self.dir.slot_offset(self.acquired));
-            region.prefetch_read(self.dir.arena_offset + self.tail_pos);
-        }
+        self.prefetch_ahead(region);
         Ok(Some(Acquired { index, slot, span }))
     }
 
-    #[inline]
-    fn validate(&self, index: u64, slot: &DescriptorSlot) -> Result<Span, Breach> {
+    /// Starts fetching what the next messages will need while this one is
+    /// used. Each is a line the producer wrote on another core; asking
+    /// early lets several transfers overlap instead of each stalling its
+    /// own message. With a few messages published, the next slot and the
+    /// bytes at the next expected payload position; with more, a stream
+    /// runs ahead instead: the slot line a few messages on (once per line,
+    /// two slots to a line) and payload bytes a few lines on.
+    #[inline(always)]
+    fn prefetch_ahead<R: Region + ?Sized>(&self, region: &R) {
+        const SLOTS_AHEAD: u64 = 4;
+        const BYTES_AHEAD: u64 = 256;
+        let published = self.observed - self.acquired;
+        if published > SLOTS_AHEAD && BYTES_AHEAD < self.dir.arena_bytes {
+            let slot_ahead = self.acquired + SLOTS_AHEAD;
+            if slot_ahead & 1 == 0 {
+                region.prefetch_read(self.dir.slot_offset(slot_ahead));
+            }
+            // Bytes this far ahead are most likely inside the published messages; a wrong guess costs a line, never correctness.
+            let ahead = self.tail_pos + BYTES_AHEAD;
+            let ahead = if ahead >= self.dir.arena_bytes { ahead - self.dir.arena_bytes } else { ahead };
+            region.prefetch_read(self.dir.arena_offset + ahead);
+        } else if published != 0 {
+            region.prefetch_read(self.dir.slot_offset(self.acquired));
+            region.prefetch_read(self.dir.arena_offset + self.tail_pos);
+        }
+    }
+
+    /// The span of the common message, checked in a few comparisons: the
+    /// right seq, DATA or ERROR, a non-empty payload at exactly the
+    /// expected arena position with room for it. `None` sends every other
+    /// slot (wraps, zero-byte messages, STOP and every breach) through
+    /// [`Consumer::validate`], which applies all the rules; whatever this
+    /// accepts, `validate` accepts with the same span.
+    #[inline(always)]
+    fn expected_span(&self, index: u64, slot: &DescriptorSlot) -> Option<Span> {
+        let n = slot.payload_nbytes;
+        let arena = self.dir.arena_bytes;
+        // Live bytes never exceed the arena (every accepted span fits), so the subtraction holds; checked anyway.
+        let room = arena.checked_sub(self.bytes_tail - self.bytes_head)?;
+        let common = slot.seq == index.wrapping_add(1)
+            && (slot.opcode | 2) == 3 // DATA (1) or ERROR (3)
+            && n != 0
+            && slot.payload_offset == self.dir.arena_offset + self.tail_pos
+            && n <= arena - self.tail_pos
+            && n <= room;
+        if !common {
+            return None;
+        }
+        let span = Span { offset: self.tail_pos, start: self.bytes_tail, end: self.bytes_tail.checked_add(n)? };
+        debug_assert_eq!(Ok(span), self.validate(index, slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes));
+        Some(span)
+    }
+
+    #[cold]
+    #[inline(never)]
+    // The fields come one by one so the common path never has to keep a copy of the slot in memory for this call.
+    fn validate(&self, index: u64, seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64) -> Result<Span, Breach> {
+        let slot = &DescriptorSlot { seq, opcode, payload_offset, payload_nbytes };
         let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
         if slot.seq != index.wrapping_add(1) {
             return Err(bad("seq mismatch", slot.seq));
@@ -171,5 +288,32 @@ impl Consumer {
             self.announced = self.released;
         }
         Ok(())
+    }
+}
+
+/// Releases everything a [`Consumer`] acquired, at the end of
+/// [`Consumer::consume_batch`] or when its visitor unwinds.
+struct ReleaseAll<'a, R: Region + ?Sized> {
+    consumer: &'a mut Consumer,
+    region: &'a R,
+    /// Still to release on drop (an unwind); cleared on the normal path,
+    /// which releases explicitly to report a failed store.
+    armed: bool,
+}
+
+impl<R: Region + ?Sized> ReleaseAll<'_, R> {
+    fn release(&mut self) -> Result<(), RingError> {
+        let consumer = &mut *self.consumer;
+        consumer.release_to(consumer.acquired, consumer.bytes_tail);
+        consumer.announce(self.region)
+    }
+}
+
+impl<R: Region + ?Sized> Drop for ReleaseAll<'_, R> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Unwinding: there is no caller to report a failed store to; the next announce retries it.
+            let _ = self.release();
+        }
     }
 }

@@ -123,7 +123,7 @@ impl Producer {
     ///
     /// # Errors
     /// As [`Producer::refresh`].
-    #[inline]
+    #[inline(always)]
     pub fn try_place<R: Region + ?Sized>(&mut self, region: &R, n: u64) -> Result<Option<Placement>, RingError> {
         if n > self.dir.arena_bytes {
             return Ok(None);
@@ -156,7 +156,7 @@ impl Producer {
     ///
     /// # Errors
     /// [`RingError::Memory`] when a slot write fails; the caller must poison.
-    #[inline]
+    #[inline(always)]
     pub fn commit<R: Region + ?Sized>(&mut self, region: &R, placement: &Placement, opcode: u64, nbytes: u64) -> Result<(), RingError> {
         debug_assert_eq!(placement.index, self.written, "placements are committed in order");
         debug_assert!(nbytes <= placement.capacity);
@@ -177,15 +177,19 @@ impl Producer {
     /// Asks for write ownership of the slot and arena lines a few messages
     /// ahead, while they are known to be free (released by the consumer, as
     /// last observed), so later writes do not each wait for their line.
-    #[inline]
+    /// Slots are asked for once per line (two per line), bytes one line
+    /// ahead of each payload's end.
+    #[inline(always)]
     fn prefetch_ahead<R: Region + ?Sized>(&self, region: &R) {
         const SLOTS_AHEAD: u64 = 4;
         const BYTES_AHEAD: u64 = 256;
-        if self.written - self.released + SLOTS_AHEAD < self.dir.depth {
-            region.prefetch_write(self.dir.slot_offset(self.written.wrapping_add(SLOTS_AHEAD)));
+        let ahead = self.written.wrapping_add(SLOTS_AHEAD);
+        if ahead & 1 == 0 && self.written - self.released + SLOTS_AHEAD < self.dir.depth {
+            region.prefetch_write(self.dir.slot_offset(ahead));
         }
-        // Also keeps BYTES_AHEAD below the arena size, so one subtraction wraps the position.
-        if self.bytes_tail.saturating_add(BYTES_AHEAD) < self.bytes_head.saturating_add(self.dir.arena_bytes) {
+        // Free bytes lie ahead of the tail up to the head plus one arena; also keeps BYTES_AHEAD below the
+        // arena size, so one subtraction wraps the position.
+        if self.bytes_tail - self.bytes_head < self.dir.arena_bytes.saturating_sub(BYTES_AHEAD) {
             let ahead = self.tail_pos + BYTES_AHEAD;
             let ahead = if ahead >= self.dir.arena_bytes { ahead - self.dir.arena_bytes } else { ahead };
             region.prefetch_write(self.dir.arena_offset + ahead);

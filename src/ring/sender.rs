@@ -76,7 +76,7 @@ impl Sender {
     /// with `announce == false` are not visible yet, so the consumer could
     /// never free space for them: the tail is stored now, so a caller that
     /// waits for room instead of flushing cannot deadlock.
-    #[inline]
+    #[inline(always)]
     fn place<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, n: u64, operation: Operation) -> Result<Placement, Error> {
         match self.producer.try_place(region, n) {
             Ok(Some(p)) => Ok(p),
@@ -153,7 +153,7 @@ impl Sender {
     }
 
     #[allow(clippy::too_many_arguments)]
-    #[inline]
+    #[inline(always)]
     fn commit<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, placement: &Placement, opcode: u64, nbytes: u64, announce: bool, operation: Operation) -> Result<(), Error> {
         let mut result = self.producer.commit(region, placement, opcode, nbytes);
         if announce {
@@ -167,6 +167,7 @@ impl Sender {
     ///
     /// # Errors
     /// As [`Sender::try_reserve`] and [`Sender::publish`].
+    #[inline(always)]
     pub fn try_send<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payload: &[u8], announce: bool) -> Result<(), Error> {
         poison.check()?;
         if self.active.is_some() {

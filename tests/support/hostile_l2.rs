@@ -183,7 +183,8 @@ impl<S: Source> Run<'_, S> {
             }
             70..=79 if self.reservation.is_none() || poisoned => self.send(before),
             80..=87 => self.read_held(),
-            88..=91 => self.check_drained(),
+            88..=90 => self.check_drained(),
+            91 => self.consume(before),
             92 | 93 => {
                 // Caller errors that must not poison: publishing more than
                 // reserved, and empty batches.
@@ -200,7 +201,8 @@ impl<S: Source> Run<'_, S> {
                     assert!(poisoned || res == Err(Error::NoProgress), "{res:?}");
                 }
             }
-            94..=96 => self.peek(before, 4),
+            94 | 95 => self.peek(before, 4),
+            96 => self.consume(before),
             97..=99 if self.reservation.is_none() || poisoned => {
                 let t = pick(self.s, &[1_000, 20_000]);
                 self.reserve(before, Some(t))
@@ -257,33 +259,16 @@ impl<S: Source> Run<'_, S> {
 
     /// Checks an acquired input and takes it into the held set.
     fn on_message(&mut self, m: Message) {
-        assert!(self.stop.is_none(), "an input was acquired after STOP: {m:?}");
-        assert_eq!(m.seq, self.next_seq, "inputs out of sequence");
-        self.next_seq = self.next_seq.wrapping_add(1);
-        let l = self.shape.layout;
-        match m.opcode {
-            STOP => assert!(m.payload_nbytes == 0 && m.payload_offset == 0 && m.data.is_null(), "bad STOP {m:?}"),
-            DATA | ERROR => {}
-            other => panic!("acquired opcode {other}"),
-        }
         let bytes: &[u8] = if m.payload_nbytes == 0 {
-            assert!(m.payload_offset == 0 && m.data.is_null(), "zero-byte input {m:?}");
             &[]
         } else {
-            let arena = l.input_arena_offset..l.input_arena_offset + l.input_arena_bytes;
-            assert!(arena.contains(&m.payload_offset) && m.payload_nbytes <= arena.end - m.payload_offset, "payload outside the input arena: {m:?}");
-            assert_eq!(m.data as usize, self.mem.payload as usize + m.payload_offset as usize, "data pointer does not match the offset");
-            // SAFETY: just checked to lie inside the input arena; the message is held.
+            self.check_place(&m);
+            // SAFETY: check_place checked it lies inside the input arena; the message is held.
             unsafe { core::slice::from_raw_parts(m.data, m.payload_nbytes as usize) }
         };
         let sum = bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b)); // touch every byte
         core::hint::black_box(sum);
-        if self.checking {
-            let (op, len, tag) = self.expect_in.pop_front().expect("an input the peer never sent");
-            assert_eq!((m.opcode, m.payload_nbytes), (op, len as u64), "input opcode/length");
-            assert!(is_pattern(bytes, tag), "input payload corrupted");
-            self.stats.verified_messages += 1;
-        }
+        self.check_input(&m, bytes);
         if m.opcode == STOP {
             self.stop = Some(m);
         } else {
@@ -292,6 +277,66 @@ impl<S: Source> Run<'_, S> {
         }
         if let Ep::Rust(ep) = &self.ep {
             assert!(ep.holds(&m), "holds() denies an acquired input");
+        }
+    }
+
+    /// A non-empty input's payload lies inside the input arena and its
+    /// in-place pointer matches its offset.
+    fn check_place(&self, m: &Message) {
+        let l = self.shape.layout;
+        let arena = l.input_arena_offset..l.input_arena_offset + l.input_arena_bytes;
+        assert!(arena.contains(&m.payload_offset) && m.payload_nbytes <= arena.end - m.payload_offset, "payload outside the input arena: {m:?}");
+        assert_eq!(m.data as usize, self.mem.payload as usize + m.payload_offset as usize, "data pointer does not match the offset");
+    }
+
+    /// The rules every acquired input follows, whichever call took it:
+    /// consecutive seq, nothing after STOP, a valid opcode, an empty
+    /// message at offset 0 with no pointer, and in honest phases exactly
+    /// what the peer sent.
+    fn check_input(&mut self, m: &Message, bytes: &[u8]) {
+        assert!(self.stop.is_none(), "an input was acquired after STOP: {m:?}");
+        assert_eq!(m.seq, self.next_seq, "inputs out of sequence");
+        self.next_seq = self.next_seq.wrapping_add(1);
+        match m.opcode {
+            STOP => assert!(m.payload_nbytes == 0 && m.payload_offset == 0 && m.data.is_null(), "bad STOP {m:?}"),
+            DATA | ERROR => {}
+            other => panic!("acquired opcode {other}"),
+        }
+        if m.payload_nbytes == 0 {
+            assert!(m.payload_offset == 0 && m.data.is_null(), "zero-byte input {m:?}");
+        }
+        assert_eq!(bytes.len() as u64, m.payload_nbytes, "payload length");
+        if self.checking {
+            let (op, len, tag) = self.expect_in.pop_front().expect("an input the peer never sent");
+            assert_eq!((m.opcode, m.payload_nbytes), (op, len as u64), "input opcode/length");
+            assert!(is_pattern(bytes, tag), "input payload corrupted");
+            self.stats.verified_messages += 1;
+        }
+    }
+
+    /// `try_consume`: every input it visits is checked (its bytes as they
+    /// were while held) and is released by the time it returns.
+    fn consume(&mut self, before: [u32; 2]) {
+        let max = self.s.range(1, 6) as usize;
+        let mut seen = Vec::new();
+        let r = self.ep.consume(max, &mut seen);
+        let r = self.judge("consume", before, r);
+        if let Ok(n) = r {
+            assert!((1..=max).contains(&n) && n == seen.len(), "consume reported {n} of {max}, visited {}", seen.len());
+        }
+        for (i, (m, bytes)) in seen.iter().enumerate() {
+            assert!(m.opcode != STOP || i + 1 == seen.len(), "STOP is not the last of a consume batch");
+            if m.payload_nbytes != 0 {
+                self.check_place(m);
+            }
+            self.check_input(m, bytes);
+            if m.opcode == STOP {
+                self.stop = Some(*m);
+                self.stop_released = true;
+            }
+            if let Ep::Rust(ep) = &self.ep {
+                assert!(!ep.holds(m), "holds() a consumed input");
+            }
         }
     }
 

@@ -97,6 +97,30 @@ impl Ep {
         }
     }
 
+    /// `try_consume`: each visited input and a copy of its payload bytes,
+    /// taken while it was held.
+    pub fn consume(&mut self, max: usize, seen: &mut Vec<(Message, Vec<u8>)>) -> Result<usize, Error> {
+        match self {
+            Ep::Rust(ep) => lib("L2 try_consume", || ep.try_consume(max, |m, payload| seen.push((*m, payload.to_vec())))),
+            Ep::Ffi(h) => {
+                let h = *h;
+                unsafe extern "C" fn visit(ctx: *mut core::ffi::c_void, m: *const Message) {
+                    // SAFETY: ctx is the `seen` vector below; `m` and its payload are valid during the call.
+                    unsafe {
+                        let m = &*m;
+                        let bytes = if m.data.is_null() { Vec::new() } else { core::slice::from_raw_parts(m.data, m.payload_nbytes as usize).to_vec() };
+                        (*ctx.cast::<Vec<(Message, Vec<u8>)>>()).push((*m, bytes));
+                    }
+                }
+                let mut n = usize::MAX;
+                let ctx = (seen as *mut Vec<(Message, Vec<u8>)>).cast();
+                // SAFETY: live handle; `visit` only pushes to `seen`, which outlives the call.
+                let st = lib("l3l2q_l2_try_consume", || unsafe { c::l3l2q_l2_try_consume(h, max, Some(visit), ctx, &mut n) });
+                from_status("l2 consume", st, || ffi_kind(h)).map(|()| n)
+            }
+        }
+    }
+
     /// See the method of the same name on L2Endpoint.
     pub fn release(&mut self, ms: &[Message]) -> Result<(), Error> {
         match self {
