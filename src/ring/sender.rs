@@ -174,8 +174,15 @@ impl Sender {
             // The same ownership error as a second reserve.
             return self.try_reserve(region, poison, payload.len() as u64).map(|_| ());
         }
-        // The direct form of reserve + write + publish: no reservation
-        // escapes, so no token or active-reservation bookkeeping.
+        self.send_checked(region, poison, opcode, payload, announce)
+    }
+
+    /// [`Sender::try_send`] once the endpoint is known healthy and no
+    /// reservation is active: the direct form of reserve + write +
+    /// publish. No reservation escapes, so no token or active-reservation
+    /// bookkeeping.
+    #[inline(always)]
+    fn send_checked<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payload: &[u8], announce: bool) -> Result<(), Error> {
         let n = payload.len() as u64;
         let placement = self.place(region, poison, n, Operation::Enqueue)?;
         if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
@@ -210,7 +217,10 @@ impl Sender {
         let mut sent = 0usize;
         let mut failure = None;
         for payload in payloads {
-            let result = accept(payload).and_then(|()| self.try_send(region, poison, opcode, payload, false));
+            // The first send checks poison and the reservation state; neither can change while sends succeed.
+            let result = accept(payload).and_then(|()| {
+                if sent == 0 { self.try_send(region, poison, opcode, payload, false) } else { self.send_checked(region, poison, opcode, payload, false) }
+            });
             if let Err(e) = result {
                 failure = Some(e);
                 break;
