@@ -7,8 +7,10 @@
 //! valgrind --tool=callgrind target/release/deps/instructions-* ours 100000
 //! ```
 //!
-//! Contenders: `ours`, `ours-batch`, `rtrb-framed`, `ours-4k`, `rtrb-framed-4k`,
-//! and one round trip at a time: `ours-rt`, `rtrb-rt`.
+//! Contenders: `ours`, `ours-batch`, `ours-consume` (L3 batch enqueue, L2
+//! `try_consume`), `rtrb-framed`, `ours-4k`, `rtrb-framed-4k`, one round trip
+//! at a time: `ours-rt`, `rtrb-rt`; and the L3 side alone (a head store
+//! stands in for the consumer): `ours-l3`, `ours-l3-batch`.
 //! Each moves `n` messages in rounds of 16: produce 16, then consume 16.
 //! Run with `n` and with 0 and subtract to get the per-message cost.
 

@@ -458,7 +458,7 @@ impl<R: Region> L2Endpoint<R> {
         if count != self.input.released() {
             self.input.release_to(count, bytes_end);
         }
-        // Also publishes what release_in_order freed; no store when nothing moved.
+        // Also publishes what release_oldest freed; no store when nothing moved.
         self.input.announce(&self.region).map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
     }
 
@@ -536,9 +536,12 @@ impl<R: Region> L2Endpoint<R> {
                 Err(e) if n == 0 || self.poison.check().is_err() => return Err(e),
                 Err(_) => break,
             };
-            // SAFETY: the message is held (just acquired) until the release below; a non-null `data` points at
-            // its payload_nbytes bytes inside the mapped payload range.
+            let mut guard = ReleaseOnUnwind { endpoint: self, message, armed: true };
+            // SAFETY: the message is held (just acquired) until the release below (or the guard's, on unwind); a
+            // non-null `data` points at its payload_nbytes bytes inside the mapped payload range.
             visit(&message, unsafe { message.payload() });
+            guard.armed = false;
+            drop(guard);
             self.release(&message)?;
             n += 1;
             if message.opcode == L3L2Q_OPCODE_STOP {
@@ -674,6 +677,24 @@ impl L2Endpoint<MappedRegion> {
                 core::slice::from_raw_parts_mut(p.as_ptr(), reservation.capacity as usize)
             },
             _ => &mut [],
+        }
+    }
+}
+
+/// Releases the input [`L2Endpoint::try_consume`] is visiting through a
+/// handle if the visitor unwinds, so no input is left acquired without a
+/// handle anyone could release (which would hold back the head for good).
+struct ReleaseOnUnwind<'a, R: Region> {
+    endpoint: &'a mut L2Endpoint<R>,
+    message: Message,
+    armed: bool,
+}
+
+impl<R: Region> Drop for ReleaseOnUnwind<'_, R> {
+    fn drop(&mut self) {
+        if self.armed {
+            // Unwinding: nobody to report a failure to; a failed release poisons the endpoint, which is reported next call.
+            let _ = self.endpoint.release(&self.message);
         }
     }
 }

@@ -797,3 +797,22 @@ fn l2_consume_behind_a_held_input_respects_the_window_without_poisoning() {
     assert!(l2.drained());
     assert_eq!(mem.counter(IN_HEAD), 3);
 }
+
+#[test]
+fn l2_consume_behind_a_held_input_releases_what_it_visited_when_the_visitor_panics() {
+    let mem = Memory::new(8, 1024, 64);
+    let mut l3 = mem.l3(8);
+    let mut l2 = mem.l2(4);
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 18))).unwrap();
+    let held = l2.try_peek().unwrap();
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = l2.try_consume(8, |_, _| panic!("visitor fails"));
+    }));
+    assert!(unwound.is_err());
+    assert!(l2.error().is_none());
+    l2.release(&held).unwrap();
+    assert_eq!(mem.counter(IN_HEAD), 2, "#2, visited when the visitor panicked, was released with it");
+    let (r, seen) = consume(&mut l2, 8);
+    assert_eq!((r, seen.iter().map(|v| v.0).collect::<Vec<_>>()), (Ok(2), vec![3, 4]));
+    assert_eq!(mem.counter(IN_HEAD), 4, "nothing is left holding the head back");
+}

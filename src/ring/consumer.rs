@@ -161,13 +161,14 @@ impl Consumer {
     ///
     /// Returns the count and the first failure: the batch's, or the head
     /// store's (the caller must poison on a store failure).
-    pub fn consume_batch<R: Region + ?Sized>(&mut self, region: &R, max: usize, visit: impl FnMut(&Acquired) -> bool) -> (usize, Result<(), RingError>) {
+    pub(crate) fn consume_batch<R: Region + ?Sized>(&mut self, region: &R, max: usize, visit: impl FnMut(&Acquired) -> bool) -> (usize, Result<(), RingError>) {
         debug_assert_eq!(self.acquired, self.released, "consume_batch releases everything acquired");
         let mut guard = ReleaseAll { consumer: self, region, armed: true };
         let (n, result) = guard.consumer.try_acquire_batch(region, max, visit);
         guard.armed = false;
         let announced = guard.release();
-        (n, result.and(announced))
+        // A failed head store comes first: it is the one the caller must poison for.
+        (n, announced.and(result))
     }
 
     /// Acquires message `acquired`, known to be published: copies its slot
