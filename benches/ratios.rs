@@ -119,6 +119,8 @@ fn main() {
         Comparison { what: "64 B stream batched (32), msg/s", ours: "ours 64 B batch", peer: "rtrb framed 64 B", better: Better::Higher, target: Some(3.0) },
         Comparison { what: "64 B stream batched, consume (32), msg/s", ours: "ours 64 B consume", peer: "rtrb framed 64 B", better: Better::Higher, target: Some(3.0) },
         Comparison { what: "64 B stream batched, msg/s (info)", ours: "ours 64 B batch", peer: "rtrb framed 64 B batch", better: Better::Higher, target: None },
+        Comparison { what: "64 B stream vs the wire-format floor, msg/s (info)", ours: "ours 64 B", peer: "floor wire 64 B", better: Better::Higher, target: None },
+        Comparison { what: "64 B consume vs the wire-format floor batched, msg/s (info)", ours: "ours 64 B consume", peer: "floor wire 64 B batch", better: Better::Higher, target: None },
         Comparison { what: "64 B stream vs one u64 per push, msg/s (info)", ours: "ours 64 B", peer: "rtrb u64", better: Better::Higher, target: None },
         Comparison { what: "4 KiB stream, GB/s", ours: "ours 4 KiB", peer: "rtrb framed 4 KiB", better: Better::Higher, target: Some(1.0) },
         Comparison { what: "4 KiB stream batched, GB/s (info)", ours: "ours 4 KiB batch", peer: "rtrb framed 4 KiB", better: Better::Higher, target: None },

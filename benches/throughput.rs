@@ -21,9 +21,12 @@ fn stream_64(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("l3l2q", |b| b.iter_custom(|n| ours.stream(64, n)));
     g.bench_function("l3l2q_batch32", |b| b.iter_custom(|n| ours.stream_batched(64, n, BATCH)));
+    g.bench_function("l3l2q_consume32", |b| b.iter_custom(|n| ours.stream_consumed(64, n, BATCH)));
     g.bench_function("rtrb_framed", |b| b.iter_custom(|n| rtrb_framed(SMALL_ARENA as usize, 64, n)));
     g.bench_function("rtrb_framed_batch32", |b| b.iter_custom(|n| rtrb_framed_batched(SMALL_ARENA as usize, 64, n, BATCH)));
     g.bench_function("rtrb_u64", |b| b.iter_custom(|n| rtrb_u64(SMALL_DEPTH as usize, n)));
+    g.bench_function("floor_wire", |b| b.iter_custom(|n| floor_wire(SMALL_ARENA as usize, 64, n, 1)));
+    g.bench_function("floor_wire_batch32", |b| b.iter_custom(|n| floor_wire(SMALL_ARENA as usize, 64, n, BATCH as u64)));
     g.finish();
 }
 
