@@ -351,10 +351,17 @@ impl<R: Region> L2Endpoint<R> {
         if stop.is_some() {
             self.stop = stop;
         }
+        self.batch_outcome(n, result)
+    }
+
+    /// What a batch of `n` inputs that ended with `result` reports: the
+    /// count; no-progress for an empty batch; a failure only when nothing
+    /// was taken or it poisoned (otherwise it ends the batch and recurs on
+    /// the next call).
+    fn batch_outcome(&mut self, n: usize, result: Result<(), crate::ring::RingError>) -> Result<usize, Error> {
         match result {
             Err(e) => {
                 let error = self.poison.from_ring(&self.region, Operation::Peek, e);
-                // A failure after some inputs were taken ends the batch; unless it poisoned, it recurs next call.
                 if n == 0 || self.poison.check().is_err() { Err(error) } else { Ok(n) }
             }
             Ok(()) if n == 0 => Err(Error::NoProgress),
@@ -511,14 +518,7 @@ impl<R: Region> L2Endpoint<R> {
             visit(&message, payload);
             !is_stop
         });
-        match result {
-            Err(e) => {
-                let error = self.poison.from_ring(&self.region, Operation::Peek, e);
-                if n == 0 || self.poison.check().is_err() { Err(error) } else { Ok(n) }
-            }
-            Ok(()) if n == 0 => Err(Error::NoProgress),
-            Ok(()) => Ok(n),
-        }
+        self.batch_outcome(n, result)
     }
 
     /// [`L2Endpoint::try_consume`] while handles are held or after STOP:

@@ -251,17 +251,7 @@ impl Ours {
         let (mut l3, mut l2) = self.pair();
         let src = vec![0x5au8; size];
         two_threads(
-            || {
-                let mut sent = 0;
-                while sent < n {
-                    let k = batch.min((n - sent) as usize);
-                    match l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), k)) {
-                        Ok(done) => sent += done as u64,
-                        Err(Error::NoProgress) => std::hint::spin_loop(),
-                        Err(e) => panic!("enqueue: {e:?}"),
-                    }
-                }
-            },
+            || enqueue_batches(&mut l3, &src, n, batch),
             || {
                 let mut got = 0;
                 let mut acc = 0u64;
@@ -292,17 +282,7 @@ impl Ours {
         let (mut l3, mut l2) = self.pair();
         let src = vec![0x5au8; size];
         two_threads(
-            || {
-                let mut sent = 0;
-                while sent < n {
-                    let k = batch.min((n - sent) as usize);
-                    match l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), k)) {
-                        Ok(done) => sent += done as u64,
-                        Err(Error::NoProgress) => std::hint::spin_loop(),
-                        Err(e) => panic!("enqueue: {e:?}"),
-                    }
-                }
-            },
+            || enqueue_batches(&mut l3, &src, n, batch),
             || {
                 let mut got = 0;
                 let mut acc = 0u64;
@@ -372,6 +352,20 @@ impl Ours {
                 }
             },
         )
+    }
+}
+
+/// The L3 side of the batched streams: `n` copies of `src`, enqueued up to
+/// `batch` at a time.
+fn enqueue_batches(l3: &mut L3Queue<MappedRegion>, src: &[u8], n: u64, batch: usize) {
+    let mut sent = 0;
+    while sent < n {
+        let k = batch.min((n - sent) as usize);
+        match l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src, k)) {
+            Ok(done) => sent += done as u64,
+            Err(Error::NoProgress) => std::hint::spin_loop(),
+            Err(e) => panic!("enqueue: {e:?}"),
+        }
     }
 }
 
