@@ -266,6 +266,21 @@ pub trait Episode {
     fn peer_step(&mut self);
 }
 
+/// The honest phase of an episode: the peer and the victim take turns for
+/// the plan's number of steps, or until the script runs out.
+pub fn honest_phase<E: Episode>(episode: &mut E) {
+    use crate::adversary::Source;
+    let rounds = episode.parts().1.honest;
+    for _ in 0..rounds {
+        if episode.parts().0.done() {
+            break;
+        }
+        episode.peer_step();
+        episode.step();
+        episode.parts().2.honest_steps += 1;
+    }
+}
+
 /// The adversarial phase of an episode, with the adversary striking
 /// between steps or, for concurrent plans, from a second thread; then the
 /// poison kind, if any, is counted.

@@ -82,14 +82,7 @@ pub fn episode<S: Source>(s: &mut S, guard: &Guarded, plan: Plan, shape: Shape, 
 impl<S: Source> Run<'_, S> {
     fn go(&mut self) {
         self.stats.episodes += 1;
-        for _ in 0..self.plan.honest {
-            if self.s.done() {
-                break;
-            }
-            self.peer_step();
-            self.step();
-            self.stats.honest_steps += 1;
-        }
+        crate::harness::honest_phase(self);
         if self.plan.drain && !self.s.done() {
             self.drain();
         }

@@ -76,14 +76,7 @@ pub fn episode<S: Source>(s: &mut S, guard: &Guarded, plan: Plan, shape: Shape, 
 impl<S: Source> Run<'_, S> {
     fn go(&mut self) {
         self.stats.episodes += 1;
-        for _ in 0..self.plan.honest {
-            if self.s.done() {
-                break;
-            }
-            self.peer_step();
-            self.step();
-            self.stats.honest_steps += 1;
-        }
+        crate::harness::honest_phase(self);
         self.watch.attacked = true;
         self.checking = false;
         crate::harness::attack_phase(self);
