@@ -214,32 +214,17 @@ impl Ours {
         let (mut l3, mut l2) = self.pair();
         let src = vec![0x5au8; size];
         two_threads(
+            || repeat_until(n, "enqueue", || l3.try_enqueue(L3L2Q_OPCODE_DATA, &src).map(|()| 1)),
             || {
-                let mut sent = 0;
-                while sent < n {
-                    match l3.try_enqueue(L3L2Q_OPCODE_DATA, &src) {
-                        Ok(()) => sent += 1,
-                        Err(Error::NoProgress) => std::hint::spin_loop(),
-                        Err(e) => panic!("enqueue: {e:?}"),
-                    }
-                }
-            },
-            || {
-                let mut got = 0;
                 let mut acc = 0u64;
-                while got < n {
-                    match l2.try_peek() {
-                        Ok(m) => {
-                            let p = l2.payload(&m);
-                            assert_eq!(p.len(), size);
-                            acc = acc.wrapping_add(touch(p));
-                            l2.release(&m).unwrap();
-                            got += 1;
-                        }
-                        Err(Error::NoProgress) => std::hint::spin_loop(),
-                        Err(e) => panic!("peek: {e:?}"),
-                    }
-                }
+                repeat_until(n, "peek", || {
+                    let m = l2.try_peek()?;
+                    let p = l2.payload(&m);
+                    assert_eq!(p.len(), size);
+                    acc = acc.wrapping_add(touch(p));
+                    l2.release(&m).unwrap();
+                    Ok(1)
+                });
                 black_box(acc);
             },
         )
@@ -253,24 +238,18 @@ impl Ours {
         two_threads(
             || enqueue_batches(&mut l3, &src, n, batch),
             || {
-                let mut got = 0;
                 let mut acc = 0u64;
                 let mut out = vec![Message::EMPTY; batch];
-                while got < n {
-                    match l2.try_peek_batch(&mut out) {
-                        Ok(k) => {
-                            for m in &out[..k] {
-                                let p = l2.payload(m);
-                                assert_eq!(p.len(), size);
-                                acc = acc.wrapping_add(touch(p));
-                            }
-                            l2.release_batch(&out[..k]).unwrap();
-                            got += k as u64;
-                        }
-                        Err(Error::NoProgress) => std::hint::spin_loop(),
-                        Err(e) => panic!("peek: {e:?}"),
+                repeat_until(n, "peek", || {
+                    let k = l2.try_peek_batch(&mut out)?;
+                    for m in &out[..k] {
+                        let p = l2.payload(m);
+                        assert_eq!(p.len(), size);
+                        acc = acc.wrapping_add(touch(p));
                     }
-                }
+                    l2.release_batch(&out[..k]).unwrap();
+                    Ok(k as u64)
+                });
                 black_box(acc);
             },
         )
@@ -284,18 +263,14 @@ impl Ours {
         two_threads(
             || enqueue_batches(&mut l3, &src, n, batch),
             || {
-                let mut got = 0;
                 let mut acc = 0u64;
-                while got < n {
-                    match l2.try_consume(batch, |_, payload| {
+                repeat_until(n, "consume", || {
+                    let k = l2.try_consume(batch, |_, payload| {
                         assert_eq!(payload.len(), size);
                         acc = acc.wrapping_add(touch(payload));
-                    }) {
-                        Ok(k) => got += k as u64,
-                        Err(Error::NoProgress) => std::hint::spin_loop(),
-                        Err(e) => panic!("consume: {e:?}"),
-                    }
-                }
+                    })?;
+                    Ok(k as u64)
+                });
                 black_box(acc);
             },
         )
@@ -359,12 +334,23 @@ impl Ours {
 /// `batch` at a time.
 fn enqueue_batches(l3: &mut L3Queue<MappedRegion>, src: &[u8], n: u64, batch: usize) {
     let mut sent = 0;
-    while sent < n {
+    repeat_until(n, "enqueue", || {
         let k = batch.min((n - sent) as usize);
-        match l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src, k)) {
-            Ok(done) => sent += done as u64,
+        let done = l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src, k))? as u64;
+        sent += done;
+        Ok(done)
+    });
+}
+
+/// Calls `step` until the messages it reports moving add up to `n`,
+/// spinning on no-progress; any other error fails the bench with `what`.
+fn repeat_until(n: u64, what: &str, mut step: impl FnMut() -> Result<u64, Error>) {
+    let mut moved = 0;
+    while moved < n {
+        match step() {
+            Ok(k) => moved += k,
             Err(Error::NoProgress) => std::hint::spin_loop(),
-            Err(e) => panic!("enqueue: {e:?}"),
+            Err(e) => panic!("{what}: {e:?}"),
         }
     }
 }
