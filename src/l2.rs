@@ -10,7 +10,7 @@ use crate::abi::*;
 use crate::error::{Error, ErrorInfo, ErrorKind, Operation, Poison};
 use crate::layout::validate_queue;
 use crate::region::{MappedRegion, Region};
-use crate::ring::{Consumer, Direction, Message, Producer, Reservation, Sender};
+use crate::ring::{Acquired, Consumer, Direction, Message, Producer, Reservation, Sender};
 use crate::wait::{self, WaitPolicy};
 
 /// What the window keeps of an in-flight DATA/ERROR input: the fields
@@ -55,6 +55,34 @@ impl InflightEntry {
     }
 }
 
+/// The in-flight DATA/ERROR inputs, message `i` at `i % len`. The length
+/// is the window rounded up to a power of two, so the position of message
+/// `i` is `i & (len - 1)` (no division per message).
+struct Window(Box<[InflightEntry]>);
+
+impl Window {
+    fn new(max_inflight: u64) -> Window {
+        Window(vec![InflightEntry::default(); max_inflight.next_power_of_two() as usize].into_boxed_slice())
+    }
+
+    /// The entry of message number `index`.
+    #[inline(always)]
+    fn entry(&self, index: u64) -> &InflightEntry {
+        &self.0[(index & (self.0.len() as u64 - 1)) as usize]
+    }
+
+    #[inline(always)]
+    fn entry_mut(&mut self, index: u64) -> &mut InflightEntry {
+        &mut self.0[(index & (self.0.len() as u64 - 1)) as usize]
+    }
+
+    /// Records a just-acquired DATA/ERROR input.
+    #[inline(always)]
+    fn record(&mut self, acquired: &Acquired) {
+        self.entry_mut(acquired.index).record(&acquired.slot, acquired.span.end);
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct StopState {
     index: u64,
@@ -74,12 +102,8 @@ pub struct L2Endpoint<R: Region = MappedRegion> {
     layout: Layout,
     input: Consumer,
     output: Sender,
-    /// In-flight DATA/ERROR inputs, message `i` at `i % len`.
-    /// Its length is `max_inflight` rounded up to a power of two, so the
-    /// position of message `i` is `i & (len - 1)` (no division per message).
-    window: Box<[InflightEntry]>,
-    /// `window.len() - 1`.
-    window_mask: u64,
+    /// In-flight DATA/ERROR inputs.
+    window: Window,
     /// DATA/ERROR handles held at once.
     max_inflight: u64,
     stop: Option<StopState>,
@@ -146,14 +170,12 @@ impl<R: Region> L2Endpoint<R> {
         if max_inflight == 0 || max_inflight > layout.depth || initial_count > crate::ring::MAX_INITIAL_COUNT {
             return Err(Error::BadArgument);
         }
-        let window = vec![InflightEntry::default(); max_inflight.next_power_of_two() as usize].into_boxed_slice();
         Ok(L2Endpoint {
             region,
             layout,
             input: Consumer::new(Direction::input(&layout), initial_count),
             output: Sender::new(Producer::new(Direction::output(&layout), initial_count)),
-            window_mask: window.len() as u64 - 1,
-            window,
+            window: Window::new(max_inflight),
             max_inflight,
             stop: None,
             poison: Poison::new(descriptor.region_id, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET),
@@ -182,12 +204,6 @@ impl<R: Region> L2Endpoint<R> {
 
     fn ownership(&mut self, operation: Operation, args: fmt::Arguments<'_>) -> Error {
         self.poison.enter(&self.region, ErrorKind::Ownership, operation, args)
-    }
-
-    /// Index into `window` of message number `index`.
-    #[inline(always)]
-    fn position(&self, index: u64) -> usize {
-        (index & self.window_mask) as usize
     }
 
     /// First message number past the in-flight DATA/ERROR inputs.
@@ -246,8 +262,7 @@ impl<R: Region> L2Endpoint<R> {
         if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
             self.stop = Some(StopState { index: acquired.index, released: false });
         } else {
-            let position = self.position(acquired.index);
-            self.window[position].record(&acquired.slot, acquired.span.end);
+            self.window.record(&acquired);
         }
         Ok(Message::of(&self.region, &acquired.slot))
     }
@@ -291,7 +306,7 @@ impl<R: Region> L2Endpoint<R> {
         if index < self.input.released() || index >= self.data_end() {
             return false;
         }
-        let entry = &self.window[self.position(index)];
+        let entry = self.window.entry(index);
         !entry.completed(index) && entry.named_by(message)
     }
 
@@ -335,7 +350,7 @@ impl<R: Region> L2Endpoint<R> {
         // Within the window's room, as many as are published, in one pass;
         // STOP ends the batch (it is acquired as the last element).
         let room = usize::try_from(self.max_inflight - inflight).unwrap_or(usize::MAX);
-        let (window, mask, region) = (&mut self.window, self.window_mask, &self.region);
+        let (window, region) = (&mut self.window, &self.region);
         let mut stop = None;
         let mut filled = 0;
         let (n, result) = self.input.try_acquire_batch(region, out.len().min(room), |acquired| {
@@ -345,7 +360,7 @@ impl<R: Region> L2Endpoint<R> {
                 stop = Some(StopState { index: acquired.index, released: false });
                 return false;
             }
-            window[(acquired.index & mask) as usize].record(&acquired.slot, acquired.span.end);
+            window.record(acquired);
             true
         });
         if stop.is_some() {
@@ -405,7 +420,7 @@ impl<R: Region> L2Endpoint<R> {
         if message.seq != oldest.wrapping_add(1) || oldest >= self.data_end() {
             return false;
         }
-        let entry = &self.window[self.position(oldest)];
+        let entry = self.window.entry(oldest);
         if entry.completed(oldest) || !entry.named_by(message) {
             return false;
         }
@@ -431,15 +446,14 @@ impl<R: Region> L2Endpoint<R> {
             if index >= self.data_end() {
                 return Err(self.ownership(Operation::Release, format_args!("release of an unknown handle (seq {})", message.seq)));
             }
-            let position = self.position(index);
-            let entry = self.window[position];
+            let entry = *self.window.entry(index);
             if !entry.named_by(message) {
                 return Err(self.ownership(Operation::Release, format_args!("release of an altered handle (seq {})", message.seq)));
             }
             if entry.completed(index) {
                 return Err(self.ownership(Operation::Release, format_args!("handle released twice (seq {})", message.seq)));
             }
-            self.window[position].completed_seq = message.seq;
+            self.window.entry_mut(index).completed_seq = message.seq;
         }
         Ok(())
     }
@@ -450,7 +464,7 @@ impl<R: Region> L2Endpoint<R> {
         let mut count = self.input.released();
         let mut bytes_end = self.input.bytes_head();
         while count < data_end {
-            let entry = &self.window[self.position(count)];
+            let entry = self.window.entry(count);
             if !entry.completed(count) {
                 break;
             }

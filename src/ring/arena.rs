@@ -99,6 +99,20 @@ pub fn follow(head: u64, tail: u64, arena: u64, n: u64, offset: u64) -> Option<S
     follow_at(head, tail, tail % arena, arena, n, offset)
 }
 
+/// The common case of [`follow_at`], in a few comparisons: `n > 0` bytes at
+/// exactly the expected position `pos` of cursor `tail` (no wrap), with
+/// `room` bytes known to be free there. `None` says only "not the common
+/// case": the caller then applies [`follow_at`], which accepts whatever this
+/// accepts, with the same span, when `room` is at most the free space.
+/// `offset` may have wrapped below zero; it then matches no position.
+#[inline(always)]
+pub fn follow_expected(tail: u64, pos: u64, arena: u64, room: u64, n: u64, offset: u64) -> Option<Span> {
+    if n == 0 || offset != pos || n > arena - pos || n > room {
+        return None;
+    }
+    Some(Span { offset: pos, start: tail, end: tail.checked_add(n)? })
+}
+
 /// [`follow`] with the tail's arena position `pos == tail % arena` given.
 #[inline]
 pub fn follow_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
@@ -191,6 +205,23 @@ mod tests {
         let wrapped = place(300, 300, 1024, 800).unwrap();
         assert_eq!(wrapped.shrink(300, 10).end_position(300, 1024), 10);
         assert_eq!(wrapped.shrink(300, 0).end_position(300, 1024), 300);
+    }
+
+    #[test]
+    fn the_expected_position_shortcut_agrees_with_follow() {
+        let arena = 1024;
+        for (head, tail, n, offset) in [(0, 0, 100, 0), (0, 300, 100, 300), (900, 1000, 24, 1000), (300, 300, 100, 0), (0, 1000, 100, 1000), (0, 300, 0, 0), (0, 300, 724, 300), (0, 300, 725, 300)] {
+            let (pos, room) = (tail % arena, arena - (tail - head));
+            if let Some(span) = follow_expected(tail, pos, arena, room, n, offset) {
+                assert_eq!(Some(span), follow(head, tail, arena, n, offset), "{head} {tail} {n} {offset}");
+            }
+        }
+        assert_eq!(follow_expected(300, 300, 1024, 724, 100, 300), Some(Span { offset: 300, start: 300, end: 400 }));
+        assert_eq!(follow_expected(300, 300, 1024, 50, 100, 300), None, "no room");
+        assert_eq!(follow_expected(300, 300, 1024, 724, 0, 0), None, "empty messages take the full rule");
+        assert_eq!(follow_expected(300, 300, 1024, 724, 100, 0), None, "a wrap takes the full rule");
+        assert_eq!(follow_expected(1000, 1000, 1024, 1024, 100, 1000), None, "would run past the arena end");
+        assert_eq!(follow_expected(u64::MAX - 10, 1013, 1024, 1024, 20, 1013), None, "cursor overflow fails closed");
     }
 
     #[test]

@@ -180,7 +180,7 @@ impl Consumer {
         let slot = self.dir.read_slot(region, index)?;
         let span = match self.expected_span(index, &slot) {
             Some(span) => span,
-            None => self.validate(index, slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes)?,
+            None => self.validate(index, &slot)?,
         };
         if !wanted(&slot) {
             return Ok(None);
@@ -227,29 +227,21 @@ impl Consumer {
     /// accepts, `validate` accepts with the same span.
     #[inline(always)]
     fn expected_span(&self, index: u64, slot: &DescriptorSlot) -> Option<Span> {
-        let n = slot.payload_nbytes;
-        let arena = self.dir.arena_bytes;
-        // Live bytes never exceed the arena (every accepted span fits), so the subtraction holds; checked anyway.
-        let room = arena.checked_sub(self.bytes_tail - self.bytes_head)?;
-        let common = slot.seq == index.wrapping_add(1)
-            && (slot.opcode | 2) == 3 // DATA (1) or ERROR (3)
-            && n != 0
-            && slot.payload_offset == self.dir.arena_offset + self.tail_pos
-            && n <= arena - self.tail_pos
-            && n <= room;
-        if !common {
+        // DATA (1) or ERROR (3).
+        if slot.seq != index.wrapping_add(1) || slot.opcode | 2 != 3 {
             return None;
         }
-        let span = Span { offset: self.tail_pos, start: self.bytes_tail, end: self.bytes_tail.checked_add(n)? };
-        debug_assert_eq!(Ok(span), self.validate(index, slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes));
+        // Live bytes never exceed the arena (every accepted span fits), so the subtraction holds; checked anyway.
+        let room = self.dir.arena_bytes.checked_sub(self.bytes_tail - self.bytes_head)?;
+        let offset = slot.payload_offset.wrapping_sub(self.dir.arena_offset);
+        let span = arena::follow_expected(self.bytes_tail, self.tail_pos, self.dir.arena_bytes, room, slot.payload_nbytes, offset)?;
+        debug_assert_eq!(Ok(span), self.validate(index, slot));
         Some(span)
     }
 
     #[cold]
     #[inline(never)]
-    // The fields come one by one so the common path never has to keep a copy of the slot in memory for this call.
-    fn validate(&self, index: u64, seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64) -> Result<Span, Breach> {
-        let slot = &DescriptorSlot { seq, opcode, payload_offset, payload_nbytes };
+    fn validate(&self, index: u64, slot: &DescriptorSlot) -> Result<Span, Breach> {
         let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
         if slot.seq != index.wrapping_add(1) {
             return Err(bad("seq mismatch", slot.seq));

@@ -105,8 +105,6 @@ pub struct Direction {
     pub head_counter: u64,
     /// Whether STOP may appear (input ring only).
     pub carries_stop: bool,
-    /// `depth - 1`: a message number's slot is `index & slot_mask`.
-    pub slot_mask: u64,
 }
 
 impl Direction {
@@ -120,7 +118,6 @@ impl Direction {
             tail_counter: L3L2Q_INPUT_DESC_TAIL_OFFSET,
             head_counter: L3L2Q_INPUT_DESC_HEAD_OFFSET,
             carries_stop: true,
-            slot_mask: layout.depth - 1,
         }
     }
 
@@ -134,14 +131,13 @@ impl Direction {
             tail_counter: L3L2Q_OUTPUT_DESC_TAIL_OFFSET,
             head_counter: L3L2Q_OUTPUT_DESC_HEAD_OFFSET,
             carries_stop: false,
-            slot_mask: layout.depth - 1,
         }
     }
 
     /// Payload offset of the slot holding message number `index`.
     pub fn slot_offset(&self, index: u64) -> u64 {
         // depth <= 2^30 and the layout was validated, so this cannot overflow.
-        self.ring_offset + (index & self.slot_mask) * L3L2Q_SLOT_BYTES
+        self.ring_offset + (index & (self.depth - 1)) * L3L2Q_SLOT_BYTES
     }
 
     /// Converts a payload offset from a slot into an arena-relative one,

@@ -103,22 +103,25 @@ impl Producer {
         let index = self.released;
         let slot = self.dir.read_slot(region, index)?;
         // The common case in a few comparisons: the slot as this producer wrote it, a non-empty payload at the
-        // arena head without a wrap. Everything else goes through the full check below, which accepts this
-        // case with the same result.
-        let n = slot.payload_nbytes;
-        if slot.seq == index.wrapping_add(1)
-            && n != 0
-            && slot.payload_offset == self.dir.arena_offset + self.head_pos
-            && n <= self.dir.arena_bytes - self.head_pos
-            && n <= self.bytes_tail - self.bytes_head
-        {
-            let end = self.head_pos + n;
-            self.head_pos = if end == self.dir.arena_bytes { 0 } else { end };
-            self.bytes_head += n;
-            self.released = index + 1;
-            return Ok(());
+        // arena head without a wrap, within what was written. Everything else goes through the full check below,
+        // which accepts this case with the same result.
+        if slot.seq == index.wrapping_add(1) {
+            let offset = slot.payload_offset.wrapping_sub(self.dir.arena_offset);
+            let written = self.bytes_tail - self.bytes_head;
+            if let Some(span) = arena::follow_expected(self.bytes_head, self.head_pos, self.dir.arena_bytes, written, slot.payload_nbytes, offset) {
+                self.advance_head(index, span);
+                return Ok(());
+            }
         }
         self.replay_checked(index, slot)
+    }
+
+    /// Frees the span of released message `index`.
+    #[inline(always)]
+    fn advance_head(&mut self, index: u64, span: Span) {
+        self.head_pos = span.end_position(self.head_pos, self.dir.arena_bytes);
+        self.bytes_head = span.end;
+        self.released = index + 1;
     }
 
     /// [`Producer::replay_one`] for any slot: wraps, empty messages, and
@@ -137,9 +140,7 @@ impl Producer {
         let span = arena::follow_at(self.bytes_head, self.bytes_head, self.head_pos, self.dir.arena_bytes, slot.payload_nbytes, relative)
             .filter(|span| span.end <= self.bytes_tail)
             .ok_or_else(|| bad("released slot at a position this producer never wrote", slot.payload_offset))?;
-        self.head_pos = span.end_position(self.head_pos, self.dir.arena_bytes);
-        self.bytes_head = span.end;
-        self.released = index + 1;
+        self.advance_head(index, span);
         Ok(())
     }
 
