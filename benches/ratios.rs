@@ -102,6 +102,7 @@ fn main() {
     add("rtrb framed 64 B batch", 64, Box::new(|n| rtrb_framed_batched(SMALL_ARENA as usize, 64, n, BATCH)));
     add("rtrb u64", 8, Box::new(|n| rtrb_u64(SMALL_DEPTH as usize, n)));
     add("floor wire 64 B", 64, Box::new(|n| floor_wire(SMALL_ARENA as usize, 64, n, 1)));
+    add("floor wire 64 B +16 stores", 64, Box::new(|n| floor_wire_with_stores(SMALL_ARENA as usize, 64, n, 1, 16)));
     add("floor wire 64 B batch", 64, Box::new(|n| floor_wire(SMALL_ARENA as usize, 64, n, BATCH as u64)));
     add("ours 4 KiB", 4096, Box::new(move |n| page.stream(4096, n)));
     add("ours 4 KiB batch", 4096, Box::new(move |n| page.stream_batched(4096, n, BATCH)));
@@ -121,6 +122,7 @@ fn main() {
         Comparison { what: "64 B stream batched, msg/s (info)", ours: "ours 64 B batch", peer: "rtrb framed 64 B batch", better: Better::Higher, target: None },
         Comparison { what: "64 B stream vs the wire-format floor, msg/s (info)", ours: "ours 64 B", peer: "floor wire 64 B", better: Better::Higher, target: None },
         Comparison { what: "64 B consume vs the wire-format floor batched, msg/s (info)", ours: "ours 64 B consume", peer: "floor wire 64 B batch", better: Better::Higher, target: None },
+        Comparison { what: "wire floor, 16 more private stores per message vs none, msg/s (info)", ours: "floor wire 64 B +16 stores", peer: "floor wire 64 B", better: Better::Higher, target: None },
         Comparison { what: "64 B stream vs one u64 per push, msg/s (info)", ours: "ours 64 B", peer: "rtrb u64", better: Better::Higher, target: None },
         Comparison { what: "4 KiB stream, GB/s", ours: "ours 4 KiB", peer: "rtrb framed 4 KiB", better: Better::Higher, target: Some(1.0) },
         Comparison { what: "4 KiB stream batched, GB/s (info)", ours: "ours 4 KiB batch", peer: "rtrb framed 4 KiB", better: Better::Higher, target: None },

@@ -218,7 +218,7 @@ impl<R: Region> L2Endpoint<R> {
     /// or STOP was already acquired; [`Error::Poisoned`] on a breach, a
     /// second peek with window 1, or a descriptor published after STOP;
     /// [`Error::CallbackFailed`] if the region could not be read.
-    #[inline]
+    #[inline(always)]
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
         if self.stop.is_some() || self.input.acquired() - self.input.released() >= self.max_inflight {
@@ -252,7 +252,7 @@ impl<R: Region> L2Endpoint<R> {
 
     /// Acquires the next input into the window (or as STOP); with
     /// `window_full` only STOP is taken.
-    #[inline]
+    #[inline(always)]
     fn acquire_next(&mut self, window_full: bool) -> Result<Message, Error> {
         let acquired = match self.input.try_acquire_if(&self.region, |slot| !window_full || slot.opcode == L3L2Q_OPCODE_STOP) {
             Ok(Some(a)) => a,
@@ -317,7 +317,7 @@ impl<R: Region> L2Endpoint<R> {
     /// # Errors
     /// [`Error::Poisoned`] for an unknown, stale, altered or already
     /// released handle, or when the head store fails.
-    #[inline]
+    #[inline(always)]
     pub fn release(&mut self, message: &Message) -> Result<(), Error> {
         self.poison.check()?;
         if !self.release_oldest(message) {
@@ -458,7 +458,7 @@ impl<R: Region> L2Endpoint<R> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn release_completed_prefix(&mut self) -> Result<(), Error> {
         let data_end = self.data_end();
         let mut count = self.input.released();

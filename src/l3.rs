@@ -142,6 +142,7 @@ impl<R: Region> L3Queue<R> {
         self.stopped
     }
 
+    #[inline(always)]
     fn check_input(&self) -> Result<(), Error> {
         self.poison.check()?;
         if self.stopped { Err(Error::Stopped) } else { Ok(()) }
@@ -157,6 +158,7 @@ impl<R: Region> L3Queue<R> {
     /// (shared memory untouched); [`Error::CallbackFailed`] when reading
     /// the peer's head failed (nothing changed); [`Error::Poisoned`] when a
     /// payload or counter write failed or the peer broke the protocol.
+    #[inline(always)]
     pub fn try_enqueue(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
         self.check_input()?;
         if (opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR) || payload.len() as u64 > self.layout.input_arena_bytes {

@@ -731,6 +731,15 @@ pub mod shape {
 /// validation beyond seq, no ownership tracking: the floor our protocol's
 /// line traffic allows, against which the cost of the rules shows.
 pub fn floor_wire(ring_bytes: usize, size: usize, n: u64, batch: u64) -> Duration {
+    floor_wire_with_stores(ring_bytes, size, n, batch, 0)
+}
+
+/// [`floor_wire`] with `extra_stores` more stores per message by the
+/// producer, each to its own private, cache-resident buffer. Alone they
+/// would cost a cycle each; what they cost here is what every store on
+/// a hot path costs in a two-core stream, where stores retire in order
+/// behind the ones waiting for a line the other core holds.
+pub fn floor_wire_with_stores(ring_bytes: usize, size: usize, n: u64, batch: u64, extra_stores: usize) -> Duration {
     let depth = (ring_bytes / size.max(64)).next_power_of_two() as u64;
     let slots = Buffer::new(depth as usize * 32);
     let arena = Buffer::new(ring_bytes);
@@ -744,6 +753,7 @@ pub fn floor_wire(ring_bytes: usize, size: usize, n: u64, batch: u64) -> Duratio
         || {
             let mut released = 0u64;
             let mut i = 0u64;
+            let mut private = [0u64; 64];
             while i < n {
                 let k = batch.min(n - i);
                 if i + k - released > cap {
@@ -763,6 +773,10 @@ pub fn floor_wire(ring_bytes: usize, size: usize, n: u64, batch: u64) -> Duratio
                         slot.add(2).write_volatile(at as u64);
                         slot.add(3).write_volatile(size as u64);
                         slot.write_volatile(j + 1);
+                    }
+                    for q in 0..extra_stores {
+                        // SAFETY: inside the local array (index taken modulo its length).
+                        unsafe { private.as_mut_ptr().add((q + j as usize * 8) % private.len()).write_volatile(j) };
                     }
                 }
                 i += k;

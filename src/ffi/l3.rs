@@ -3,7 +3,7 @@
 
 use super::common::scalars_mut;
 use super::{arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
-use crate::abi::{Layout, RegionDescriptor, L3L2Q_TASK_SCALARS};
+use crate::abi::{DescriptorSlot, Layout, RegionDescriptor, L3L2Q_TASK_SCALARS};
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l3::L3Queue;
 use crate::layout::Violation;
@@ -34,6 +34,12 @@ impl Region for AnyRegion {
     }
     fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault> {
         dispatch!(self, r => r.write_payload(offset, src))
+    }
+    fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
+        dispatch!(self, r => r.read_slot(offset))
+    }
+    fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
+        dispatch!(self, r => r.write_slot(offset, slot))
     }
     fn load_counter(&self, offset: u64) -> Result<u32, Fault> {
         dispatch!(self, r => r.load_counter(offset))

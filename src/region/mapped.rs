@@ -5,7 +5,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::{Fault, Region, cache, range_fits};
-use crate::abi::RegionDescriptor;
+use crate::abi::{DescriptorSlot, L3L2Q_SLOT_BYTES, RegionDescriptor};
 use crate::layout::Violation;
 
 /// Payload and counter ranges reached through pointers.
@@ -57,6 +57,7 @@ impl MappedRegion {
         self.counter_bytes
     }
 
+    #[inline(always)]
     fn payload_at(&self, offset: u64, len: u64) -> Option<*mut u8> {
         if !range_fits(offset, len, self.payload_bytes) {
             return None;
@@ -94,6 +95,54 @@ impl Region for MappedRegion {
         // aliases; `src` is a Rust-owned buffer that cannot overlap it.
         unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
         cache::clean(dst, src.len());
+        Ok(())
+    }
+
+    /// Four field loads straight into the copy (no staging buffer): the
+    /// consumer's hot path is bound by how many stores it makes, not loads.
+    #[inline(always)]
+    fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
+        let src = self.payload_at(offset, L3L2Q_SLOT_BYTES).ok_or(Fault::Read)?;
+        cache::invalidate(src, L3L2Q_SLOT_BYTES as usize);
+        if src.align_offset(8) != 0 {
+            // SPEC sets no alignment for the payload base: copy the bytes as they lie.
+            // SAFETY: the 32 bytes at src lie inside the payload range (checked above) and the copy goes to a local.
+            let bytes = unsafe { src.cast::<[u8; L3L2Q_SLOT_BYTES as usize]>().read_unaligned() };
+            return Ok(DescriptorSlot::from_bytes(&bytes));
+        }
+        let words = src.cast::<u64>().cast_const();
+        // SAFETY: the four aligned words lie inside the payload range (checked above). Volatile reads each field
+        // exactly once into this copy, which the caller validates: the compiler may not go back to shared memory
+        // for a field later, when a hostile peer may have rewritten it.
+        let field = |i: usize| u64::from_le(unsafe { words.add(i).read_volatile() });
+        Ok(DescriptorSlot { seq: field(0), opcode: field(1), payload_offset: field(2), payload_nbytes: field(3) })
+    }
+
+    /// Four field stores, `seq` last, straight from the values (no staging
+    /// buffer): every store counts on the producer's hot path.
+    #[inline(always)]
+    fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
+        let dst = self.payload_at(offset, L3L2Q_SLOT_BYTES).ok_or(Fault::Write)?;
+        if dst.align_offset(8) != 0 {
+            let bytes = slot.to_bytes();
+            // SAFETY: both ranges lie inside the payload range (checked above); the sources are locals. Fields
+            // go before seq, as in the aligned case.
+            unsafe {
+                core::ptr::copy_nonoverlapping(bytes[8..].as_ptr(), dst.add(8), L3L2Q_SLOT_BYTES as usize - 8);
+                core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, 8);
+            }
+        } else {
+            let words = dst.cast::<u64>();
+            // SAFETY: the four aligned words lie inside the payload range (checked above), which no Rust
+            // reference aliases. Volatile keeps the stores in program order, so seq is written last.
+            unsafe {
+                words.add(1).write_volatile(slot.opcode.to_le());
+                words.add(2).write_volatile(slot.payload_offset.to_le());
+                words.add(3).write_volatile(slot.payload_nbytes.to_le());
+                words.write_volatile(slot.seq.to_le());
+            }
+        }
+        cache::clean(dst, L3L2Q_SLOT_BYTES as usize);
         Ok(())
     }
 
@@ -185,4 +234,49 @@ mod prefetch {
     #[cfg(any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))))]
     #[inline(always)]
     pub fn write(_ptr: *const u8) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counter range: SPEC wants its base 64-byte aligned.
+    #[repr(C, align(64))]
+    struct Counters([u64; 48]);
+
+    /// A region over `buf` with its payload starting `skew` bytes in.
+    fn region(buf: &mut [u64; 16], skew: usize, counters: &mut Counters) -> MappedRegion {
+        let base = buf.as_mut_ptr().cast::<u8>() as u64 + skew as u64;
+        let descriptor = RegionDescriptor::new(7, base, 96, counters.0.as_mut_ptr() as u64, 384);
+        // SAFETY: both ranges lie inside the two local buffers, which outlive the region in every test.
+        unsafe { MappedRegion::from_descriptor(&descriptor) }.unwrap()
+    }
+
+    #[test]
+    fn slots_round_trip_in_wire_order_at_aligned_and_unaligned_bases() {
+        for skew in [0, 3, 8] {
+            let mut buf = [0u64; 16];
+            let mut counters = Counters([0; 48]);
+            let r = region(&mut buf, skew, &mut counters);
+            let slot = DescriptorSlot { seq: 0x1122_3344_5566_7788, opcode: 3, payload_offset: 64, payload_nbytes: 17 };
+            r.write_slot(32, &slot).unwrap();
+            assert_eq!(r.read_slot(32), Ok(slot), "skew {skew}");
+            let mut bytes = [0u8; 32];
+            r.read_payload(32, &mut bytes).unwrap();
+            assert_eq!(bytes, slot.to_bytes(), "little-endian fields in SPEC order, skew {skew}");
+        }
+    }
+
+    #[test]
+    fn slots_outside_the_payload_fault_without_touching_it() {
+        let mut buf = [0u64; 16];
+        let mut counters = Counters([0; 48]);
+        let r = region(&mut buf, 3, &mut counters);
+        let slot = DescriptorSlot { seq: 1, opcode: 1, payload_offset: 0, payload_nbytes: 0 };
+        assert_eq!(r.write_slot(65, &slot), Err(Fault::Write));
+        assert_eq!(r.write_slot(u64::MAX - 8, &slot), Err(Fault::Write));
+        assert_eq!(r.read_slot(65), Err(Fault::Read));
+        assert_eq!(r.read_slot(u64::MAX), Err(Fault::Read));
+        assert_eq!(buf, [0u64; 16]);
+    }
 }

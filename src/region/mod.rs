@@ -12,6 +12,8 @@ pub mod shm;
 
 pub use callbacks::{CallbackRegion, RegionCallbacks};
 pub use mapped::MappedRegion;
+
+use crate::abi::{DescriptorSlot, L3L2Q_SLOT_BYTES};
 #[cfg(unix)]
 pub use shm::{ShmReadOnly, ShmRegion};
 
@@ -41,6 +43,31 @@ pub trait Region {
     /// # Errors
     /// [`Fault::Write`] when the range is outside the payload or the copy failed.
     fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault>;
+
+    /// Reads the 32-byte descriptor slot at payload offset `offset` once
+    /// (SPEC section 4; the caller validates the copy).
+    ///
+    /// # Errors
+    /// [`Fault::Read`] as for [`Region::read_payload`].
+    #[inline]
+    fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
+        let mut bytes = [0u8; L3L2Q_SLOT_BYTES as usize];
+        self.read_payload(offset, &mut bytes)?;
+        Ok(DescriptorSlot::from_bytes(&bytes))
+    }
+
+    /// Writes the descriptor slot at payload offset `offset`: opcode,
+    /// offset and size first, `seq` last (SPEC section 6, step 4).
+    ///
+    /// # Errors
+    /// [`Fault::Write`] as for [`Region::write_payload`]; the slot may then
+    /// be half-written.
+    #[inline]
+    fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
+        let bytes = slot.to_bytes();
+        self.write_payload(offset + 8, &bytes[8..])?;
+        self.write_payload(offset, &bytes[..8])
+    }
 
     /// Loads the low-32 counter at `offset` with acquire ordering.
     ///

@@ -830,6 +830,12 @@ impl Region for ShmRegion {
     fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault> {
         self.inner.write_payload(offset, src)
     }
+    fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
+        self.inner.read_slot(offset)
+    }
+    fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
+        self.inner.write_slot(offset, slot)
+    }
     fn load_counter(&self, offset: u64) -> Result<u32, Fault> {
         self.inner.load_counter(offset)
     }

@@ -70,7 +70,7 @@ pub fn place(head: u64, tail: u64, arena: u64, n: u64) -> Option<Span> {
 
 /// [`place`] with the tail's arena position `pos == tail % arena` given
 /// (kept incrementally by the caller; no division on the hot path).
-#[inline]
+#[inline(always)]
 pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Span> {
     debug_assert_eq!(pos, tail % arena);
     if n == 0 {

@@ -104,7 +104,7 @@ impl Consumer {
     ///
     /// # Errors
     /// As [`Consumer::try_acquire`].
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire_if<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
         if self.acquired == self.observed && self.refresh(region)? == 0 {
             return Ok(None);
@@ -180,7 +180,7 @@ impl Consumer {
         let slot = self.dir.read_slot(region, index)?;
         let span = match self.expected_span(index, &slot) {
             Some(span) => span,
-            None => self.validate(index, &slot)?,
+            None => self.validate_fields(index, slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes)?,
         };
         if !wanted(&slot) {
             return Ok(None);
@@ -239,8 +239,17 @@ impl Consumer {
         Some(span)
     }
 
+    /// [`Consumer::validate`] for the slow path, given the fields as
+    /// values: a slot passed by reference would have to sit in memory, and
+    /// the compiler then stores every slot to the stack on the hot path
+    /// too, where stores are what limits a two-core stream.
     #[cold]
     #[inline(never)]
+    fn validate_fields(&self, index: u64, seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64) -> Result<Span, Breach> {
+        self.validate(index, &DescriptorSlot { seq, opcode, payload_offset, payload_nbytes })
+    }
+
+    #[inline]
     fn validate(&self, index: u64, slot: &DescriptorSlot) -> Result<Span, Breach> {
         let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
         if slot.seq != index.wrapping_add(1) {
@@ -253,7 +262,7 @@ impl Consumer {
             L3L2Q_OPCODE_STOP => {}
             other => return Err(bad("invalid opcode", other)),
         }
-        let relative = self.dir.claimed_arena_offset(slot).ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?;
+        let relative = self.dir.claimed_arena_offset(slot.payload_offset, slot.payload_nbytes).ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?;
         if slot.payload_nbytes == 0 && relative != 0 {
             return Err(bad("zero-byte message with nonzero offset", slot.payload_offset));
         }

@@ -135,6 +135,7 @@ impl Direction {
     }
 
     /// Payload offset of the slot holding message number `index`.
+    #[inline(always)]
     pub fn slot_offset(&self, index: u64) -> u64 {
         // depth <= 2^30 and the layout was validated, so this cannot overflow.
         self.ring_offset + (index & (self.depth - 1)) * L3L2Q_SLOT_BYTES
@@ -152,19 +153,13 @@ impl Direction {
     /// otherwise the offset inside the arena when the whole payload lies in
     /// it; `None` when it does not.
     #[inline]
-    pub(crate) fn claimed_arena_offset(&self, slot: &DescriptorSlot) -> Option<u64> {
-        if slot.payload_nbytes == 0 {
-            Some(slot.payload_offset)
-        } else {
-            self.arena_relative(slot.payload_offset, slot.payload_nbytes)
-        }
+    pub(crate) fn claimed_arena_offset(&self, payload_offset: u64, payload_nbytes: u64) -> Option<u64> {
+        if payload_nbytes == 0 { Some(payload_offset) } else { self.arena_relative(payload_offset, payload_nbytes) }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_slot<R: Region + ?Sized>(&self, region: &R, index: u64) -> Result<DescriptorSlot, RingError> {
-        let mut bytes = [0u8; 32];
-        region.read_payload(self.slot_offset(index), &mut bytes)?;
-        Ok(DescriptorSlot::from_bytes(&bytes))
+        Ok(region.read_slot(self.slot_offset(index))?)
     }
 }
 

@@ -113,7 +113,7 @@ impl Producer {
                 return Ok(());
             }
         }
-        self.replay_checked(index, slot)
+        self.replay_checked(index, slot.seq, slot.payload_offset, slot.payload_nbytes)
     }
 
     /// Frees the span of released message `index`.
@@ -126,20 +126,19 @@ impl Producer {
 
     /// [`Producer::replay_one`] for any slot: wraps, empty messages, and
     /// released slots that do not match what this producer wrote (poison).
+    /// Takes the fields it checks as values, as `Consumer::validate_fields`
+    /// does, so the hot path keeps the slot in registers.
     #[cold]
     #[inline(never)]
-    fn replay_checked(&mut self, index: u64, slot: DescriptorSlot) -> Result<(), RingError> {
+    fn replay_checked(&mut self, index: u64, seq: u64, payload_offset: u64, payload_nbytes: u64) -> Result<(), RingError> {
         let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
-        if slot.seq != index.wrapping_add(1) {
-            return Err(bad("released slot seq was altered", slot.seq).into());
+        if seq != index.wrapping_add(1) {
+            return Err(bad("released slot seq was altered", seq).into());
         }
-        let relative = self
-            .dir
-            .claimed_arena_offset(&slot)
-            .ok_or_else(|| bad("released slot payload outside the arena", slot.payload_offset))?;
-        let span = arena::follow_at(self.bytes_head, self.bytes_head, self.head_pos, self.dir.arena_bytes, slot.payload_nbytes, relative)
+        let relative = self.dir.claimed_arena_offset(payload_offset, payload_nbytes).ok_or_else(|| bad("released slot payload outside the arena", payload_offset))?;
+        let span = arena::follow_at(self.bytes_head, self.bytes_head, self.head_pos, self.dir.arena_bytes, payload_nbytes, relative)
             .filter(|span| span.end <= self.bytes_tail)
-            .ok_or_else(|| bad("released slot at a position this producer never wrote", slot.payload_offset))?;
+            .ok_or_else(|| bad("released slot at a position this producer never wrote", payload_offset))?;
         self.advance_head(index, span);
         Ok(())
     }
@@ -189,10 +188,7 @@ impl Producer {
         let span = placement.span.shrink(self.bytes_tail, nbytes);
         let payload_offset = if nbytes == 0 { 0 } else { self.dir.arena_offset + span.offset };
         let slot = DescriptorSlot { seq: placement.index.wrapping_add(1), opcode, payload_offset, payload_nbytes: nbytes };
-        let bytes = slot.to_bytes();
-        let slot_offset = self.dir.slot_offset(placement.index);
-        region.write_payload(slot_offset + 8, &bytes[8..])?;
-        region.write_payload(slot_offset, &bytes[..8])?;
+        region.write_slot(self.dir.slot_offset(placement.index), &slot)?;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
         self.written += 1;
