@@ -4,7 +4,7 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use super::{Fault, Region, cache, range_fits};
+use super::{Fault, Region, cache, range_fits, read_slot_bytes, write_slot_bytes};
 use crate::abi::{DescriptorSlot, L3L2Q_SLOT_BYTES, RegionDescriptor};
 use crate::layout::Violation;
 
@@ -103,13 +103,11 @@ impl Region for MappedRegion {
     #[inline(always)]
     fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
         let src = self.payload_at(offset, L3L2Q_SLOT_BYTES).ok_or(Fault::Read)?;
-        cache::invalidate(src, L3L2Q_SLOT_BYTES as usize);
         if src.align_offset(8) != 0 {
             // SPEC sets no alignment for the payload base: copy the bytes as they lie.
-            // SAFETY: the 32 bytes at src lie inside the payload range (checked above) and the copy goes to a local.
-            let bytes = unsafe { src.cast::<[u8; L3L2Q_SLOT_BYTES as usize]>().read_unaligned() };
-            return Ok(DescriptorSlot::from_bytes(&bytes));
+            return read_slot_bytes(self, offset);
         }
+        cache::invalidate(src, L3L2Q_SLOT_BYTES as usize);
         let words = src.cast::<u64>().cast_const();
         // SAFETY: the four aligned words lie inside the payload range (checked above). Volatile reads each field
         // exactly once into this copy, which the caller validates: the compiler may not go back to shared memory
@@ -124,23 +122,16 @@ impl Region for MappedRegion {
     fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
         let dst = self.payload_at(offset, L3L2Q_SLOT_BYTES).ok_or(Fault::Write)?;
         if dst.align_offset(8) != 0 {
-            let bytes = slot.to_bytes();
-            // SAFETY: both ranges lie inside the payload range (checked above); the sources are locals. Fields
-            // go before seq, as in the aligned case.
-            unsafe {
-                core::ptr::copy_nonoverlapping(bytes[8..].as_ptr(), dst.add(8), L3L2Q_SLOT_BYTES as usize - 8);
-                core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, 8);
-            }
-        } else {
-            let words = dst.cast::<u64>();
-            // SAFETY: the four aligned words lie inside the payload range (checked above), which no Rust
-            // reference aliases. Volatile keeps the stores in program order, so seq is written last.
-            unsafe {
-                words.add(1).write_volatile(slot.opcode.to_le());
-                words.add(2).write_volatile(slot.payload_offset.to_le());
-                words.add(3).write_volatile(slot.payload_nbytes.to_le());
-                words.write_volatile(slot.seq.to_le());
-            }
+            return write_slot_bytes(self, offset, slot);
+        }
+        let words = dst.cast::<u64>();
+        // SAFETY: the four aligned words lie inside the payload range (checked above), which no Rust
+        // reference aliases. Volatile keeps the stores in program order, so seq is written last.
+        unsafe {
+            words.add(1).write_volatile(slot.opcode.to_le());
+            words.add(2).write_volatile(slot.payload_offset.to_le());
+            words.add(3).write_volatile(slot.payload_nbytes.to_le());
+            words.write_volatile(slot.seq.to_le());
         }
         cache::clean(dst, L3L2Q_SLOT_BYTES as usize);
         Ok(())

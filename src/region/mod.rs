@@ -12,10 +12,10 @@ pub mod shm;
 
 pub use callbacks::{CallbackRegion, RegionCallbacks};
 pub use mapped::MappedRegion;
-
-use crate::abi::{DescriptorSlot, L3L2Q_SLOT_BYTES};
 #[cfg(unix)]
 pub use shm::{ShmReadOnly, ShmRegion};
+
+use crate::abi::{DescriptorSlot, L3L2Q_SLOT_BYTES};
 
 /// A payload or counter operation that did not happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,9 +51,7 @@ pub trait Region {
     /// [`Fault::Read`] as for [`Region::read_payload`].
     #[inline]
     fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
-        let mut bytes = [0u8; L3L2Q_SLOT_BYTES as usize];
-        self.read_payload(offset, &mut bytes)?;
-        Ok(DescriptorSlot::from_bytes(&bytes))
+        read_slot_bytes(self, offset)
     }
 
     /// Writes the descriptor slot at payload offset `offset`: opcode,
@@ -64,9 +62,7 @@ pub trait Region {
     /// be half-written.
     #[inline]
     fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
-        let bytes = slot.to_bytes();
-        self.write_payload(offset + 8, &bytes[8..])?;
-        self.write_payload(offset, &bytes[..8])
+        write_slot_bytes(self, offset, slot)
     }
 
     /// Loads the low-32 counter at `offset` with acquire ordering.
@@ -112,6 +108,23 @@ pub trait Region {
     fn prefetch_write(&self, offset: u64) {
         let _ = offset;
     }
+}
+
+/// [`Region::read_slot`] through [`Region::read_payload`]: the default,
+/// and what a backend with a faster form falls back to where that form
+/// does not apply (a mapped region with an unaligned base).
+pub(crate) fn read_slot_bytes<R: Region + ?Sized>(region: &R, offset: u64) -> Result<DescriptorSlot, Fault> {
+    let mut bytes = [0u8; L3L2Q_SLOT_BYTES as usize];
+    region.read_payload(offset, &mut bytes)?;
+    Ok(DescriptorSlot::from_bytes(&bytes))
+}
+
+/// [`Region::write_slot`] through [`Region::write_payload`], fields first
+/// and `seq` last; the default and the fallback, as [`read_slot_bytes`].
+pub(crate) fn write_slot_bytes<R: Region + ?Sized>(region: &R, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
+    let bytes = slot.to_bytes();
+    region.write_payload(offset + 8, &bytes[8..])?;
+    region.write_payload(offset, &bytes[..8])
 }
 
 /// Checks `offset..offset + len` lies inside `0..size` without overflow.
