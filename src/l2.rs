@@ -221,17 +221,21 @@ impl<R: Region> L2Endpoint<R> {
     #[inline(always)]
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
-        if self.stop.is_some() || self.input.acquired() - self.input.released() >= self.max_inflight {
-            return self.try_peek_unusual();
+        let window_full = self.input.acquired() - self.input.released() >= self.max_inflight;
+        if self.stop.is_some() || window_full {
+            self.check_unusual_peek()?;
         }
-        self.acquire_next(false)
+        self.acquire_next(window_full)
     }
 
-    /// [`L2Endpoint::try_peek`] after STOP or with a full window: kept out
-    /// of the common path.
+    /// The rules of [`L2Endpoint::try_peek`] after STOP or with a full
+    /// window, kept out of the common path: `Ok` when the peek may go on
+    /// (a full window still lets STOP through: it does not count against
+    /// it). It returns no message itself: a cold call returning one would
+    /// make the compiler pass every handle through memory on the hot path.
     #[cold]
     #[inline(never)]
-    fn try_peek_unusual(&mut self) -> Result<Message, Error> {
+    fn check_unusual_peek(&mut self) -> Result<(), Error> {
         if let Some(stop) = self.stop {
             if let Err(e) = self.input.refresh(&self.region) {
                 return Err(self.poison.from_ring(&self.region, Operation::Peek, e));
@@ -246,8 +250,7 @@ impl<R: Region> L2Endpoint<R> {
         if self.max_inflight == 1 && inflight == 1 {
             return Err(self.ownership(Operation::Peek, format_args!("peek again before release with window 1")));
         }
-        // A full window still lets STOP through: it does not count against it.
-        self.acquire_next(true)
+        Ok(())
     }
 
     /// Acquires the next input into the window (or as STOP); with
@@ -321,7 +324,7 @@ impl<R: Region> L2Endpoint<R> {
     pub fn release(&mut self, message: &Message) -> Result<(), Error> {
         self.poison.check()?;
         if !self.release_oldest(message) {
-            self.mark_complete(message)?;
+            self.mark_complete_fields(message.seq, message.opcode, message.payload_offset, message.payload_nbytes, message.data)?;
         }
         self.release_completed_prefix()
     }
@@ -394,13 +397,20 @@ impl<R: Region> L2Endpoint<R> {
     /// batch); the endpoint is then poisoned and nothing is stored.
     pub fn release_batch(&mut self, messages: &[Message]) -> Result<(), Error> {
         self.poison.check()?;
+        // The in-order run first, counted locally and committed once: no
+        // cursor store per message.
+        let data_end = self.data_end();
+        let (mut count, mut bytes_end) = (self.input.released(), self.input.bytes_head());
         let mut rest = messages;
         while let Some((message, tail)) = rest.split_first() {
-            if !self.release_oldest(message) {
-                break;
+            match self.oldest_bytes_end(count, data_end, message) {
+                Some(end) => (count, bytes_end) = (count + 1, end),
+                None => break,
             }
             rest = tail;
         }
+        // Before the rest, so mark_complete sees the run as released (a duplicate in the batch is then a double release).
+        self.input.release_to(count, bytes_end);
         for message in rest {
             self.mark_complete(message)?;
         }
@@ -417,15 +427,39 @@ impl<R: Region> L2Endpoint<R> {
     #[inline(always)]
     fn release_oldest(&mut self, message: &Message) -> bool {
         let oldest = self.input.released();
-        if message.seq != oldest.wrapping_add(1) || oldest >= self.data_end() {
-            return false;
+        match self.oldest_bytes_end(oldest, self.data_end(), message) {
+            Some(end) => {
+                self.input.release_to(oldest + 1, end);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether `message` is the unaltered handle of input `oldest`, when
+    /// every input before it counts as released and it is not yet: then
+    /// the arena cursor its release frees up to. `data_end` is
+    /// [`L2Endpoint::data_end`]. Checks only.
+    #[inline(always)]
+    fn oldest_bytes_end(&self, oldest: u64, data_end: u64, message: &Message) -> Option<u64> {
+        if message.seq != oldest.wrapping_add(1) || oldest >= data_end {
+            return None;
         }
         let entry = self.window.entry(oldest);
         if entry.completed(oldest) || !entry.named_by(message) {
-            return false;
+            return None;
         }
-        self.input.release_to(oldest + 1, entry.bytes_end);
-        true
+        Some(entry.bytes_end)
+    }
+
+    /// [`L2Endpoint::mark_complete`] for [`L2Endpoint::release`], given
+    /// the handle's fields as values: a handle passed by reference would
+    /// have to sit in memory, and the compiler then stores every handle
+    /// to the stack on the hot path too (as `Consumer::validate_fields`).
+    #[cold]
+    #[inline(never)]
+    fn mark_complete_fields(&mut self, seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64, data: *const u8) -> Result<(), Error> {
+        self.mark_complete(&Message { seq, opcode, payload_offset, payload_nbytes, data })
     }
 
     /// Validates a held handle and marks it complete, without touching

@@ -172,8 +172,7 @@ impl Consumer {
     }
 
     /// Acquires message `acquired`, known to be published: copies its slot
-    /// once, validates it and claims its arena span, then starts fetching
-    /// the next one's slot and payload while this one is used.
+    /// once, validates it and claims its arena span.
     #[inline(always)]
     fn take_published<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
         let index = self.acquired;
@@ -188,35 +187,7 @@ impl Consumer {
         self.acquired += 1;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
-        self.prefetch_ahead(region);
         Ok(Some(Acquired { index, slot, span }))
-    }
-
-    /// Starts fetching what the next messages will need while this one is
-    /// used. Each is a line the producer wrote on another core; asking
-    /// early lets several transfers overlap instead of each stalling its
-    /// own message. With a few messages published, the next slot and the
-    /// bytes at the next expected payload position; with more, a stream
-    /// runs ahead instead: the slot line a few messages on (once per line,
-    /// two slots to a line) and payload bytes a few lines on.
-    #[inline(always)]
-    fn prefetch_ahead<R: Region + ?Sized>(&self, region: &R) {
-        const SLOTS_AHEAD: u64 = 4;
-        const BYTES_AHEAD: u64 = 256;
-        let published = self.observed - self.acquired;
-        if published > SLOTS_AHEAD && BYTES_AHEAD < self.dir.arena_bytes {
-            let slot_ahead = self.acquired + SLOTS_AHEAD;
-            if slot_ahead & 1 == 0 {
-                region.prefetch_read(self.dir.slot_offset(slot_ahead));
-            }
-            // Bytes this far ahead are most likely inside the published messages; a wrong guess costs a line, never correctness.
-            let ahead = self.tail_pos + BYTES_AHEAD;
-            let ahead = if ahead >= self.dir.arena_bytes { ahead - self.dir.arena_bytes } else { ahead };
-            region.prefetch_read(self.dir.arena_offset + ahead);
-        } else if published != 0 {
-            region.prefetch_read(self.dir.slot_offset(self.acquired));
-            region.prefetch_read(self.dir.arena_offset + self.tail_pos);
-        }
     }
 
     /// The span of the common message, checked in a few comparisons: the
