@@ -59,9 +59,6 @@ impl Region for AnyRegion {
     fn prefetch_read(&self, offset: u64) {
         dispatch!(self, r => r.prefetch_read(offset))
     }
-    fn prefetch_write(&self, offset: u64) {
-        dispatch!(self, r => r.prefetch_write(offset))
-    }
 }
 
 /// Opaque L3 queue handle.

@@ -176,13 +176,6 @@ impl Region for MappedRegion {
             prefetch::read(self.payload.as_ptr().wrapping_add(offset as usize));
         }
     }
-
-    #[inline]
-    fn prefetch_write(&self, offset: u64) {
-        if offset < self.payload_bytes {
-            prefetch::write(self.payload.as_ptr().wrapping_add(offset as usize));
-        }
-    }
 }
 
 /// Cache prefetch hints. A prefetch instruction never faults, not even on
@@ -196,13 +189,6 @@ mod prefetch {
         unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast()) }
     }
 
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
-    #[inline(always)]
-    pub fn write(ptr: *const u8) {
-        // SAFETY: PREFETCHW is a pure hint (see the module docs); CPUs without it execute it as a NOP.
-        unsafe { core::arch::asm!("prefetchw byte ptr [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
-    }
-
     #[cfg(all(target_arch = "aarch64", not(miri)))]
     #[inline(always)]
     pub fn read(ptr: *const u8) {
@@ -210,21 +196,10 @@ mod prefetch {
         unsafe { core::arch::asm!("prfm pldl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
     }
 
-    #[cfg(all(target_arch = "aarch64", not(miri)))]
-    #[inline(always)]
-    pub fn write(ptr: *const u8) {
-        // SAFETY: PRFM is a pure hint (see the module docs).
-        unsafe { core::arch::asm!("prfm pstl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
-    }
-
     // Miri cannot run inline assembly; a hint may be dropped anywhere.
     #[cfg(any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))))]
     #[inline(always)]
     pub fn read(_ptr: *const u8) {}
-
-    #[cfg(any(miri, not(any(target_arch = "x86_64", target_arch = "aarch64"))))]
-    #[inline(always)]
-    pub fn write(_ptr: *const u8) {}
 }
 
 #[cfg(test)]

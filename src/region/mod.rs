@@ -103,11 +103,6 @@ pub trait Region {
     fn prefetch_read(&self, offset: u64) {
         let _ = offset;
     }
-
-    /// As [`Region::prefetch_read`], for a line about to be written.
-    fn prefetch_write(&self, offset: u64) {
-        let _ = offset;
-    }
 }
 
 /// [`Region::read_slot`] through [`Region::read_payload`]: the default,

@@ -854,9 +854,6 @@ impl Region for ShmRegion {
     fn prefetch_read(&self, offset: u64) {
         self.inner.prefetch_read(offset)
     }
-    fn prefetch_write(&self, offset: u64) {
-        self.inner.prefetch_write(offset)
-    }
 }
 
 /// A read-only view of a live shared-memory queue, for diagnostics

@@ -192,30 +192,7 @@ impl Producer {
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
         self.written += 1;
-        self.prefetch_ahead(region);
         Ok(())
-    }
-
-    /// Asks for write ownership of the slot and arena lines a few messages
-    /// ahead, while they are known to be free (released by the consumer, as
-    /// last observed), so later writes do not each wait for their line.
-    /// Slots are asked for once per line (two per line), bytes one line
-    /// ahead of each payload's end.
-    #[inline(always)]
-    fn prefetch_ahead<R: Region + ?Sized>(&self, region: &R) {
-        const SLOTS_AHEAD: u64 = 4;
-        const BYTES_AHEAD: u64 = 256;
-        let ahead = self.written.wrapping_add(SLOTS_AHEAD);
-        if ahead & 1 == 0 && self.written - self.released + SLOTS_AHEAD < self.dir.depth {
-            region.prefetch_write(self.dir.slot_offset(ahead));
-        }
-        // Free bytes lie ahead of the tail up to the head plus one arena; also keeps BYTES_AHEAD below the
-        // arena size, so one subtraction wraps the position.
-        if self.bytes_tail - self.bytes_head < self.dir.arena_bytes.saturating_sub(BYTES_AHEAD) {
-            let ahead = self.tail_pos + BYTES_AHEAD;
-            let ahead = if ahead >= self.dir.arena_bytes { ahead - self.dir.arena_bytes } else { ahead };
-            region.prefetch_write(self.dir.arena_offset + ahead);
-        }
     }
 
     /// Publishes every written slot with one release store of the tail.
