@@ -355,13 +355,10 @@ impl<R: Region> L2Endpoint<R> {
         let room = usize::try_from(self.max_inflight - inflight).unwrap_or(usize::MAX);
         let (window, region) = (&mut self.window, &self.region);
         let mut stop = None;
-        let max = out.len().min(room);
-        let mut unfilled = out.iter_mut();
-        let (n, result) = self.input.try_acquire_batch(region, max, |acquired| {
-            // At most `max` messages are taken, so there is always a next element.
-            if let Some(element) = unfilled.next() {
-                *element = Message::of(region, &acquired.slot);
-            }
+        let mut filled = 0;
+        let (n, result) = self.input.try_acquire_batch(region, out.len().min(room), |acquired| {
+            out[filled] = Message::of(region, &acquired.slot);
+            filled += 1;
             if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
                 stop = Some(StopState { index: acquired.index, released: false });
                 return false;
