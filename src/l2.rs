@@ -170,10 +170,12 @@ impl<R: Region> L2Endpoint<R> {
         if max_inflight == 0 || max_inflight > layout.depth || initial_count > crate::ring::MAX_INITIAL_COUNT {
             return Err(Error::BadArgument);
         }
+        let mut input = Consumer::new(Direction::input(&layout), initial_count);
+        input.map_arena(&region);
         Ok(L2Endpoint {
             region,
             layout,
-            input: Consumer::new(Direction::input(&layout), initial_count),
+            input,
             output: Sender::new(Producer::new(Direction::output(&layout), initial_count)),
             window: Window::new(max_inflight),
             max_inflight,
@@ -267,7 +269,7 @@ impl<R: Region> L2Endpoint<R> {
         } else {
             self.window.record(&acquired);
         }
-        Ok(Message::of(&self.region, &acquired.slot))
+        Ok(acquired.message())
     }
 
     /// Acquires the next input, waiting up to `timeout_ns` (spinning).
@@ -303,7 +305,8 @@ impl<R: Region> L2Endpoint<R> {
     #[inline]
     pub fn holds(&self, message: &Message) -> bool {
         if message.opcode == L3L2Q_OPCODE_STOP {
-            return self.stop.is_some_and(|s| !s.released && message.seq == s.index.wrapping_add(1));
+            // STOP is zero-byte: a handle claiming bytes was altered (and `payload` relies on this).
+            return self.stop.is_some_and(|s| !s.released && message.seq == s.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0);
         }
         let index = message.seq.wrapping_sub(1);
         if index < self.input.released() || index >= self.data_end() {
@@ -357,7 +360,7 @@ impl<R: Region> L2Endpoint<R> {
         let mut stop = None;
         let mut filled = 0;
         let (n, result) = self.input.try_acquire_batch(region, out.len().min(room), |acquired| {
-            out[filled] = Message::of(region, &acquired.slot);
+            out[filled] = acquired.message();
             filled += 1;
             if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
                 stop = Some(StopState { index: acquired.index, released: false });
@@ -543,7 +546,7 @@ impl<R: Region> L2Endpoint<R> {
     /// poisoned.
     pub fn try_consume(&mut self, max: usize, mut visit: impl FnMut(&Message, &[u8])) -> Result<usize, Error> {
         self.poison.check()?;
-        if self.region.payload_ptr(self.layout.input_arena_offset, 1).is_none() {
+        if !self.input.arena_mapped() {
             return Err(Error::BadArgument);
         }
         if max == 0 {
@@ -559,7 +562,7 @@ impl<R: Region> L2Endpoint<R> {
                 // Recorded before the visit, so an unwinding visitor still leaves STOP known (and released).
                 *stop = Some(StopState { index: acquired.index, released: true });
             }
-            let message = Message::of(region, &acquired.slot);
+            let message = acquired.message();
             // SAFETY: the message was just acquired and is released only after this call returns; a non-null
             // `data` points at its payload_nbytes bytes inside the mapped payload range.
             let payload = unsafe { message.payload() };
@@ -695,21 +698,19 @@ impl<R: Region> L2Endpoint<R> {
 
 impl L2Endpoint<MappedRegion> {
     /// The payload of a held input, in place; empty for a message this
-    /// endpoint does not hold. The borrow of `self` keeps the slice from
-    /// outliving the release, which needs `&mut self`.
+    /// endpoint does not hold. The bytes are found from the handle's
+    /// offset and length as validated at acquisition (its `data` field is
+    /// not consulted). The borrow of `self` keeps the slice from outliving
+    /// the release, which needs `&mut self`.
     #[inline]
     pub fn payload(&self, message: &Message) -> &[u8] {
         if !self.holds(message) {
             return &[];
         }
-        match self.region.payload_ptr(message.payload_offset, message.payload_nbytes) {
-            // SAFETY: the range lies inside the mapped payload (payload_ptr checks it); the message is held
-            // by this endpoint until released, which the borrow of `self` prevents while the slice lives.
-            Some(p) if message.payload_nbytes != 0 && p.as_ptr().cast_const() == message.data => unsafe {
-                core::slice::from_raw_parts(p.as_ptr(), message.payload_nbytes as usize)
-            },
-            _ => &[],
-        }
+        // SAFETY: a held handle carries exactly the offset and length of an input slot the consumer validated and
+        // has not released (`holds` compares them with the window entry recorded at acquisition); the borrow of
+        // `self` ends before any release.
+        unsafe { self.input.payload_in_place(message.payload_offset, message.payload_nbytes) }
     }
 
     /// The in-place bytes of the active output reservation, to fill before

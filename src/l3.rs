@@ -95,12 +95,14 @@ impl<R: Region> L3Queue<R> {
             region.store_counter(offset, value).map_err(|_| Error::CallbackFailed)?;
         }
         let exact = RegionDescriptor { payload_bytes: layout.payload_bytes, counter_bytes: layout.counter_bytes, ..*descriptor };
+        let mut output = Consumer::new(Direction::output(&layout), initial_count);
+        output.map_arena(&region);
         Ok(L3Queue {
             region,
             layout,
             descriptor: exact,
             input: Sender::new(Producer::new(Direction::input(&layout), initial_count)),
-            output: Consumer::new(Direction::output(&layout), initial_count),
+            output,
             stopped: false,
             held: vec![ActiveOutput::default(); depth.min(L3L2Q_L3_MAX_HELD) as usize].into_boxed_slice(),
             poison: Poison::new(descriptor.region_id, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET),
@@ -296,7 +298,7 @@ impl<R: Region> L3Queue<R> {
         self.poison.check()?;
         if self.held_count() > 0 {
             let slot = self.held_entry(self.output.released()).slot;
-            return Ok(Message::of(&self.region, &slot));
+            return Ok(self.output.message(&self.region, &slot));
         }
         self.acquire_one()
     }
@@ -316,7 +318,7 @@ impl<R: Region> L3Queue<R> {
             Ok(Some(acquired)) => {
                 let position = (acquired.index & (self.held.len() as u64 - 1)) as usize;
                 self.held[position] = ActiveOutput { slot: acquired.slot, index: acquired.index, bytes_end: acquired.span.end };
-                Ok(Message::of(&self.region, &acquired.slot))
+                Ok(acquired.message())
             }
             Ok(None) => Err(Error::NoProgress),
             Err(e) => Err(self.poison.from_ring(&self.region, Operation::Peek, e)),
@@ -340,7 +342,7 @@ impl<R: Region> L3Queue<R> {
         let first = self.output.released();
         while n < out.len() && (n as u64) < self.held_count() {
             let slot = self.held_entry(first + n as u64).slot;
-            out[n] = Message::of(&self.region, &slot);
+            out[n] = self.output.message(&self.region, &slot);
             n += 1;
         }
         while n < out.len() && self.held_count() < self.held.len() as u64 {

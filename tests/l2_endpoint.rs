@@ -218,6 +218,11 @@ fn input_payload_bytes_are_visible_in_place_through_the_view() {
     let mut altered = mb;
     altered.payload_nbytes = 36;
     assert!(l2.payload(&altered).is_empty(), "an altered handle has no view");
+    let mut repointed = mb;
+    repointed.data = ma.data;
+    assert_eq!(l2.payload(&repointed), &b[..], "the view comes from the validated offset, not the handle's pointer");
+    repointed.data = ptr::null();
+    assert_eq!(l2.payload(&repointed), &b[..]);
     l2.release(&ma).unwrap();
     assert!(l2.payload(&ma).is_empty(), "a released message has no view");
     assert_eq!(region.counter(IN_HEAD), 1);
@@ -697,6 +702,11 @@ fn stop_is_released_physically_only_after_every_earlier_input() {
     let stop = l2.try_peek().unwrap();
     assert_eq!(stop, Message { seq: 3, opcode: STOP, payload_offset: 0, payload_nbytes: 0, data: ptr::null() });
     assert!(l2.holds(&stop));
+    // A STOP handle claiming bytes was altered: not held, and no view of the bytes it names.
+    let claims_bytes = Message { payload_offset: a.payload_offset, payload_nbytes: 3, ..stop };
+    assert!(!l2.holds(&claims_bytes));
+    assert!(l2.payload(&claims_bytes).is_empty());
+    assert!(!l2.holds(&Message { payload_offset: a.payload_offset, ..stop }));
     assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress, "nothing after STOP is acquired");
     assert!(!l2.drained());
 

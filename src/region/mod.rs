@@ -78,7 +78,9 @@ pub trait Region {
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault>;
 
     /// A pointer to `len` payload bytes at `offset` when the region is
-    /// directly mapped, for zero-copy access; `None` otherwise.
+    /// directly mapped, for zero-copy access; `None` otherwise. The bytes
+    /// must stay mapped at that address for the region's lifetime: the
+    /// endpoints resolve each arena once and index into it afterwards.
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
         let _ = (offset, len);
         None

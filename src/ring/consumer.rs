@@ -1,7 +1,9 @@
 //! Consumer half of one direction (SPEC section 6, consumer sequence).
 
+use core::ptr::NonNull;
+
 use super::arena::{self, Span};
-use super::{Breach, Direction, RingError};
+use super::{Breach, Direction, Message, RingError};
 use crate::abi::*;
 use crate::counter::fold;
 use crate::error::ErrorKind;
@@ -17,6 +19,17 @@ pub struct Acquired {
     pub slot: DescriptorSlot,
     /// Arena span, including any padding a wrap skipped before it.
     pub span: Span,
+    /// The payload in place (as [`Message::data`]).
+    pub data: *const u8,
+}
+
+impl Acquired {
+    /// The handle the application gets for this message.
+    #[inline(always)]
+    pub fn message(&self) -> Message {
+        let slot = &self.slot;
+        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data: self.data }
+    }
 }
 
 /// The consuming side of a ring.
@@ -37,12 +50,81 @@ pub struct Consumer {
     bytes_tail: u64,
     /// `bytes_tail % arena_bytes`, kept incrementally (no division per message).
     tail_pos: u64,
+    /// The arena in place, when the region maps all of it (see
+    /// [`Consumer::map_arena`]): a validated span then needs no second
+    /// range check to become a pointer.
+    arena: Option<NonNull<u8>>,
 }
+
+// SAFETY: `arena` is only an address inside the region of the endpoint that owns this consumer; it is
+// dereferenced only through that endpoint, which is itself Send only when its region is.
+unsafe impl Send for Consumer {}
 
 impl Consumer {
     /// A consumer whose counters start at `initial` (0 on a fresh region).
     pub fn new(dir: Direction, initial: u64) -> Consumer {
-        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0, tail_pos: 0 }
+        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0, tail_pos: 0, arena: None }
+    }
+
+    /// Resolves the arena in place once, when `region` maps all of it, so
+    /// that [`Consumer::message`] and [`Consumer::payload_in_place`] turn
+    /// validated spans into pointers without asking the region again.
+    /// `region` must be the one every later call passes.
+    pub fn map_arena<R: Region + ?Sized>(&mut self, region: &R) {
+        self.arena = region.payload_ptr(self.dir.arena_offset, self.dir.arena_bytes);
+    }
+
+    /// Whether [`Consumer::map_arena`] found the arena mapped in place.
+    pub fn arena_mapped(&self) -> bool {
+        self.arena.is_some()
+    }
+
+    /// The handle of an acquired message, given its validated slot: with
+    /// its payload in place when the arena is mapped, null `data` otherwise
+    /// (and for an empty payload).
+    #[inline(always)]
+    pub fn message<R: Region + ?Sized>(&self, region: &R, slot: &DescriptorSlot) -> Message {
+        let data = self.payload_data(region, slot);
+        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data }
+    }
+
+    /// [`Message::data`] for a validated slot, its bytes made readable.
+    #[inline(always)]
+    fn payload_data<R: Region + ?Sized>(&self, region: &R, slot: &DescriptorSlot) -> *const u8 {
+        match self.arena {
+            Some(_) if slot.payload_nbytes != 0 => {
+                region.refresh_for_read(slot.payload_offset, slot.payload_nbytes);
+                self.arena_ptr(slot.payload_offset)
+            }
+            _ => core::ptr::null(),
+        }
+    }
+
+    /// The in-place bytes of a held message's payload, given the offset and
+    /// length of its validated slot; empty when the arena is not mapped.
+    ///
+    /// # Safety
+    /// `payload_offset` and `payload_nbytes` must be those of a slot this
+    /// consumer validated and has not released (so they lie inside the
+    /// arena and no producer writes them), and the slice must not outlive
+    /// that release.
+    #[inline(always)]
+    pub unsafe fn payload_in_place<'a>(&self, payload_offset: u64, payload_nbytes: u64) -> &'a [u8] {
+        if self.arena.is_none() || payload_nbytes == 0 {
+            return &[];
+        }
+        // SAFETY: by the caller's contract the span lies inside the arena, which the region maps in place for its
+        // lifetime (resolved in map_arena), and stays unwritten until released; usize holds it (the arena is mapped).
+        unsafe { core::slice::from_raw_parts(self.arena_ptr(payload_offset), payload_nbytes as usize) }
+    }
+
+    /// The address of arena byte `payload_offset` (a payload offset inside
+    /// the arena); null when the arena is not mapped.
+    #[inline(always)]
+    fn arena_ptr(&self, payload_offset: u64) -> *const u8 {
+        // Validated spans lie inside the arena, so this stays within the mapping; wrapping arithmetic keeps
+        // even a wrong offset from being undefined behaviour (only dereferencing it would be).
+        self.arena.map_or(core::ptr::null(), |base| base.as_ptr().cast_const().wrapping_add(payload_offset.wrapping_sub(self.dir.arena_offset) as usize))
     }
 
     /// The direction this consumer reads.
@@ -187,7 +269,7 @@ impl Consumer {
         self.acquired += 1;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
-        Ok(Some(Acquired { index, slot, span }))
+        Ok(Some(Acquired { index, slot, span, data: self.payload_data(region, &slot) }))
     }
 
     /// The span of the common message, checked in a few comparisons: the

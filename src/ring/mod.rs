@@ -48,19 +48,6 @@ impl Message {
     /// buffers that a batch peek fills.
     pub const EMPTY: Message = Message { seq: 0, opcode: L3L2Q_OPCODE_INVALID, payload_offset: 0, payload_nbytes: 0, data: core::ptr::null() };
 
-    /// The view of an acquired slot, with its in-place payload pointer
-    /// when the region is mapped.
-    #[inline]
-    pub(crate) fn of<R: Region + ?Sized>(region: &R, slot: &DescriptorSlot) -> Message {
-        let data = if slot.payload_nbytes == 0 {
-            core::ptr::null()
-        } else {
-            region.refresh_for_read(slot.payload_offset, slot.payload_nbytes);
-            region.payload_ptr(slot.payload_offset, slot.payload_nbytes).map_or(core::ptr::null(), |p| p.as_ptr().cast_const())
-        };
-        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data }
-    }
-
     /// Whether this is the message `slot` describes (all wire fields equal).
     pub(crate) fn names(&self, slot: &DescriptorSlot) -> bool {
         self.seq == slot.seq && self.opcode == slot.opcode && self.payload_offset == slot.payload_offset && self.payload_nbytes == slot.payload_nbytes
