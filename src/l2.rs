@@ -57,23 +57,39 @@ impl InflightEntry {
 
 /// The in-flight DATA/ERROR inputs, message `i` at `i % len`. The length
 /// is the window rounded up to a power of two, so the position of message
-/// `i` is `i & (len - 1)` (no division per message).
-struct Window(Box<[InflightEntry]>);
+/// `i` is `i & mask` with `mask = len - 1` (no division per message, and
+/// no bounds check: three lookups per message on the batch paths).
+struct Window {
+    entries: Box<[InflightEntry]>,
+    mask: u64,
+}
 
 impl Window {
     fn new(max_inflight: u64) -> Window {
-        Window(vec![InflightEntry::default(); max_inflight.next_power_of_two() as usize].into_boxed_slice())
+        let len = max_inflight.next_power_of_two();
+        Window { entries: vec![InflightEntry::default(); len as usize].into_boxed_slice(), mask: len - 1 }
+    }
+
+    #[inline(always)]
+    fn position(&self, index: u64) -> usize {
+        let position = (index & self.mask) as usize;
+        debug_assert!(position < self.entries.len());
+        position
     }
 
     /// The entry of message number `index`.
     #[inline(always)]
     fn entry(&self, index: u64) -> &InflightEntry {
-        &self.0[(index & (self.0.len() as u64 - 1)) as usize]
+        // SAFETY: `mask` is `entries.len() - 1` with the length a power of two (at least 1), so `index & mask`
+        // is always a valid position.
+        unsafe { self.entries.get_unchecked(self.position(index)) }
     }
 
     #[inline(always)]
     fn entry_mut(&mut self, index: u64) -> &mut InflightEntry {
-        &mut self.0[(index & (self.0.len() as u64 - 1)) as usize]
+        let position = self.position(index);
+        // SAFETY: as in `entry`.
+        unsafe { self.entries.get_unchecked_mut(position) }
     }
 
     /// Records a just-acquired DATA/ERROR input.
