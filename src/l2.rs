@@ -105,6 +105,15 @@ struct StopState {
     released: bool,
 }
 
+impl StopState {
+    /// Whether `message` is the unaltered, unreleased handle of this STOP
+    /// (zero-byte: a handle claiming bytes was altered, and
+    /// [`L2Endpoint::payload`] relies on that).
+    fn held_as(&self, message: &Message) -> bool {
+        !self.released && message.seq == self.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0
+    }
+}
+
 /// The device-side end of a queue.
 ///
 /// The input window bounds how far acquisition may run ahead of the oldest
@@ -186,12 +195,10 @@ impl<R: Region> L2Endpoint<R> {
         if max_inflight == 0 || max_inflight > layout.depth || initial_count > crate::ring::MAX_INITIAL_COUNT {
             return Err(Error::BadArgument);
         }
-        let mut input = Consumer::new(Direction::input(&layout), initial_count);
-        input.map_arena(&region);
         Ok(L2Endpoint {
+            input: Consumer::new(Direction::input(&layout), initial_count, &region),
             region,
             layout,
-            input,
             output: Sender::new(Producer::new(Direction::output(&layout), initial_count)),
             window: Window::new(max_inflight),
             max_inflight,
@@ -321,8 +328,7 @@ impl<R: Region> L2Endpoint<R> {
     #[inline]
     pub fn holds(&self, message: &Message) -> bool {
         if message.opcode == L3L2Q_OPCODE_STOP {
-            // STOP is zero-byte: a handle claiming bytes was altered (and `payload` relies on this).
-            return self.stop.is_some_and(|s| !s.released && message.seq == s.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0);
+            return self.stop.is_some_and(|s| s.held_as(message));
         }
         let index = message.seq.wrapping_sub(1);
         if index < self.input.released() || index >= self.data_end() {
@@ -486,7 +492,7 @@ impl<R: Region> L2Endpoint<R> {
     fn mark_complete(&mut self, message: &Message) -> Result<(), Error> {
         if message.opcode == L3L2Q_OPCODE_STOP {
             match &mut self.stop {
-                Some(stop) if !stop.released && message.seq == stop.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0 => {
+                Some(stop) if stop.held_as(message) => {
                     stop.released = true;
                 }
                 _ => return Err(self.ownership(Operation::Release, format_args!("release of an unknown or already released STOP (seq {})", message.seq))),

@@ -95,14 +95,12 @@ impl<R: Region> L3Queue<R> {
             region.store_counter(offset, value).map_err(|_| Error::CallbackFailed)?;
         }
         let exact = RegionDescriptor { payload_bytes: layout.payload_bytes, counter_bytes: layout.counter_bytes, ..*descriptor };
-        let mut output = Consumer::new(Direction::output(&layout), initial_count);
-        output.map_arena(&region);
         Ok(L3Queue {
+            output: Consumer::new(Direction::output(&layout), initial_count, &region),
             region,
             layout,
             descriptor: exact,
             input: Sender::new(Producer::new(Direction::input(&layout), initial_count)),
-            output,
             stopped: false,
             held: vec![ActiveOutput::default(); depth.min(L3L2Q_L3_MAX_HELD) as usize].into_boxed_slice(),
             poison: Poison::new(descriptor.region_id, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET),

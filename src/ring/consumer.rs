@@ -27,8 +27,7 @@ impl Acquired {
     /// The handle the application gets for this message.
     #[inline(always)]
     pub fn message(&self) -> Message {
-        let slot = &self.slot;
-        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data: self.data }
+        Message::from_slot(&self.slot, self.data)
     }
 }
 
@@ -51,7 +50,7 @@ pub struct Consumer {
     /// `bytes_tail % arena_bytes`, kept incrementally (no division per message).
     tail_pos: u64,
     /// The arena in place, when the region maps all of it (see
-    /// [`Consumer::map_arena`]): a validated span then needs no second
+    /// [`Consumer::new`]): a validated span then needs no second
     /// range check to become a pointer.
     arena: Option<NonNull<u8>>,
 }
@@ -61,20 +60,18 @@ pub struct Consumer {
 unsafe impl Send for Consumer {}
 
 impl Consumer {
-    /// A consumer whose counters start at `initial` (0 on a fresh region).
-    pub fn new(dir: Direction, initial: u64) -> Consumer {
-        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0, tail_pos: 0, arena: None }
+    /// A consumer of `region` whose counters start at `initial` (0 on a
+    /// fresh region). It resolves the arena in place once, when `region`
+    /// maps all of it, so that [`Consumer::message`] and
+    /// [`Consumer::payload_in_place`] turn validated spans into pointers
+    /// without asking the region again: `region` must be the one every
+    /// later call passes.
+    pub fn new<R: Region + ?Sized>(dir: Direction, initial: u64, region: &R) -> Consumer {
+        let arena = region.payload_ptr(dir.arena_offset, dir.arena_bytes);
+        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0, tail_pos: 0, arena }
     }
 
-    /// Resolves the arena in place once, when `region` maps all of it, so
-    /// that [`Consumer::message`] and [`Consumer::payload_in_place`] turn
-    /// validated spans into pointers without asking the region again.
-    /// `region` must be the one every later call passes.
-    pub fn map_arena<R: Region + ?Sized>(&mut self, region: &R) {
-        self.arena = region.payload_ptr(self.dir.arena_offset, self.dir.arena_bytes);
-    }
-
-    /// Whether [`Consumer::map_arena`] found the arena mapped in place.
+    /// Whether [`Consumer::new`] found the arena mapped in place.
     pub fn arena_mapped(&self) -> bool {
         self.arena.is_some()
     }
@@ -84,8 +81,7 @@ impl Consumer {
     /// (and for an empty payload).
     #[inline(always)]
     pub fn message<R: Region + ?Sized>(&self, region: &R, slot: &DescriptorSlot) -> Message {
-        let data = self.payload_data(region, slot);
-        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data }
+        Message::from_slot(slot, self.payload_data(region, slot))
     }
 
     /// [`Message::data`] for a validated slot, its bytes made readable.
@@ -114,7 +110,7 @@ impl Consumer {
             return &[];
         }
         // SAFETY: by the caller's contract the span lies inside the arena, which the region maps in place for its
-        // lifetime (resolved in map_arena), and stays unwritten until released; usize holds it (the arena is mapped).
+        // lifetime (resolved in `new`), and stays unwritten until released; usize holds it (the arena is mapped).
         unsafe { core::slice::from_raw_parts(self.arena_ptr(payload_offset), payload_nbytes as usize) }
     }
 

@@ -48,6 +48,13 @@ impl Message {
     /// buffers that a batch peek fills.
     pub const EMPTY: Message = Message { seq: 0, opcode: L3L2Q_OPCODE_INVALID, payload_offset: 0, payload_nbytes: 0, data: core::ptr::null() };
 
+    /// The handle of the message a validated `slot` describes, its
+    /// payload at `data` (null when empty or not mapped).
+    #[inline(always)]
+    pub(crate) fn from_slot(slot: &DescriptorSlot, data: *const u8) -> Message {
+        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data }
+    }
+
     /// Whether this is the message `slot` describes (all wire fields equal).
     pub(crate) fn names(&self, slot: &DescriptorSlot) -> bool {
         self.seq == slot.seq && self.opcode == slot.opcode && self.payload_offset == slot.payload_offset && self.payload_nbytes == slot.payload_nbytes
