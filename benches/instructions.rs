@@ -31,8 +31,17 @@ fn ours_consume(n: u64) {
     let src = vec![0x5au8; 64];
     let mut acc = 0u64;
     for _ in 0..n / ROUND as u64 {
-        assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), ROUND)), Ok(ROUND));
-        assert_eq!(l2.try_consume(ROUND, |_, p| acc = acc.wrapping_add(touch(p))), Ok(ROUND));
+        assert_eq!(
+            l3.try_enqueue_batch(
+                L3L2Q_OPCODE_DATA,
+                std::iter::repeat_n(src.as_slice(), ROUND)
+            ),
+            Ok(ROUND)
+        );
+        assert_eq!(
+            l2.try_consume(ROUND, |_, p| acc = acc.wrapping_add(touch(p))),
+            Ok(ROUND)
+        );
     }
     black_box(acc);
 }
@@ -47,7 +56,13 @@ fn ours(size: usize, n: u64, batch: bool) {
     let mut acc = 0u64;
     for _ in 0..n / ROUND as u64 {
         if batch {
-            assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), ROUND)), Ok(ROUND));
+            assert_eq!(
+                l3.try_enqueue_batch(
+                    L3L2Q_OPCODE_DATA,
+                    std::iter::repeat_n(src.as_slice(), ROUND)
+                ),
+                Ok(ROUND)
+            );
             assert_eq!(l2.try_peek_batch(&mut out), Ok(ROUND));
             for m in &out {
                 acc = acc.wrapping_add(touch(l2.payload(m)));
@@ -81,7 +96,8 @@ fn ours_round_trip(n: u64) {
         let r = l2.try_reserve(m.payload_nbytes).unwrap();
         let input = l2.payload(&m).as_ptr();
         // SAFETY: the held input's bytes, disjoint from the output reservation, held until the release below.
-        l2.reserved_mut(&r).copy_from_slice(unsafe { std::slice::from_raw_parts(input, 64) });
+        l2.reserved_mut(&r)
+            .copy_from_slice(unsafe { std::slice::from_raw_parts(input, 64) });
         l2.publish(&r, L3L2Q_OPCODE_DATA, 64).unwrap();
         l2.release(&m).unwrap();
         let m = l3.try_peek().unwrap();
@@ -98,7 +114,14 @@ fn rtrb_round_trip(n: u64) {
     let mut dst = [0u8; 64];
     for _ in 0..n {
         assert!(common::push_frame(&mut tx, black_box(&src)));
-        assert!(common::pop_frame(&mut rx_peer, |a, b| common::push_frame_parts(&mut tx_peer, a, b)).unwrap());
+        assert!(
+            common::pop_frame(&mut rx_peer, |a, b| common::push_frame_parts(
+                &mut tx_peer,
+                a,
+                b
+            ))
+            .unwrap()
+        );
         common::pop_frame(&mut rx, |a, b| {
             dst[..a.len()].copy_from_slice(a);
             dst[a.len()..a.len() + b.len()].copy_from_slice(b);
@@ -118,7 +141,9 @@ fn rtrb_framed(size: usize, n: u64) {
             assert!(common::push_frame(&mut tx, black_box(&src)));
         }
         for _ in 0..ROUND {
-            acc = acc.wrapping_add(common::pop_frame(&mut rx, |a, b| touch(a).wrapping_add(touch(b))).unwrap());
+            acc = acc.wrapping_add(
+                common::pop_frame(&mut rx, |a, b| touch(a).wrapping_add(touch(b))).unwrap(),
+            );
         }
     }
     black_box(acc);
@@ -132,7 +157,13 @@ fn ours_l3_only(n: u64, batch: bool) {
     let src = vec![0x5au8; 64];
     for round in 1..=n / ROUND as u64 {
         if batch {
-            assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src.as_slice(), ROUND)), Ok(ROUND));
+            assert_eq!(
+                l3.try_enqueue_batch(
+                    L3L2Q_OPCODE_DATA,
+                    std::iter::repeat_n(src.as_slice(), ROUND)
+                ),
+                Ok(ROUND)
+            );
         } else {
             for _ in 0..ROUND {
                 l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();

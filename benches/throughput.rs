@@ -20,13 +20,27 @@ fn stream_64(c: &mut Criterion) {
     let mut g = c.benchmark_group("stream_64B");
     g.throughput(Throughput::Elements(1));
     g.bench_function("l3l2q", |b| b.iter_custom(|n| ours.stream(64, n)));
-    g.bench_function("l3l2q_batch32", |b| b.iter_custom(|n| ours.stream_batched(64, n, BATCH)));
-    g.bench_function("l3l2q_consume32", |b| b.iter_custom(|n| ours.stream_consumed(64, n, BATCH)));
-    g.bench_function("rtrb_framed", |b| b.iter_custom(|n| rtrb_framed(SMALL_ARENA as usize, 64, n)));
-    g.bench_function("rtrb_framed_batch32", |b| b.iter_custom(|n| rtrb_framed_batched(SMALL_ARENA as usize, 64, n, BATCH)));
-    g.bench_function("rtrb_u64", |b| b.iter_custom(|n| rtrb_u64(SMALL_DEPTH as usize, n)));
-    g.bench_function("floor_wire", |b| b.iter_custom(|n| floor_wire(SMALL_ARENA as usize, 64, n, 1)));
-    g.bench_function("floor_wire_batch32", |b| b.iter_custom(|n| floor_wire(SMALL_ARENA as usize, 64, n, BATCH as u64)));
+    g.bench_function("l3l2q_batch32", |b| {
+        b.iter_custom(|n| ours.stream_batched(64, n, BATCH))
+    });
+    g.bench_function("l3l2q_consume32", |b| {
+        b.iter_custom(|n| ours.stream_consumed(64, n, BATCH))
+    });
+    g.bench_function("rtrb_framed", |b| {
+        b.iter_custom(|n| rtrb_framed(SMALL_ARENA as usize, 64, n))
+    });
+    g.bench_function("rtrb_framed_batch32", |b| {
+        b.iter_custom(|n| rtrb_framed_batched(SMALL_ARENA as usize, 64, n, BATCH))
+    });
+    g.bench_function("rtrb_u64", |b| {
+        b.iter_custom(|n| rtrb_u64(SMALL_DEPTH as usize, n))
+    });
+    g.bench_function("floor_wire", |b| {
+        b.iter_custom(|n| floor_wire(SMALL_ARENA as usize, 64, n, 1))
+    });
+    g.bench_function("floor_wire_batch32", |b| {
+        b.iter_custom(|n| floor_wire(SMALL_ARENA as usize, 64, n, BATCH as u64))
+    });
     g.finish();
 }
 
@@ -35,8 +49,12 @@ fn stream_4k(c: &mut Criterion) {
     let mut g = c.benchmark_group("stream_4KiB");
     g.throughput(Throughput::Bytes(4096));
     g.bench_function("l3l2q", |b| b.iter_custom(|n| ours.stream(4096, n)));
-    g.bench_function("l3l2q_batch32", |b| b.iter_custom(|n| ours.stream_batched(4096, n, BATCH)));
-    g.bench_function("rtrb_framed", |b| b.iter_custom(|n| rtrb_framed(PAGE_ARENA as usize, 4096, n)));
+    g.bench_function("l3l2q_batch32", |b| {
+        b.iter_custom(|n| ours.stream_batched(4096, n, BATCH))
+    });
+    g.bench_function("rtrb_framed", |b| {
+        b.iter_custom(|n| rtrb_framed(PAGE_ARENA as usize, 4096, n))
+    });
     g.finish();
 }
 
@@ -45,9 +63,13 @@ fn round_trip_64(c: &mut Criterion) {
     let mut g = c.benchmark_group("round_trip_64B");
     g.throughput(Throughput::Elements(1));
     g.bench_function("l3l2q", |b| b.iter_custom(|n| ours.round_trip(64, n)));
-    g.bench_function("rtrb_two_queues", |b| b.iter_custom(|n| rtrb_round_trip(SMALL_ARENA as usize, 64, n)));
+    g.bench_function("rtrb_two_queues", |b| {
+        b.iter_custom(|n| rtrb_round_trip(SMALL_ARENA as usize, 64, n))
+    });
     g.bench_function("floor_ping_pong_1_line", |b| b.iter_custom(floor_one_line));
-    g.bench_function("floor_ping_pong_2_lines", |b| b.iter_custom(floor_two_lines));
+    g.bench_function("floor_ping_pong_2_lines", |b| {
+        b.iter_custom(floor_two_lines)
+    });
     g.finish();
 }
 
@@ -58,13 +80,20 @@ fn stream_1m(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(BIG as u64));
     g.sample_size(10);
     g.bench_function("l3l2q", |b| b.iter_custom(|n| ours.stream(BIG, n)));
-    g.bench_function("floor_copy_in_copy_out", |b| b.iter_custom(|n| floor_copy(&shared, BIG_SLOTS as usize, BIG, n, true)));
-    g.bench_function("floor_copy_in_read_in_place", |b| b.iter_custom(|n| floor_copy(&shared, BIG_SLOTS as usize, BIG, n, false)));
+    g.bench_function("floor_copy_in_copy_out", |b| {
+        b.iter_custom(|n| floor_copy(&shared, BIG_SLOTS as usize, BIG, n, true))
+    });
+    g.bench_function("floor_copy_in_read_in_place", |b| {
+        b.iter_custom(|n| floor_copy(&shared, BIG_SLOTS as usize, BIG, n, false))
+    });
     g.finish();
 }
 
 fn criterion() -> Criterion {
-    Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2)).sample_size(20)
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
 }
 
 criterion_group! {

@@ -29,15 +29,16 @@
 //! Exits non-zero on any mismatch, timeout or worker failure.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::process::{Child, Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use l3l2q::region::Region;
 use l3l2q::region::shm::{ShmConfig, ShmError, ShmRegion, unique_name};
 use l3l2q::{
-    Error, L2Endpoint, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_OPCODE_DATA,
-    L3L2Q_OPCODE_ERROR, L3L2Q_OPCODE_STOP, L3Queue, Message,
+    Error, L2Endpoint, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET,
+    L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3L2Q_OPCODE_STOP, L3Queue,
+    Message,
 };
 
 /// Bytes of the header the worker puts before each transformed payload.
@@ -79,7 +80,8 @@ impl Default for Options {
     }
 }
 
-const USAGE: &str = "usage: demo [--count N] [--size BYTES] [--depth N] [--arena BYTES] [--window N] [--quiet]";
+const USAGE: &str =
+    "usage: demo [--count N] [--size BYTES] [--depth N] [--arena BYTES] [--window N] [--quiet]";
 
 /// Parses the host's flags (everything after the program name).
 ///
@@ -100,11 +102,21 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
         if !["--count", "--size", "--depth", "--arena", "--window"].contains(&flag.as_str()) {
             return Err(format!("unknown flag {flag}\n{USAGE}"));
         }
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
-        let number = || value.replace('_', "").parse::<u64>().map_err(|_| format!("{flag}: not a number: {value}"));
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = || {
+            value
+                .replace('_', "")
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {value}"))
+        };
         match flag.as_str() {
             "--count" => opts.count = number()?,
-            "--size" => opts.size = usize::try_from(number()?).map_err(|_| format!("--size too large: {value}"))?,
+            "--size" => {
+                opts.size =
+                    usize::try_from(number()?).map_err(|_| format!("--size too large: {value}"))?
+            }
             "--depth" => opts.depth = number()?,
             "--arena" => opts.arena = number()?,
             "--window" => opts.window = number()?,
@@ -112,19 +124,33 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, Str
         }
     }
     if !opts.depth.is_power_of_two() || opts.depth > 1 << 30 {
-        return Err(format!("--depth must be a power of two up to 2^30, got {}", opts.depth));
+        return Err(format!(
+            "--depth must be a power of two up to 2^30, got {}",
+            opts.depth
+        ));
     }
     if opts.arena == 0 || opts.arena % 64 != 0 {
-        return Err(format!("--arena must be a positive multiple of 64, got {}", opts.arena));
+        return Err(format!(
+            "--arena must be a positive multiple of 64, got {}",
+            opts.arena
+        ));
     }
     if opts.size > 1 << 24 {
         return Err(format!("--size must be at most 16 MiB, got {}", opts.size));
     }
     if (opts.size + ANSWER_HEADER) as u64 > opts.arena {
-        return Err(format!("--arena {} cannot hold an answer to a {}-byte message ({} bytes)", opts.arena, opts.size, opts.size + ANSWER_HEADER));
+        return Err(format!(
+            "--arena {} cannot hold an answer to a {}-byte message ({} bytes)",
+            opts.arena,
+            opts.size,
+            opts.size + ANSWER_HEADER
+        ));
     }
     if opts.window == 0 || opts.window > opts.depth {
-        return Err(format!("--window must be in 1..=depth ({}), got {}", opts.depth, opts.window));
+        return Err(format!(
+            "--window must be in 1..=depth ({}), got {}",
+            opts.depth, opts.window
+        ));
     }
     Ok(opts)
 }
@@ -149,7 +175,11 @@ pub fn plan(id: u64, size: usize) -> (u64, usize) {
         _ => STAMPED + (r >> 8) as usize % (size.saturating_sub(STAMPED) + 1),
     }
     .min(size);
-    let opcode = if (r >> 40) % 16 == 0 { L3L2Q_OPCODE_ERROR } else { L3L2Q_OPCODE_DATA };
+    let opcode = if (r >> 40) % 16 == 0 {
+        L3L2Q_OPCODE_ERROR
+    } else {
+        L3L2Q_OPCODE_DATA
+    };
     (opcode, len)
 }
 
@@ -173,7 +203,9 @@ pub fn checksum(bytes: &[u8]) -> u64 {
     for chunk in bytes.chunks(8) {
         let mut w = [0u8; 8];
         w[..chunk.len()].copy_from_slice(chunk);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(23);
+        h = (h ^ u64::from_le_bytes(w))
+            .wrapping_mul(0x0000_0100_0000_01B3)
+            .rotate_left(23);
     }
     h
 }
@@ -199,13 +231,20 @@ fn le_u32(bytes: &[u8], at: usize) -> u32 {
 /// Builds the answer to input number `ordinal` (payload `input`, opcode
 /// `opcode`) into `out`; returns its length.
 pub fn answer(ordinal: u64, opcode: u64, input: &[u8], out: &mut [u8]) -> usize {
-    let stamp = if input.len() >= STAMPED { le_u64(input, 8) } else { 0 };
+    let stamp = if input.len() >= STAMPED {
+        le_u64(input, 8)
+    } else {
+        0
+    };
     out[0..8].copy_from_slice(&ordinal.to_le_bytes());
     out[8..16].copy_from_slice(&stamp.to_le_bytes());
     out[16..20].copy_from_slice(&(input.len() as u32).to_le_bytes());
     out[20..24].copy_from_slice(&(opcode as u32).to_le_bytes());
     out[24..32].copy_from_slice(&checksum(input).to_le_bytes());
-    for (o, i) in out[ANSWER_HEADER..ANSWER_HEADER + input.len()].iter_mut().zip(input) {
+    for (o, i) in out[ANSWER_HEADER..ANSWER_HEADER + input.len()]
+        .iter_mut()
+        .zip(input)
+    {
         *o = transform(*i);
     }
     ANSWER_HEADER + input.len()
@@ -259,7 +298,9 @@ fn open_region(name: &str, timeout: Duration) -> Result<ShmRegion, String> {
     loop {
         match ShmRegion::open(name) {
             Ok(region) => return Ok(region),
-            Err(ShmError::NotReady { .. }) if start.elapsed() < timeout => std::thread::sleep(Duration::from_millis(1)),
+            Err(ShmError::NotReady { .. }) if start.elapsed() < timeout => {
+                std::thread::sleep(Duration::from_millis(1))
+            }
             Err(e) => return Err(format!("worker: {e}")),
         }
     }
@@ -278,7 +319,8 @@ pub fn run_worker(name: &str, window: u64, idle_timeout: Duration) -> Result<Wor
     let descriptor = *shm.descriptor();
     let args = shm.queue_args();
     let arena = args.input_arena_bytes as usize;
-    let mut endpoint = L2Endpoint::with_region(shm, &descriptor, &args, window, 0).map_err(|e| format!("worker: endpoint: {e}"))?;
+    let mut endpoint = L2Endpoint::with_region(shm, &descriptor, &args, window, 0)
+        .map_err(|e| format!("worker: endpoint: {e}"))?;
     let mut held: Vec<(Message, u64)> = Vec::with_capacity(window as usize);
     let mut input = vec![0u8; arena];
     let mut output = vec![0u8; arena + ANSWER_HEADER];
@@ -293,7 +335,12 @@ pub fn run_worker(name: &str, window: u64, idle_timeout: Duration) -> Result<Wor
                 let got = poll(idle_timeout, || endpoint.try_peek());
                 match got {
                     Ok(m) => Some(m),
-                    Err(Error::Timeout) if endpoint.region().load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET).is_ok_and(|f| f != 0) => {
+                    Err(Error::Timeout)
+                        if endpoint
+                            .region()
+                            .load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET)
+                            .is_ok_and(|f| f != 0) =>
+                    {
                         return Err("worker: the host aborted".into());
                     }
                     Err(e) => return Err(fail("waiting for input", e)),
@@ -321,19 +368,31 @@ pub fn run_worker(name: &str, window: u64, idle_timeout: Duration) -> Result<Wor
             stats.batches += 1;
         }
         while let Some((message, ordinal)) = held.pop() {
-            let n = endpoint.copy_payload(&message, &mut input).map_err(|e| fail("copy payload", e))?;
+            let n = endpoint
+                .copy_payload(&message, &mut input)
+                .map_err(|e| fail("copy payload", e))?;
             if n >= STAMPED && le_u64(&input, 0) != ordinal {
-                return Err(format!("worker: input {ordinal} carries id {} (order broken)", le_u64(&input, 0)));
+                return Err(format!(
+                    "worker: input {ordinal} carries id {} (order broken)",
+                    le_u64(&input, 0)
+                ));
             }
             let len = answer(ordinal, message.opcode, &input[..n], &mut output);
-            let reservation = poll(idle_timeout, || endpoint.try_reserve(len as u64)).map_err(|e| fail("reserve", e))?;
-            endpoint.write_reserved(&reservation, 0, &output[..len]).map_err(|e| fail("write", e))?;
-            endpoint.publish(&reservation, message.opcode, len as u64).map_err(|e| fail("publish", e))?;
+            let reservation = poll(idle_timeout, || endpoint.try_reserve(len as u64))
+                .map_err(|e| fail("reserve", e))?;
+            endpoint
+                .write_reserved(&reservation, 0, &output[..len])
+                .map_err(|e| fail("write", e))?;
+            endpoint
+                .publish(&reservation, message.opcode, len as u64)
+                .map_err(|e| fail("publish", e))?;
             endpoint.release(&message).map_err(|e| fail("release", e))?;
             stats.answered += 1;
         }
         if let Some(stop) = stop {
-            endpoint.release(&stop).map_err(|e| fail("release STOP", e))?;
+            endpoint
+                .release(&stop)
+                .map_err(|e| fail("release STOP", e))?;
             if !endpoint.drained() {
                 return Err("worker: STOP released but not drained".into());
             }
@@ -359,7 +418,12 @@ fn catch_interrupts() {
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe; replacing the default
         // disposition affects only this process.
-        unsafe { libc::signal(signal, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+        unsafe {
+            libc::signal(
+                signal,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
     }
 }
 
@@ -424,10 +488,20 @@ impl Progress {
         const WIDTH: u64 = 30;
         let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH);
         let rate = done as f64 / self.start.elapsed().as_secs_f64().max(1e-9);
-        let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '-' }).collect();
-        let pct = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+        let bar: String = (0..WIDTH)
+            .map(|i| if i < filled { '#' } else { '-' })
+            .collect();
+        let pct = if total == 0 {
+            100.0
+        } else {
+            done as f64 * 100.0 / total as f64
+        };
         let mut err = io::stderr().lock();
-        let _ = write!(err, "\r[{bar}] {pct:5.1}% {done}/{total} answered, {:.0}k msg/s ", rate / 1e3);
+        let _ = write!(
+            err,
+            "\r[{bar}] {pct:5.1}% {done}/{total} answered, {:.0}k msg/s ",
+            rate / 1e3
+        );
         let _ = err.flush();
     }
 
@@ -456,12 +530,19 @@ impl Drop for Reaper {
 ///
 /// # Errors
 /// A message on any mismatch, protocol error, stall or worker failure.
-pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Result<Child>) -> Result<Report, String> {
+pub fn run_host(
+    opts: &Options,
+    spawn: &mut dyn FnMut(&str, &Options) -> io::Result<Child>,
+) -> Result<Report, String> {
     let name = unique_name("demo");
-    let config = ShmConfig { region_id: u64::from(std::process::id()), ..ShmConfig::new(opts.depth, opts.arena, opts.arena) };
+    let config = ShmConfig {
+        region_id: u64::from(std::process::id()),
+        ..ShmConfig::new(opts.depth, opts.arena, opts.arena)
+    };
     let shm = ShmRegion::create(&name, &config).map_err(|e| e.to_string())?;
     let descriptor = *shm.descriptor();
-    let mut queue = L3Queue::create(shm, &descriptor, opts.depth, opts.arena, opts.arena).map_err(|e| format!("L3 queue: {e}"))?;
+    let mut queue = L3Queue::create(shm, &descriptor, opts.depth, opts.arena, opts.arena)
+        .map_err(|e| format!("L3 queue: {e}"))?;
     let child = spawn(&name, opts).map_err(|e| format!("starting the worker: {e}"))?;
     let worker_pid = child.id();
     let mut worker = Reaper(Some(child));
@@ -496,7 +577,11 @@ pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Res
     let start = Instant::now();
     let stamp = |start: Instant| start.elapsed().as_nanos() as u64 + 1;
     let mut last_progress = Instant::now();
-    let mut progress = Progress { enabled: opts.progress, last: start, start };
+    let mut progress = Progress {
+        enabled: opts.progress,
+        last: start,
+        start,
+    };
 
     while !(stopped && answered == count) {
         let mut progressed = false;
@@ -540,17 +625,32 @@ pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Res
                 Err(Error::NoProgress) => break,
                 Err(e) => return Err(format!("peek: {e}")),
             };
-            let n = queue.read_into(&message, &mut recv_buf).map_err(|e| format!("read: {e}"))?;
-            queue.release(&message).map_err(|e| format!("release: {e}"))?;
+            let n = queue
+                .read_into(&message, &mut recv_buf)
+                .map_err(|e| format!("read: {e}"))?;
+            queue
+                .release(&message)
+                .map_err(|e| format!("release: {e}"))?;
             let now = stamp(start);
-            let id = verify(&recv_buf[..n], message.opcode, next, opts.size, &mut answered_bits, &mut expect_in)?;
+            let id = verify(
+                &recv_buf[..n],
+                message.opcode,
+                next,
+                opts.size,
+                &mut answered_bits,
+                &mut expect_in,
+            )?;
             if newest_answer.is_some_and(|newest| id < newest) {
                 report.reordered += 1;
             }
             newest_answer = newest_answer.max(Some(id));
             let sent = le_u64(&recv_buf, 8);
             if sent != 0 {
-                let samples = if id >= ping_from { &mut report.ping_latencies_ns } else { &mut report.latencies_ns };
+                let samples = if id >= ping_from {
+                    &mut report.ping_latencies_ns
+                } else {
+                    &mut report.latencies_ns
+                };
                 samples.push(now.saturating_sub(sent));
             }
             report.output_bytes += n as u64;
@@ -569,12 +669,21 @@ pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Res
         if let Some(child) = worker.0.as_mut() {
             if let Ok(Some(status)) = child.try_wait() {
                 worker.0 = None;
-                return Err(format!("worker exited early ({status}) after {answered} of {count} answers"));
+                return Err(format!(
+                    "worker exited early ({status}) after {answered} of {count} answers"
+                ));
             }
         }
         if last_progress.elapsed() > opts.stall_timeout {
-            let aborted = if queue.peer_aborted() { " (L2 abort flag set)" } else { "" };
-            return Err(format!("no progress for {:?}{aborted}: sent {next}, answered {answered} of {count}", opts.stall_timeout));
+            let aborted = if queue.peer_aborted() {
+                " (L2 abort flag set)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "no progress for {:?}{aborted}: sent {next}, answered {answered} of {count}",
+                opts.stall_timeout
+            ));
         }
         // Wait briefly for an answer (it stays held and is taken above).
         match queue.peek(1_000_000) {
@@ -586,7 +695,11 @@ pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Res
     progress.draw(answered, count, true);
     progress.finish();
 
-    if answered_bits.iter().enumerate().any(|(i, w)| *w != full_word(i, count)) {
+    if answered_bits
+        .iter()
+        .enumerate()
+        .any(|(i, w)| *w != full_word(i, count))
+    {
         return Err("some inputs got no answer".into());
     }
     // The worker exits 0 once it has seen STOP released (drained).
@@ -607,11 +720,20 @@ pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Res
         return Err(format!("worker failed: {status}"));
     }
     let region = queue.region();
-    report.input_head = region.load_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET).map_err(|_| "counter read failed")?;
+    report.input_head = region
+        .load_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET)
+        .map_err(|_| "counter read failed")?;
     if u64::from(report.input_head) != (count + 1) & 0xFFFF_FFFF {
-        return Err(format!("input head {} after drain, expected {}", report.input_head, count + 1));
+        return Err(format!(
+            "input head {} after drain, expected {}",
+            report.input_head,
+            count + 1
+        ));
     }
-    for (flag, who) in [(L3L2Q_L3_ABORT_FLAG_OFFSET, "L3"), (L3L2Q_L2_ABORT_FLAG_OFFSET, "L2")] {
+    for (flag, who) in [
+        (L3L2Q_L3_ABORT_FLAG_OFFSET, "L3"),
+        (L3L2Q_L2_ABORT_FLAG_OFFSET, "L2"),
+    ] {
         if region.load_counter(flag) != Ok(0) {
             return Err(format!("{who} abort flag is set"));
         }
@@ -623,17 +745,33 @@ pub fn run_host(opts: &Options, spawn: &mut dyn FnMut(&str, &Options) -> io::Res
 
 fn full_word(index: usize, count: u64) -> u64 {
     let bits = count.saturating_sub(index as u64 * 64).min(64);
-    if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 }
+    if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
 }
 
 /// Checks one answer against the input it names; returns that input's id.
-fn verify(out: &[u8], opcode: u64, sent: u64, size: usize, answered: &mut [u64], expect: &mut [u8]) -> Result<u64, String> {
+fn verify(
+    out: &[u8],
+    opcode: u64,
+    sent: u64,
+    size: usize,
+    answered: &mut [u64],
+    expect: &mut [u8],
+) -> Result<u64, String> {
     if out.len() < ANSWER_HEADER {
-        return Err(format!("answer of {} bytes is shorter than its header", out.len()));
+        return Err(format!(
+            "answer of {} bytes is shorter than its header",
+            out.len()
+        ));
     }
     let id = le_u64(out, 0);
     if id >= sent {
-        return Err(format!("answer names input {id}, but only {sent} were sent"));
+        return Err(format!(
+            "answer names input {id}, but only {sent} were sent"
+        ));
     }
     let (bit, word) = (1u64 << (id % 64), &mut answered[(id / 64) as usize]);
     if *word & bit != 0 {
@@ -643,20 +781,31 @@ fn verify(out: &[u8], opcode: u64, sent: u64, size: usize, answered: &mut [u64],
     let (want_opcode, len) = plan(id, size);
     let stamp = le_u64(out, 8);
     if opcode != want_opcode || u64::from(le_u32(out, 20)) != want_opcode {
-        return Err(format!("answer to {id}: opcode {opcode}, expected {want_opcode}"));
+        return Err(format!(
+            "answer to {id}: opcode {opcode}, expected {want_opcode}"
+        ));
     }
     if le_u32(out, 16) as usize != len || out.len() != ANSWER_HEADER + len {
-        return Err(format!("answer to {id}: {} bytes for a {len}-byte input", out.len()));
+        return Err(format!(
+            "answer to {id}: {} bytes for a {len}-byte input",
+            out.len()
+        ));
     }
     if (len < STAMPED) != (stamp == 0) {
-        return Err(format!("answer to {id}: timestamp {stamp} for a {len}-byte input"));
+        return Err(format!(
+            "answer to {id}: timestamp {stamp} for a {len}-byte input"
+        ));
     }
     let input = &mut expect[..len];
     fill_input(id, stamp, input);
     if le_u64(out, 24) != checksum(input) {
         return Err(format!("answer to {id}: checksum mismatch"));
     }
-    if out[ANSWER_HEADER..].iter().zip(input.iter()).any(|(o, i)| *o != transform(*i)) {
+    if out[ANSWER_HEADER..]
+        .iter()
+        .zip(input.iter())
+        .any(|(o, i)| *o != transform(*i))
+    {
         return Err(format!("answer to {id}: transformed bytes differ"));
     }
     Ok(id)
@@ -667,7 +816,12 @@ pub fn print_report(opts: &Options, report: &Report) {
     let secs = report.elapsed.as_secs_f64().max(1e-9);
     let us = |ns: u64| ns as f64 / 1e3;
     let mb = |b: u64| b as f64 / 1e6;
-    println!("l3l2q demo: L3 (pid {}) -> L2 worker (pid {}) over {}", std::process::id(), report.worker_pid, report.name);
+    println!(
+        "l3l2q demo: L3 (pid {}) -> L2 worker (pid {}) over {}",
+        std::process::id(),
+        report.worker_pid,
+        report.name
+    );
     println!(
         "  queue       depth {}, arenas {} B each, window {}, messages up to {} B",
         opts.depth, opts.arena, opts.window, opts.size
@@ -676,8 +830,15 @@ pub fn print_report(opts: &Options, report: &Report) {
         "  messages    {} sent, {} answered exactly once ({} ERROR, {} zero-byte), all verified",
         report.messages, report.messages, report.errors, report.empty
     );
-    println!("  reordered   {} answers arrived before an earlier input's answer", report.reordered);
-    println!("  bytes       {:.1} MB in, {:.1} MB out", mb(report.input_bytes), mb(report.output_bytes));
+    println!(
+        "  reordered   {} answers arrived before an earlier input's answer",
+        report.reordered
+    );
+    println!(
+        "  bytes       {:.1} MB in, {:.1} MB out",
+        mb(report.input_bytes),
+        mb(report.output_bytes)
+    );
     println!("  elapsed     {:.3} s", secs);
     println!(
         "  throughput  {:.1} k msg/s, {:.1} MB/s (in + out)",
@@ -685,11 +846,21 @@ pub fn print_report(opts: &Options, report: &Report) {
         mb(report.input_bytes + report.output_bytes) / secs
     );
     for (title, samples, note) in [
-        ("round trip ", &report.latencies_ns, "streaming, queueing behind up to depth inputs included"),
-        ("           ", &report.ping_latencies_ns, "one message in flight"),
+        (
+            "round trip ",
+            &report.latencies_ns,
+            "streaming, queueing behind up to depth inputs included",
+        ),
+        (
+            "           ",
+            &report.ping_latencies_ns,
+            "one message in flight",
+        ),
     ] {
         if samples.is_empty() {
-            println!("  {title} no timestamped messages ({note}; inputs under 16 bytes carry no timestamp)");
+            println!(
+                "  {title} no timestamped messages ({note}; inputs under 16 bytes carry no timestamp)"
+            );
             continue;
         }
         println!(
@@ -700,19 +871,28 @@ pub fn print_report(opts: &Options, report: &Report) {
             samples.len()
         );
     }
-    println!("  worker      drained (input head {}) and exited 0", report.input_head);
+    println!(
+        "  worker      drained (input head {}) and exited 0",
+        report.input_head
+    );
 }
 
 /// Re-executes this program as the worker.
 fn spawn_self(name: &str, opts: &Options) -> io::Result<Child> {
-    Command::new(std::env::current_exe()?).arg("--worker").arg(name).arg("--window").arg(opts.window.to_string()).spawn()
+    Command::new(std::env::current_exe()?)
+        .arg("--worker")
+        .arg(name)
+        .arg("--window")
+        .arg(opts.window.to_string())
+        .spawn()
 }
 
 #[allow(dead_code)] // unused when the test suite includes this file as a module
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--worker") {
-        let (Some(name), Some(window)) = (args.get(1), args.get(3).and_then(|w| w.parse().ok())) else {
+        let (Some(name), Some(window)) = (args.get(1), args.get(3).and_then(|w| w.parse().ok()))
+        else {
             eprintln!("worker: usage: --worker <shm-name> --window <n>");
             return ExitCode::from(2);
         };

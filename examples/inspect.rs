@@ -21,12 +21,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use l3l2q::region::shm::ShmReadOnly;
 use l3l2q::{
-    DescriptorSlot, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_INPUT_DESC_TAIL_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET,
-    L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3L2Q_OPCODE_INVALID, L3L2Q_OPCODE_STOP,
-    L3L2Q_OUTPUT_DESC_HEAD_OFFSET, L3L2Q_OUTPUT_DESC_TAIL_OFFSET, L3L2Q_SLOT_BYTES, Layout,
+    DescriptorSlot, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_INPUT_DESC_TAIL_OFFSET,
+    L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR,
+    L3L2Q_OPCODE_INVALID, L3L2Q_OPCODE_STOP, L3L2Q_OUTPUT_DESC_HEAD_OFFSET,
+    L3L2Q_OUTPUT_DESC_TAIL_OFFSET, L3L2Q_SLOT_BYTES, Layout,
 };
 
-const USAGE: &str = "usage: inspect <shm-name> [--slots N] [--repeat N] [--interval-ms MS]\n       inspect --list";
+const USAGE: &str =
+    "usage: inspect <shm-name> [--slots N] [--repeat N] [--interval-ms MS]\n       inspect --list";
 
 /// Most slots scanned per direction for the occupancy figures.
 const SCAN_LIMIT: u64 = 1 << 20;
@@ -48,13 +50,22 @@ pub struct InspectOptions {
 ///
 /// # Errors
 /// A usage message.
-pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<InspectOptions>, String> {
+pub fn parse_args(
+    args: impl IntoIterator<Item = String>,
+) -> Result<Option<InspectOptions>, String> {
     let mut name = None;
-    let mut opts = InspectOptions { name: String::new(), slots: 16, repeat: 1, interval: Duration::from_millis(500) };
+    let mut opts = InspectOptions {
+        name: String::new(),
+        slots: 16,
+        repeat: 1,
+        interval: Duration::from_millis(500),
+    };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut number = |flag: &str| -> Result<u64, String> {
-            let v = args.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+            let v = args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
             v.parse().map_err(|_| format!("{flag}: not a number: {v}"))
         };
         match arg.as_str() {
@@ -122,7 +133,10 @@ fn rings(layout: &Layout) -> [Ring; 2] {
 /// bits of the message number the slot should hold.
 fn check_slot(ring: &Ring, number: u32, slot: &DescriptorSlot) -> Option<String> {
     if slot.seq as u32 != number.wrapping_add(1) {
-        return Some(format!("seq {} does not match message {}", slot.seq, number));
+        return Some(format!(
+            "seq {} does not match message {}",
+            slot.seq, number
+        ));
     }
     match slot.opcode {
         L3L2Q_OPCODE_DATA | L3L2Q_OPCODE_ERROR => {}
@@ -134,7 +148,11 @@ fn check_slot(ring: &Ring, number: u32, slot: &DescriptorSlot) -> Option<String>
     if slot.payload_nbytes == 0 {
         return (slot.payload_offset != 0).then(|| "zero-byte message with non-zero offset".into());
     }
-    let inside = slot.payload_offset.checked_sub(ring.arena_offset).and_then(|rel| rel.checked_add(slot.payload_nbytes)).is_some_and(|end| end <= ring.arena_bytes);
+    let inside = slot
+        .payload_offset
+        .checked_sub(ring.arena_offset)
+        .and_then(|rel| rel.checked_add(slot.payload_nbytes))
+        .is_some_and(|end| end <= ring.arena_bytes);
     (!inside).then(|| "payload outside its arena".into())
 }
 
@@ -144,7 +162,9 @@ pub fn snapshot(view: &ShmReadOnly, max_slots: u64) -> String {
     let h = view.header();
     let layout = *view.layout();
     let _ = writeln!(out, "l3l2q region {} (read-only snapshot)", view.name());
-    let now_ns = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let now_ns = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let age = match now_ns.checked_sub(h.created_unix_ns) {
         Some(ns) => format!("{:.1} s ago", ns as f64 / 1e9),
         None => "in the future (clock skew?)".into(),
@@ -154,12 +174,28 @@ pub fn snapshot(view: &ShmReadOnly, max_slots: u64) -> String {
         Some(false) => "GONE: the name is stale unless a peer still uses it",
         None => "unknown",
     };
-    let _ = writeln!(out, "  object      {} bytes, format {}, region id {}", view.object_bytes(), h.format_version, h.region_id);
-    let _ = writeln!(out, "  creator     pid {} ({alive}), created {age}", h.creator_pid);
+    let _ = writeln!(
+        out,
+        "  object      {} bytes, format {}, region id {}",
+        view.object_bytes(),
+        h.format_version,
+        h.region_id
+    );
+    let _ = writeln!(
+        out,
+        "  creator     pid {} ({alive}), created {age}",
+        h.creator_pid
+    );
     let _ = writeln!(
         out,
         "  layout      depth {}, input arena {} B at {}, output arena {} B at {}, payload {} B, counters {} B",
-        layout.depth, layout.input_arena_bytes, layout.input_arena_offset, layout.output_arena_bytes, layout.output_arena_offset, layout.payload_bytes, layout.counter_bytes
+        layout.depth,
+        layout.input_arena_bytes,
+        layout.input_arena_offset,
+        layout.output_arena_bytes,
+        layout.output_arena_offset,
+        layout.payload_bytes,
+        layout.counter_bytes
     );
 
     let counter = |offset| view.load_counter(offset);
@@ -184,22 +220,35 @@ pub fn snapshot(view: &ShmReadOnly, max_slots: u64) -> String {
     }
 
     let mut diagnosis = Vec::new();
-    for (flag, who) in [(L3L2Q_L3_ABORT_FLAG_OFFSET, "L3"), (L3L2Q_L2_ABORT_FLAG_OFFSET, "L2")] {
+    for (flag, who) in [
+        (L3L2Q_L3_ABORT_FLAG_OFFSET, "L3"),
+        (L3L2Q_L2_ABORT_FLAG_OFFSET, "L2"),
+    ] {
         match counter(flag) {
             Some(0) | None => {}
-            Some(v) => diagnosis.push(format!("{who} abort flag is {v}: the {who} side poisoned itself (see its error record)")),
+            Some(v) => diagnosis.push(format!(
+                "{who} abort flag is {v}: the {who} side poisoned itself (see its error record)"
+            )),
         }
     }
 
     for ring in rings(&layout) {
-        let (Some(tail), Some(head)) = (counter(ring.tail_counter), counter(ring.head_counter)) else {
+        let (Some(tail), Some(head)) = (counter(ring.tail_counter), counter(ring.head_counter))
+        else {
             let _ = writeln!(out, "{}: counters unreadable", ring.title);
             continue;
         };
         let pending = u64::from(tail.wrapping_sub(head));
         if pending > layout.depth {
-            let _ = writeln!(out, "{}: INCONSISTENT: tail {tail} - head {head} = {pending} exceeds depth {}", ring.title, layout.depth);
-            diagnosis.push(format!("{}: impossible counters; a peer will poison on seeing them", ring.title));
+            let _ = writeln!(
+                out,
+                "{}: INCONSISTENT: tail {tail} - head {head} = {pending} exceeds depth {}",
+                ring.title, layout.depth
+            );
+            diagnosis.push(format!(
+                "{}: impossible counters; a peer will poison on seeing them",
+                ring.title
+            ));
             continue;
         }
         let _ = writeln!(
@@ -214,7 +263,8 @@ pub fn snapshot(view: &ShmReadOnly, max_slots: u64) -> String {
         let scanned = pending.min(SCAN_LIMIT);
         for i in 0..scanned {
             let number = head.wrapping_add(i as u32);
-            let slot_offset = ring.ring_offset + u64::from(number) % layout.depth * L3L2Q_SLOT_BYTES;
+            let slot_offset =
+                ring.ring_offset + u64::from(number) % layout.depth * L3L2Q_SLOT_BYTES;
             let mut bytes = [0u8; 32];
             if !view.read_payload(slot_offset, &mut bytes) {
                 let _ = writeln!(out, "  message {number}: slot unreadable");
@@ -239,12 +289,18 @@ pub fn snapshot(view: &ShmReadOnly, max_slots: u64) -> String {
                     opcode_name(slot.opcode),
                     slot.payload_offset,
                     slot.payload_nbytes,
-                    problem.as_deref().map_or("ok".to_string(), |p| format!("BAD: {p}"))
+                    problem
+                        .as_deref()
+                        .map_or("ok".to_string(), |p| format!("BAD: {p}"))
                 );
             }
         }
         if pending > max_slots {
-            let _ = writeln!(out, "  ... {} more not shown (--slots)", pending - max_slots);
+            let _ = writeln!(
+                out,
+                "  ... {} more not shown (--slots)",
+                pending - max_slots
+            );
         }
         // From the oldest pending payload to the end of the newest one,
         // across the wrap when the newest ends before the oldest starts.
@@ -260,13 +316,23 @@ pub fn snapshot(view: &ShmReadOnly, max_slots: u64) -> String {
             ring.arena_bytes,
             pct(live_bytes),
             pct(span.min(ring.arena_bytes)),
-            if scanned < pending { " [first slots only]" } else { "" }
+            if scanned < pending {
+                " [first slots only]"
+            } else {
+                ""
+            }
         );
         if bad > 0 {
-            diagnosis.push(format!("{}: {bad} pending descriptor(s) are invalid; the consumer will poison on them", ring.title));
+            diagnosis.push(format!(
+                "{}: {bad} pending descriptor(s) are invalid; the consumer will poison on them",
+                ring.title
+            ));
         }
         if pending == layout.depth {
-            diagnosis.push(format!("{}: ring full; if it stays full between snapshots, {} is not releasing", ring.title, ring.consumer));
+            diagnosis.push(format!(
+                "{}: ring full; if it stays full between snapshots, {} is not releasing",
+                ring.title, ring.consumer
+            ));
         } else if pending > 0 && ring.consumer == "L2" {
             diagnosis.push(format!("{}: {pending} input(s) waiting; if this does not change between snapshots, L2 is stuck (or holding them in its window)", ring.title));
         }
@@ -289,7 +355,8 @@ fn list() -> Result<String, String> {
         .filter_map(Result::ok)
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.starts_with("l3l2q-").then(|| (format!("/{name}"), e.metadata().map_or(0, |m| m.len())))
+            name.starts_with("l3l2q-")
+                .then(|| (format!("/{name}"), e.metadata().map_or(0, |m| m.len())))
         })
         .collect();
     names.sort();

@@ -177,7 +177,10 @@ const_assert_eq!(offset_of!(Layout, output_arena_bytes), 48);
 const_assert_eq!(offset_of!(Layout, payload_bytes), 56);
 const_assert_eq!(offset_of!(Layout, counter_bytes), 64);
 
-const_assert_eq!(core::mem::size_of::<DescriptorSlot>() as u64, L3L2Q_SLOT_BYTES);
+const_assert_eq!(
+    core::mem::size_of::<DescriptorSlot>() as u64,
+    L3L2Q_SLOT_BYTES
+);
 const_assert_eq!(offset_of!(DescriptorSlot, seq), 0);
 const_assert_eq!(offset_of!(DescriptorSlot, opcode), 8);
 const_assert_eq!(offset_of!(DescriptorSlot, payload_offset), 16);
@@ -189,4 +192,7 @@ const_assert_eq!(
     L3L2Q_REGION_DESCRIPTOR_FIELDS + L3L2Q_QUEUE_ARGS_FIELDS
 );
 const_assert_eq!(L3L2Q_COUNTER_BYTES, 6 * L3L2Q_COUNTER_STRIDE);
-const_assert_eq!(L3L2Q_L2_ABORT_FLAG_OFFSET + L3L2Q_COUNTER_STRIDE, L3L2Q_COUNTER_BYTES);
+const_assert_eq!(
+    L3L2Q_L2_ABORT_FLAG_OFFSET + L3L2Q_COUNTER_STRIDE,
+    L3L2Q_COUNTER_BYTES
+);

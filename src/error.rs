@@ -201,13 +201,31 @@ pub struct ErrorInfo {
 impl ErrorInfo {
     /// An empty record (kind NONE).
     pub const fn none() -> ErrorInfo {
-        ErrorInfo { kind: ErrorKind::None as u32, operation: 0, region_id: 0, message: [0; L3L2Q_ERROR_MESSAGE_BYTES] }
+        ErrorInfo {
+            kind: ErrorKind::None as u32,
+            operation: 0,
+            region_id: 0,
+            message: [0; L3L2Q_ERROR_MESSAGE_BYTES],
+        }
     }
 
     /// Builds a record; text past the capacity is cut at a char boundary.
-    pub fn new(kind: ErrorKind, operation: Operation, region_id: u64, args: fmt::Arguments<'_>) -> ErrorInfo {
-        let mut info = ErrorInfo { kind: kind as u32, operation: operation as u32, region_id, ..ErrorInfo::none() };
-        let mut cursor = MessageWriter { buf: &mut info.message, len: 0 };
+    pub fn new(
+        kind: ErrorKind,
+        operation: Operation,
+        region_id: u64,
+        args: fmt::Arguments<'_>,
+    ) -> ErrorInfo {
+        let mut info = ErrorInfo {
+            kind: kind as u32,
+            operation: operation as u32,
+            region_id,
+            ..ErrorInfo::none()
+        };
+        let mut cursor = MessageWriter {
+            buf: &mut info.message,
+            len: 0,
+        };
         // A formatting error only means the text was cut; the record stays valid.
         let _ = cursor.write_fmt(args);
         info
@@ -215,7 +233,11 @@ impl ErrorInfo {
 
     /// The message as text.
     pub fn message(&self) -> &str {
-        let len = self.message.iter().position(|&b| b == 0).unwrap_or(self.message.len());
+        let len = self
+            .message
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.message.len());
         core::str::from_utf8(&self.message[..len]).unwrap_or("")
     }
 
@@ -259,7 +281,11 @@ impl Write for MessageWriter<'_> {
         }
         self.buf[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
         self.len += take;
-        if take < s.len() { Err(fmt::Error) } else { Ok(()) }
+        if take < s.len() {
+            Err(fmt::Error)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -270,7 +296,12 @@ mod tests {
     #[test]
     fn message_is_cut_at_capacity_and_stays_terminated() {
         let long = "é".repeat(200);
-        let info = ErrorInfo::new(ErrorKind::Ownership, Operation::Release, 9, format_args!("{long}"));
+        let info = ErrorInfo::new(
+            ErrorKind::Ownership,
+            Operation::Release,
+            9,
+            format_args!("{long}"),
+        );
         assert_eq!(info.message[L3L2Q_ERROR_MESSAGE_BYTES - 1], 0);
         assert!(info.message().len() <= L3L2Q_ERROR_MESSAGE_BYTES - 1);
         assert!(info.message().chars().all(|c| c == 'é'));
@@ -279,9 +310,23 @@ mod tests {
 
     #[test]
     fn every_status_text_is_nul_terminated() {
-        for s in [Status::Ok, Status::NoProgress, Status::Timeout, Status::Stopped, Status::BadArgument,
-                  Status::BufferTooSmall, Status::BadDescriptor, Status::CallbackFailed, Status::Inconsistent, Status::Poisoned,
-                  Status::RemoteAborted, Status::Panic, Status::Exists, Status::NotFound, Status::SystemError] {
+        for s in [
+            Status::Ok,
+            Status::NoProgress,
+            Status::Timeout,
+            Status::Stopped,
+            Status::BadArgument,
+            Status::BufferTooSmall,
+            Status::BadDescriptor,
+            Status::CallbackFailed,
+            Status::Inconsistent,
+            Status::Poisoned,
+            Status::RemoteAborted,
+            Status::Panic,
+            Status::Exists,
+            Status::NotFound,
+            Status::SystemError,
+        ] {
             assert!(s.describe().ends_with('\0'));
         }
     }
@@ -301,7 +346,12 @@ impl Poison {
     /// A healthy state for an endpoint that writes `own_flag` and watches
     /// `peer_flag` (counter offsets).
     pub fn new(region_id: u64, own_flag: u64, peer_flag: u64) -> Poison {
-        Poison { record: None, region_id, own_flag, peer_flag }
+        Poison {
+            record: None,
+            region_id,
+            own_flag,
+            peer_flag,
+        }
     }
 
     /// The recorded error, if poisoned.
@@ -388,7 +438,11 @@ impl Poison {
     /// # Errors
     /// `result`'s error, with [`Error::Timeout`] possibly turned into
     /// [`Error::RemoteAborted`].
-    pub fn on_wait_result<T, R: crate::region::Region + ?Sized>(&self, region: &R, result: Result<T, Error>) -> Result<T, Error> {
+    pub fn on_wait_result<T, R: crate::region::Region + ?Sized>(
+        &self,
+        region: &R,
+        result: Result<T, Error>,
+    ) -> Result<T, Error> {
         match result {
             Err(Error::Timeout) => Err(self.after_timeout(region)),
             other => other,

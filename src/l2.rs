@@ -51,7 +51,9 @@ impl InflightEntry {
     /// was checked by the caller).
     #[inline(always)]
     fn named_by(&self, message: &Message) -> bool {
-        message.opcode == self.opcode && message.payload_offset == self.payload_offset && message.payload_nbytes == self.payload_nbytes
+        message.opcode == self.opcode
+            && message.payload_offset == self.payload_offset
+            && message.payload_nbytes == self.payload_nbytes
     }
 }
 
@@ -67,7 +69,10 @@ struct Window {
 impl Window {
     fn new(max_inflight: u64) -> Window {
         let len = max_inflight.next_power_of_two();
-        Window { entries: vec![InflightEntry::default(); len as usize].into_boxed_slice(), mask: len - 1 }
+        Window {
+            entries: vec![InflightEntry::default(); len as usize].into_boxed_slice(),
+            mask: len - 1,
+        }
     }
 
     #[inline(always)]
@@ -95,7 +100,8 @@ impl Window {
     /// Records a just-acquired DATA/ERROR input.
     #[inline(always)]
     fn record(&mut self, acquired: &Acquired) {
-        self.entry_mut(acquired.index).record(&acquired.slot, acquired.span.end);
+        self.entry_mut(acquired.index)
+            .record(&acquired.slot, acquired.span.end);
     }
 }
 
@@ -110,7 +116,10 @@ impl StopState {
     /// (zero-byte: a handle claiming bytes was altered, and
     /// [`L2Endpoint::payload`] relies on that).
     fn held_as(&self, message: &Message) -> bool {
-        !self.released && message.seq == self.index.wrapping_add(1) && message.payload_nbytes == 0 && message.payload_offset == 0
+        !self.released
+            && message.seq == self.index.wrapping_add(1)
+            && message.payload_nbytes == 0
+            && message.payload_offset == 0
     }
 }
 
@@ -158,7 +167,10 @@ impl L2Endpoint<MappedRegion> {
     /// # Errors
     /// [`Error::BadDescriptor`] with the violated rule, or
     /// [`Error::BadArgument`] for a window outside `1..=depth`.
-    pub unsafe fn from_task_scalars(scalars: &TaskScalars, max_inflight: u64) -> Result<Self, Error> {
+    pub unsafe fn from_task_scalars(
+        scalars: &TaskScalars,
+        max_inflight: u64,
+    ) -> Result<Self, Error> {
         let (descriptor, args) = scalars.decode();
         // SAFETY: forwarded from this function's contract.
         unsafe { Self::from_descriptor(&descriptor, &args, max_inflight, 0) }
@@ -174,10 +186,16 @@ impl L2Endpoint<MappedRegion> {
     ///
     /// # Errors
     /// As [`L2Endpoint::from_task_scalars`].
-    pub unsafe fn from_descriptor(descriptor: &RegionDescriptor, args: &QueueArgs, max_inflight: u64, initial_count: u64) -> Result<Self, Error> {
+    pub unsafe fn from_descriptor(
+        descriptor: &RegionDescriptor,
+        args: &QueueArgs,
+        max_inflight: u64,
+        initial_count: u64,
+    ) -> Result<Self, Error> {
         validate_queue(descriptor, args).map_err(Error::BadDescriptor)?;
         // SAFETY: forwarded from this function's contract; the descriptor was validated above.
-        let region = unsafe { MappedRegion::from_descriptor(descriptor) }.map_err(Error::BadDescriptor)?;
+        let region =
+            unsafe { MappedRegion::from_descriptor(descriptor) }.map_err(Error::BadDescriptor)?;
         L2Endpoint::with_region(region, descriptor, args, max_inflight, initial_count)
     }
 }
@@ -189,10 +207,19 @@ impl<R: Region> L2Endpoint<R> {
     /// # Errors
     /// As [`L2Endpoint::from_task_scalars`], plus [`Error::BadArgument`]
     /// for an `initial_count` above `u64::MAX / 2`.
-    pub fn with_region(region: R, descriptor: &RegionDescriptor, args: &QueueArgs, max_inflight: u64, initial_count: u64) -> Result<Self, Error> {
+    pub fn with_region(
+        region: R,
+        descriptor: &RegionDescriptor,
+        args: &QueueArgs,
+        max_inflight: u64,
+        initial_count: u64,
+    ) -> Result<Self, Error> {
         let layout = validate_queue(descriptor, args).map_err(Error::BadDescriptor)?;
         // Counts start at initial_count and must never overflow u64.
-        if max_inflight == 0 || max_inflight > layout.depth || initial_count > crate::ring::MAX_INITIAL_COUNT {
+        if max_inflight == 0
+            || max_inflight > layout.depth
+            || initial_count > crate::ring::MAX_INITIAL_COUNT
+        {
             return Err(Error::BadArgument);
         }
         Ok(L2Endpoint {
@@ -203,7 +230,11 @@ impl<R: Region> L2Endpoint<R> {
             window: Window::new(max_inflight),
             max_inflight,
             stop: None,
-            poison: Poison::new(descriptor.region_id, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET),
+            poison: Poison::new(
+                descriptor.region_id,
+                L3L2Q_L2_ABORT_FLAG_OFFSET,
+                L3L2Q_L3_ABORT_FLAG_OFFSET,
+            ),
         })
     }
 
@@ -228,7 +259,8 @@ impl<R: Region> L2Endpoint<R> {
     }
 
     fn ownership(&mut self, operation: Operation, args: fmt::Arguments<'_>) -> Error {
-        self.poison.enter(&self.region, ErrorKind::Ownership, operation, args)
+        self.poison
+            .enter(&self.region, ErrorKind::Ownership, operation, args)
     }
 
     /// First message number past the in-flight DATA/ERROR inputs.
@@ -267,13 +299,21 @@ impl<R: Region> L2Endpoint<R> {
             }
             if self.input.observed() > stop.index + 1 {
                 let next = stop.index + 2;
-                return Err(self.poison.enter(&self.region, ErrorKind::InvalidDescriptor, Operation::Peek, format_args!("descriptor published after STOP (seq {next})")));
+                return Err(self.poison.enter(
+                    &self.region,
+                    ErrorKind::InvalidDescriptor,
+                    Operation::Peek,
+                    format_args!("descriptor published after STOP (seq {next})"),
+                ));
             }
             return Err(Error::NoProgress);
         }
         let inflight = self.input.acquired() - self.input.released();
         if self.max_inflight == 1 && inflight == 1 {
-            return Err(self.ownership(Operation::Peek, format_args!("peek again before release with window 1")));
+            return Err(self.ownership(
+                Operation::Peek,
+                format_args!("peek again before release with window 1"),
+            ));
         }
         Ok(())
     }
@@ -282,13 +322,18 @@ impl<R: Region> L2Endpoint<R> {
     /// `window_full` only STOP is taken.
     #[inline(always)]
     fn acquire_next(&mut self, window_full: bool) -> Result<Message, Error> {
-        let acquired = match self.input.try_acquire_if(&self.region, |slot| !window_full || slot.opcode == L3L2Q_OPCODE_STOP) {
+        let acquired = match self.input.try_acquire_if(&self.region, |slot| {
+            !window_full || slot.opcode == L3L2Q_OPCODE_STOP
+        }) {
             Ok(Some(a)) => a,
             Ok(None) => return Err(Error::NoProgress),
             Err(e) => return Err(self.poison.from_ring(&self.region, Operation::Peek, e)),
         };
         if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
-            self.stop = Some(StopState { index: acquired.index, released: false });
+            self.stop = Some(StopState {
+                index: acquired.index,
+                released: false,
+            });
         } else {
             self.window.record(&acquired);
         }
@@ -319,7 +364,9 @@ impl<R: Region> L2Endpoint<R> {
         }
         let n = usize::try_from(message.payload_nbytes).map_err(|_| Error::BufferTooSmall)?;
         let dst = dst.get_mut(..n).ok_or(Error::BufferTooSmall)?;
-        self.region.read_payload(message.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;
+        self.region
+            .read_payload(message.payload_offset, dst)
+            .map_err(|_| Error::CallbackFailed)?;
         Ok(n)
     }
 
@@ -349,7 +396,13 @@ impl<R: Region> L2Endpoint<R> {
     pub fn release(&mut self, message: &Message) -> Result<(), Error> {
         self.poison.check()?;
         if !self.release_oldest(message) {
-            self.mark_complete_fields(message.seq, message.opcode, message.payload_offset, message.payload_nbytes, message.data)?;
+            self.mark_complete_fields(
+                message.seq,
+                message.opcode,
+                message.payload_offset,
+                message.payload_nbytes,
+                message.data,
+            )?;
         }
         self.release_completed_prefix()
     }
@@ -368,7 +421,9 @@ impl<R: Region> L2Endpoint<R> {
     pub fn try_peek_batch(&mut self, out: &mut [Message]) -> Result<usize, Error> {
         // Fail fast when poisoned even for an empty `out` (SPEC section 9).
         self.poison.check()?;
-        let Some(first) = out.first_mut() else { return Err(Error::NoProgress) };
+        let Some(first) = out.first_mut() else {
+            return Err(Error::NoProgress);
+        };
         // Unusual states (STOP taken, window full) go through every rule of try_peek.
         let inflight = self.input.acquired() - self.input.released();
         if self.stop.is_some() || inflight >= self.max_inflight {
@@ -381,16 +436,21 @@ impl<R: Region> L2Endpoint<R> {
         let (window, region) = (&mut self.window, &self.region);
         let mut stop = None;
         let mut filled = 0;
-        let (n, result) = self.input.try_acquire_batch(region, out.len().min(room), |acquired| {
-            out[filled] = acquired.message();
-            filled += 1;
-            if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
-                stop = Some(StopState { index: acquired.index, released: false });
-                return false;
-            }
-            window.record(acquired);
-            true
-        });
+        let (n, result) = self
+            .input
+            .try_acquire_batch(region, out.len().min(room), |acquired| {
+                out[filled] = acquired.message();
+                filled += 1;
+                if acquired.slot.opcode == L3L2Q_OPCODE_STOP {
+                    stop = Some(StopState {
+                        index: acquired.index,
+                        released: false,
+                    });
+                    return false;
+                }
+                window.record(acquired);
+                true
+            });
         if stop.is_some() {
             self.stop = stop;
         }
@@ -401,11 +461,19 @@ impl<R: Region> L2Endpoint<R> {
     /// count; no-progress for an empty batch; a failure only when nothing
     /// was taken or it poisoned (otherwise it ends the batch and recurs on
     /// the next call).
-    fn batch_outcome(&mut self, n: usize, result: Result<(), crate::ring::RingError>) -> Result<usize, Error> {
+    fn batch_outcome(
+        &mut self,
+        n: usize,
+        result: Result<(), crate::ring::RingError>,
+    ) -> Result<usize, Error> {
         match result {
             Err(e) => {
                 let error = self.poison.from_ring(&self.region, Operation::Peek, e);
-                if n == 0 || self.poison.check().is_err() { Err(error) } else { Ok(n) }
+                if n == 0 || self.poison.check().is_err() {
+                    Err(error)
+                } else {
+                    Ok(n)
+                }
             }
             Ok(()) if n == 0 => Err(Error::NoProgress),
             Ok(()) => Ok(n),
@@ -483,8 +551,21 @@ impl<R: Region> L2Endpoint<R> {
     /// to the stack on the hot path too (as `Consumer::validate_fields`).
     #[cold]
     #[inline(never)]
-    fn mark_complete_fields(&mut self, seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64, data: *const u8) -> Result<(), Error> {
-        self.mark_complete(&Message { seq, opcode, payload_offset, payload_nbytes, data })
+    fn mark_complete_fields(
+        &mut self,
+        seq: u64,
+        opcode: u64,
+        payload_offset: u64,
+        payload_nbytes: u64,
+        data: *const u8,
+    ) -> Result<(), Error> {
+        self.mark_complete(&Message {
+            seq,
+            opcode,
+            payload_offset,
+            payload_nbytes,
+            data,
+        })
     }
 
     /// Validates a held handle and marks it complete, without touching
@@ -495,22 +576,42 @@ impl<R: Region> L2Endpoint<R> {
                 Some(stop) if stop.held_as(message) => {
                     stop.released = true;
                 }
-                _ => return Err(self.ownership(Operation::Release, format_args!("release of an unknown or already released STOP (seq {})", message.seq))),
+                _ => {
+                    return Err(self.ownership(
+                        Operation::Release,
+                        format_args!(
+                            "release of an unknown or already released STOP (seq {})",
+                            message.seq
+                        ),
+                    ));
+                }
             }
         } else {
             let index = message.seq.wrapping_sub(1);
             if index < self.input.released() {
-                return Err(self.ownership(Operation::Release, format_args!("handle released twice, or stale (seq {})", message.seq)));
+                return Err(self.ownership(
+                    Operation::Release,
+                    format_args!("handle released twice, or stale (seq {})", message.seq),
+                ));
             }
             if index >= self.data_end() {
-                return Err(self.ownership(Operation::Release, format_args!("release of an unknown handle (seq {})", message.seq)));
+                return Err(self.ownership(
+                    Operation::Release,
+                    format_args!("release of an unknown handle (seq {})", message.seq),
+                ));
             }
             let entry = *self.window.entry(index);
             if !entry.named_by(message) {
-                return Err(self.ownership(Operation::Release, format_args!("release of an altered handle (seq {})", message.seq)));
+                return Err(self.ownership(
+                    Operation::Release,
+                    format_args!("release of an altered handle (seq {})", message.seq),
+                ));
             }
             if entry.completed(index) {
-                return Err(self.ownership(Operation::Release, format_args!("handle released twice (seq {})", message.seq)));
+                return Err(self.ownership(
+                    Operation::Release,
+                    format_args!("handle released twice (seq {})", message.seq),
+                ));
             }
             self.window.entry_mut(index).completed_seq = message.seq;
         }
@@ -539,7 +640,9 @@ impl<R: Region> L2Endpoint<R> {
             self.input.release_to(count, bytes_end);
         }
         // Also publishes what release_oldest freed; no store when nothing moved.
-        self.input.announce(&self.region).map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
+        self.input
+            .announce(&self.region)
+            .map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
     }
 
     /// Takes up to `max` inputs without waiting and hands each, with its
@@ -566,7 +669,11 @@ impl<R: Region> L2Endpoint<R> {
     /// otherwise as [`L2Endpoint::try_peek`] and [`L2Endpoint::release`],
     /// reported only when nothing was visited, unless the endpoint is
     /// poisoned.
-    pub fn try_consume(&mut self, max: usize, mut visit: impl FnMut(&Message, &[u8])) -> Result<usize, Error> {
+    pub fn try_consume(
+        &mut self,
+        max: usize,
+        mut visit: impl FnMut(&Message, &[u8]),
+    ) -> Result<usize, Error> {
         self.poison.check()?;
         if !self.input.arena_mapped() {
             return Err(Error::BadArgument);
@@ -582,7 +689,10 @@ impl<R: Region> L2Endpoint<R> {
             let is_stop = acquired.slot.opcode == L3L2Q_OPCODE_STOP;
             if is_stop {
                 // Recorded before the visit, so an unwinding visitor still leaves STOP known (and released).
-                *stop = Some(StopState { index: acquired.index, released: true });
+                *stop = Some(StopState {
+                    index: acquired.index,
+                    released: true,
+                });
             }
             let message = acquired.message();
             // SAFETY: the message was just acquired and is released only after this call returns; a non-null
@@ -597,19 +707,32 @@ impl<R: Region> L2Endpoint<R> {
     /// [`L2Endpoint::try_consume`] while handles are held or after STOP:
     /// one `try_peek` and `release` per input.
     #[cold]
-    fn consume_through_handles(&mut self, max: usize, mut visit: impl FnMut(&Message, &[u8])) -> Result<usize, Error> {
+    fn consume_through_handles(
+        &mut self,
+        max: usize,
+        mut visit: impl FnMut(&Message, &[u8]),
+    ) -> Result<usize, Error> {
         let mut n = 0;
         while n < max {
             // Inputs behind a held one stay in flight until it is released, so they count against the window;
             // a full window takes only STOP, and never trips the window-1 rule of a second try_peek.
-            let window_full = self.stop.is_none() && self.input.acquired() - self.input.released() >= self.max_inflight;
-            let next = if window_full { self.acquire_next(true) } else { self.try_peek() };
+            let window_full = self.stop.is_none()
+                && self.input.acquired() - self.input.released() >= self.max_inflight;
+            let next = if window_full {
+                self.acquire_next(true)
+            } else {
+                self.try_peek()
+            };
             let message = match next {
                 Ok(message) => message,
                 Err(e) if n == 0 || self.poison.check().is_err() => return Err(e),
                 Err(_) => break,
             };
-            let mut guard = ReleaseOnUnwind { endpoint: self, message, armed: true };
+            let mut guard = ReleaseOnUnwind {
+                endpoint: self,
+                message,
+                armed: true,
+            };
             // SAFETY: the message is held (just acquired) until the release below (or the guard's, on unwind); a
             // non-null `data` points at its payload_nbytes bytes inside the mapped payload range.
             visit(&message, unsafe { message.payload() });
@@ -637,7 +760,8 @@ impl<R: Region> L2Endpoint<R> {
     /// exceeds the arena; [`Error::Poisoned`] for a second active
     /// reservation or a breach seen while refreshing the head.
     pub fn try_reserve(&mut self, nbytes: u64) -> Result<Reservation, Error> {
-        self.output.try_reserve(&self.region, &mut self.poison, nbytes)
+        self.output
+            .try_reserve(&self.region, &mut self.poison, nbytes)
     }
 
     /// Reserves output space, waiting up to `timeout_ns` (spinning).
@@ -655,8 +779,14 @@ impl<R: Region> L2Endpoint<R> {
     ///
     /// # Errors
     /// As [`Sender::write`].
-    pub fn write_reserved(&mut self, reservation: &Reservation, at: u64, src: &[u8]) -> Result<(), Error> {
-        self.output.write(&self.region, &mut self.poison, reservation, at, src)
+    pub fn write_reserved(
+        &mut self,
+        reservation: &Reservation,
+        at: u64,
+        src: &[u8],
+    ) -> Result<(), Error> {
+        self.output
+            .write(&self.region, &mut self.poison, reservation, at, src)
     }
 
     /// Publishes the active reservation as a message of `nbytes` (at most
@@ -666,8 +796,20 @@ impl<R: Region> L2Endpoint<R> {
     ///
     /// # Errors
     /// As [`Sender::publish`].
-    pub fn publish(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
-        self.output.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, true)
+    pub fn publish(
+        &mut self,
+        reservation: &Reservation,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.output.publish(
+            &self.region,
+            &mut self.poison,
+            reservation,
+            opcode,
+            nbytes,
+            true,
+        )
     }
 
     /// As [`L2Endpoint::publish`], but without the tail store: the message
@@ -678,8 +820,20 @@ impl<R: Region> L2Endpoint<R> {
     ///
     /// # Errors
     /// As [`L2Endpoint::publish`].
-    pub fn publish_deferred(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
-        self.output.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, false)
+    pub fn publish_deferred(
+        &mut self,
+        reservation: &Reservation,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.output.publish(
+            &self.region,
+            &mut self.poison,
+            reservation,
+            opcode,
+            nbytes,
+            false,
+        )
     }
 
     /// Makes every output published with [`L2Endpoint::publish_deferred`]
@@ -700,10 +854,20 @@ impl<R: Region> L2Endpoint<R> {
     /// Only when nothing was published: as [`L2Endpoint::try_send`]
     /// ([`Error::NoProgress`] also for an empty batch); an invalid opcode
     /// poisons as in [`L2Endpoint::publish`].
-    pub fn try_send_batch<'a>(&mut self, opcode: u64, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<usize, Error> {
+    pub fn try_send_batch<'a>(
+        &mut self,
+        opcode: u64,
+        payloads: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<usize, Error> {
         // Fail fast when poisoned even for an empty batch (SPEC section 9).
         self.poison.check()?;
-        match self.output.try_send_batch(&self.region, &mut self.poison, opcode, payloads, |_| Ok(()))? {
+        match self.output.try_send_batch(
+            &self.region,
+            &mut self.poison,
+            opcode,
+            payloads,
+            |_| Ok(()),
+        )? {
             0 => Err(Error::NoProgress),
             n => Ok(n),
         }
@@ -714,7 +878,8 @@ impl<R: Region> L2Endpoint<R> {
     /// # Errors
     /// As [`L2Endpoint::try_reserve`] and [`L2Endpoint::publish`].
     pub fn try_send(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
-        self.output.try_send(&self.region, &mut self.poison, opcode, payload, true)
+        self.output
+            .try_send(&self.region, &mut self.poison, opcode, payload, true)
     }
 }
 
@@ -732,7 +897,10 @@ impl L2Endpoint<MappedRegion> {
         // SAFETY: a held handle carries exactly the offset and length of an input slot the consumer validated and
         // has not released (`holds` compares them with the window entry recorded at acquisition); the borrow of
         // `self` ends before any release.
-        unsafe { self.input.payload_in_place(message.payload_offset, message.payload_nbytes) }
+        unsafe {
+            self.input
+                .payload_in_place(message.payload_offset, message.payload_nbytes)
+        }
     }
 
     /// The in-place bytes of the active output reservation, to fill before
@@ -741,7 +909,10 @@ impl L2Endpoint<MappedRegion> {
         if !self.output.is_active(reservation) {
             return &mut [];
         }
-        match self.region.payload_ptr(reservation.payload_offset, reservation.capacity) {
+        match self
+            .region
+            .payload_ptr(reservation.payload_offset, reservation.capacity)
+        {
             // SAFETY: the range lies inside the mapped payload and was reserved for this side only (the
             // consumer cannot see it before publish); the &mut borrow of self prevents publishing meanwhile.
             Some(p) if reservation.capacity != 0 && p.as_ptr() == reservation.data => unsafe {

@@ -70,8 +70,21 @@ impl<R: Region> L3Queue<R> {
     /// [`Error::BadDescriptor`] with the violated rule (including
     /// [`Violation::RegionTooSmall`]), or [`Error::CallbackFailed`] when a
     /// counter could not be zeroed.
-    pub fn create(region: R, descriptor: &RegionDescriptor, depth: u64, input_arena_bytes: u64, output_arena_bytes: u64) -> Result<Self, Error> {
-        Self::create_at(region, descriptor, depth, input_arena_bytes, output_arena_bytes, 0)
+    pub fn create(
+        region: R,
+        descriptor: &RegionDescriptor,
+        depth: u64,
+        input_arena_bytes: u64,
+        output_arena_bytes: u64,
+    ) -> Result<Self, Error> {
+        Self::create_at(
+            region,
+            descriptor,
+            depth,
+            input_arena_bytes,
+            output_arena_bytes,
+            0,
+        )
     }
 
     /// As [`L3Queue::create`], with every ring counter starting at
@@ -81,20 +94,40 @@ impl<R: Region> L3Queue<R> {
     /// # Errors
     /// As [`L3Queue::create`], plus [`Error::BadArgument`] for an
     /// `initial_count` above `u64::MAX / 2` (the counts could overflow).
-    pub fn create_at(region: R, descriptor: &RegionDescriptor, depth: u64, input_arena_bytes: u64, output_arena_bytes: u64, initial_count: u64) -> Result<Self, Error> {
+    pub fn create_at(
+        region: R,
+        descriptor: &RegionDescriptor,
+        depth: u64,
+        input_arena_bytes: u64,
+        output_arena_bytes: u64,
+        initial_count: u64,
+    ) -> Result<Self, Error> {
         if initial_count > crate::ring::MAX_INITIAL_COUNT {
             return Err(Error::BadArgument);
         }
         descriptor.validate().map_err(Error::BadDescriptor)?;
-        let layout = Layout::compute(depth, input_arena_bytes, output_arena_bytes).map_err(Error::BadDescriptor)?;
-        if descriptor.payload_bytes < layout.payload_bytes || descriptor.counter_bytes < layout.counter_bytes {
+        let layout = Layout::compute(depth, input_arena_bytes, output_arena_bytes)
+            .map_err(Error::BadDescriptor)?;
+        if descriptor.payload_bytes < layout.payload_bytes
+            || descriptor.counter_bytes < layout.counter_bytes
+        {
             return Err(Error::BadDescriptor(Violation::RegionTooSmall));
         }
         for offset in COUNTERS {
-            let value = if offset >= L3L2Q_L3_ABORT_FLAG_OFFSET { 0 } else { initial_count as u32 };
-            region.store_counter(offset, value).map_err(|_| Error::CallbackFailed)?;
+            let value = if offset >= L3L2Q_L3_ABORT_FLAG_OFFSET {
+                0
+            } else {
+                initial_count as u32
+            };
+            region
+                .store_counter(offset, value)
+                .map_err(|_| Error::CallbackFailed)?;
         }
-        let exact = RegionDescriptor { payload_bytes: layout.payload_bytes, counter_bytes: layout.counter_bytes, ..*descriptor };
+        let exact = RegionDescriptor {
+            payload_bytes: layout.payload_bytes,
+            counter_bytes: layout.counter_bytes,
+            ..*descriptor
+        };
         Ok(L3Queue {
             output: Consumer::new(Direction::output(&layout), initial_count, &region),
             region,
@@ -102,8 +135,13 @@ impl<R: Region> L3Queue<R> {
             descriptor: exact,
             input: Sender::new(Producer::new(Direction::input(&layout), initial_count)),
             stopped: false,
-            held: vec![ActiveOutput::default(); depth.min(L3L2Q_L3_MAX_HELD) as usize].into_boxed_slice(),
-            poison: Poison::new(descriptor.region_id, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET),
+            held: vec![ActiveOutput::default(); depth.min(L3L2Q_L3_MAX_HELD) as usize]
+                .into_boxed_slice(),
+            poison: Poison::new(
+                descriptor.region_id,
+                L3L2Q_L3_ABORT_FLAG_OFFSET,
+                L3L2Q_L2_ABORT_FLAG_OFFSET,
+            ),
         })
     }
 
@@ -145,7 +183,11 @@ impl<R: Region> L3Queue<R> {
     #[inline(always)]
     fn check_input(&self) -> Result<(), Error> {
         self.poison.check()?;
-        if self.stopped { Err(Error::Stopped) } else { Ok(()) }
+        if self.stopped {
+            Err(Error::Stopped)
+        } else {
+            Ok(())
+        }
     }
 
     /// Copies `payload` into the input arena and publishes it with `opcode`
@@ -161,10 +203,13 @@ impl<R: Region> L3Queue<R> {
     #[inline(always)]
     pub fn try_enqueue(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
         self.check_input()?;
-        if (opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR) || payload.len() as u64 > self.layout.input_arena_bytes {
+        if (opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR)
+            || payload.len() as u64 > self.layout.input_arena_bytes
+        {
             return Err(Error::BadArgument);
         }
-        self.input.try_send(&self.region, &mut self.poison, opcode, payload, true)
+        self.input
+            .try_send(&self.region, &mut self.poison, opcode, payload, true)
     }
 
     /// The batch form of [`L3Queue::try_enqueue`]: copies each payload in
@@ -176,14 +221,27 @@ impl<R: Region> L3Queue<R> {
     /// Only when nothing was published: as [`L3Queue::try_enqueue`]
     /// ([`Error::NoProgress`] also for an empty batch). A failure after
     /// some were published ends the batch and recurs on the next call.
-    pub fn try_enqueue_batch<'a>(&mut self, opcode: u64, payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<usize, Error> {
+    pub fn try_enqueue_batch<'a>(
+        &mut self,
+        opcode: u64,
+        payloads: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<usize, Error> {
         self.check_input()?;
         if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
             return Err(Error::BadArgument);
         }
         let arena = self.layout.input_arena_bytes;
-        let accept = |payload: &[u8]| if payload.len() as u64 > arena { Err(Error::BadArgument) } else { Ok(()) };
-        match self.input.try_send_batch(&self.region, &mut self.poison, opcode, payloads, accept)? {
+        let accept = |payload: &[u8]| {
+            if payload.len() as u64 > arena {
+                Err(Error::BadArgument)
+            } else {
+                Ok(())
+            }
+        };
+        match self
+            .input
+            .try_send_batch(&self.region, &mut self.poison, opcode, payloads, accept)?
+        {
             0 => Err(Error::NoProgress),
             n => Ok(n),
         }
@@ -195,7 +253,9 @@ impl<R: Region> L3Queue<R> {
     /// As [`L3Queue::try_enqueue`], plus [`Error::Timeout`] or
     /// [`Error::RemoteAborted`] (the L2 abort flag, sampled at timeout).
     pub fn enqueue(&mut self, opcode: u64, payload: &[u8], timeout_ns: u64) -> Result<(), Error> {
-        let result = wait::until(WaitPolicy::Backoff, timeout_ns, || self.try_enqueue(opcode, payload));
+        let result = wait::until(WaitPolicy::Backoff, timeout_ns, || {
+            self.try_enqueue(opcode, payload)
+        });
         self.poison.on_wait_result(&self.region, result)
     }
 
@@ -243,24 +303,43 @@ impl<R: Region> L3Queue<R> {
         if nbytes > self.layout.input_arena_bytes {
             return Err(Error::BadArgument);
         }
-        self.input.try_reserve(&self.region, &mut self.poison, nbytes)
+        self.input
+            .try_reserve(&self.region, &mut self.poison, nbytes)
     }
 
     /// Copies bytes into the active input reservation at byte `at`.
     ///
     /// # Errors
     /// As [`Sender::write`].
-    pub fn write_reserved(&mut self, reservation: &Reservation, at: u64, src: &[u8]) -> Result<(), Error> {
+    pub fn write_reserved(
+        &mut self,
+        reservation: &Reservation,
+        at: u64,
+        src: &[u8],
+    ) -> Result<(), Error> {
         self.poison.check()?;
-        self.input.write(&self.region, &mut self.poison, reservation, at, src)
+        self.input
+            .write(&self.region, &mut self.poison, reservation, at, src)
     }
 
     /// Publishes the active input reservation with `nbytes <= capacity`.
     ///
     /// # Errors
     /// As [`Sender::publish`].
-    pub fn commit(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
-        self.input.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, true)
+    pub fn commit(
+        &mut self,
+        reservation: &Reservation,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.input.publish(
+            &self.region,
+            &mut self.poison,
+            reservation,
+            opcode,
+            nbytes,
+            true,
+        )
     }
 
     /// As [`L3Queue::commit`], but without the tail store: the message
@@ -271,8 +350,20 @@ impl<R: Region> L3Queue<R> {
     ///
     /// # Errors
     /// As [`L3Queue::commit`].
-    pub fn commit_deferred(&mut self, reservation: &Reservation, opcode: u64, nbytes: u64) -> Result<(), Error> {
-        self.input.publish(&self.region, &mut self.poison, reservation, opcode, nbytes, false)
+    pub fn commit_deferred(
+        &mut self,
+        reservation: &Reservation,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.input.publish(
+            &self.region,
+            &mut self.poison,
+            reservation,
+            opcode,
+            nbytes,
+            false,
+        )
     }
 
     /// Makes every input committed with [`L3Queue::commit_deferred`]
@@ -315,7 +406,11 @@ impl<R: Region> L3Queue<R> {
         match self.output.try_acquire(&self.region) {
             Ok(Some(acquired)) => {
                 let position = (acquired.index & (self.held.len() as u64 - 1)) as usize;
-                self.held[position] = ActiveOutput { slot: acquired.slot, index: acquired.index, bytes_end: acquired.span.end };
+                self.held[position] = ActiveOutput {
+                    slot: acquired.slot,
+                    index: acquired.index,
+                    bytes_end: acquired.span.end,
+                };
                 Ok(acquired.message())
             }
             Ok(None) => Err(Error::NoProgress),
@@ -351,7 +446,11 @@ impl<R: Region> L3Queue<R> {
             }
             n += 1;
         }
-        if n == 0 { Err(Error::NoProgress) } else { Ok(n) }
+        if n == 0 {
+            Err(Error::NoProgress)
+        } else {
+            Ok(n)
+        }
     }
 
     /// As [`L3Queue::try_peek`], waiting up to `timeout_ns`.
@@ -366,12 +465,26 @@ impl<R: Region> L3Queue<R> {
 
     /// The held output `message` names, unaltered; `expected` requires it
     /// to be that message number (releases go in FIFO order).
-    fn check_held(&mut self, message: &Message, expected: Option<u64>, operation: Operation) -> Result<ActiveOutput, Error> {
+    fn check_held(
+        &mut self,
+        message: &Message,
+        expected: Option<u64>,
+        operation: Operation,
+    ) -> Result<ActiveOutput, Error> {
         let index = message.seq.wrapping_sub(1);
-        let in_range = index >= self.output.released() && index < self.output.acquired() && expected.is_none_or(|e| e == index);
+        let in_range = index >= self.output.released()
+            && index < self.output.acquired()
+            && expected.is_none_or(|e| e == index);
         match *self.held_entry(index) {
-            active if in_range && active.index == index && message.names(&active.slot) => Ok(active),
-            _ => Err(self.poison.enter(&self.region, ErrorKind::Ownership, operation, format_args!("message seq {} is not the active output", message.seq))),
+            active if in_range && active.index == index && message.names(&active.slot) => {
+                Ok(active)
+            }
+            _ => Err(self.poison.enter(
+                &self.region,
+                ErrorKind::Ownership,
+                operation,
+                format_args!("message seq {} is not the active output", message.seq),
+            )),
         }
     }
 
@@ -387,7 +500,9 @@ impl<R: Region> L3Queue<R> {
         let active = self.check_held(message, None, Operation::ReadInto)?;
         let n = active.slot.payload_nbytes as usize;
         let dst = dst.get_mut(..n).ok_or(Error::BufferTooSmall)?;
-        self.region.read_payload(active.slot.payload_offset, dst).map_err(|_| Error::CallbackFailed)?;
+        self.region
+            .read_payload(active.slot.payload_offset, dst)
+            .map_err(|_| Error::CallbackFailed)?;
         Ok(n)
     }
 
@@ -415,7 +530,9 @@ impl<R: Region> L3Queue<R> {
             end = (active.index + 1, active.bytes_end);
         }
         self.output.release_to(end.0, end.1);
-        self.output.announce(&self.region).map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
+        self.output
+            .announce(&self.region)
+            .map_err(|e| self.poison.from_ring(&self.region, Operation::Release, e))
     }
 
     /// Peeks, copies into `dst` and releases: returns `(opcode, length)`.
@@ -436,7 +553,9 @@ impl<R: Region> L3Queue<R> {
     /// As [`L3Queue::try_dequeue_into`], plus [`Error::Timeout`] or
     /// [`Error::RemoteAborted`].
     pub fn dequeue_into(&mut self, dst: &mut [u8], timeout_ns: u64) -> Result<(u64, usize), Error> {
-        let result = wait::until(WaitPolicy::Backoff, timeout_ns, || self.try_dequeue_into(dst));
+        let result = wait::until(WaitPolicy::Backoff, timeout_ns, || {
+            self.try_dequeue_into(dst)
+        });
         self.poison.on_wait_result(&self.region, result)
     }
 

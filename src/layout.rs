@@ -103,11 +103,17 @@ pub const fn unpack_magic_version(word: u64) -> (u32, u16, u16) {
 }
 
 /// The region magic word this library writes.
-pub const REGION_MAGIC_VERSION: u64 =
-    pack_magic_version(L3L2Q_REGION_MAGIC, L3L2Q_REGION_ABI_MAJOR, L3L2Q_REGION_ABI_MINOR);
+pub const REGION_MAGIC_VERSION: u64 = pack_magic_version(
+    L3L2Q_REGION_MAGIC,
+    L3L2Q_REGION_ABI_MAJOR,
+    L3L2Q_REGION_ABI_MINOR,
+);
 /// The only queue magic word L2 accepts.
-pub const QUEUE_MAGIC_VERSION: u64 =
-    pack_magic_version(L3L2Q_QUEUE_MAGIC, L3L2Q_QUEUE_ABI_MAJOR, L3L2Q_QUEUE_ABI_MINOR);
+pub const QUEUE_MAGIC_VERSION: u64 = pack_magic_version(
+    L3L2Q_QUEUE_MAGIC,
+    L3L2Q_QUEUE_ABI_MAJOR,
+    L3L2Q_QUEUE_ABI_MINOR,
+);
 
 const fn align_up(value: u64, align: u64) -> Option<u64> {
     match value.checked_add(align - 1) {
@@ -127,7 +133,11 @@ impl Layout {
     /// # Errors
     /// [`Violation::Depth`], [`Violation::InputArena`],
     /// [`Violation::OutputArena`] or [`Violation::LayoutOverflow`].
-    pub fn compute(depth: u64, input_arena_bytes: u64, output_arena_bytes: u64) -> Result<Layout, Violation> {
+    pub fn compute(
+        depth: u64,
+        input_arena_bytes: u64,
+        output_arena_bytes: u64,
+    ) -> Result<Layout, Violation> {
         if !depth.is_power_of_two() || depth > L3L2Q_DEPTH_MAX {
             return Err(Violation::Depth);
         }
@@ -140,11 +150,13 @@ impl Layout {
         let ring_bytes = depth * L3L2Q_SLOT_BYTES; // depth <= 2^30: cannot overflow
         let output_desc_offset = ring_bytes;
         let rings_end = output_desc_offset + ring_bytes;
-        let input_arena_offset = align_up(rings_end, L3L2Q_ARENA_ALIGN).ok_or(Violation::LayoutOverflow)?;
+        let input_arena_offset =
+            align_up(rings_end, L3L2Q_ARENA_ALIGN).ok_or(Violation::LayoutOverflow)?;
         let input_arena_end = input_arena_offset
             .checked_add(input_arena_bytes)
             .ok_or(Violation::LayoutOverflow)?;
-        let output_arena_offset = align_up(input_arena_end, L3L2Q_ARENA_ALIGN).ok_or(Violation::LayoutOverflow)?;
+        let output_arena_offset =
+            align_up(input_arena_end, L3L2Q_ARENA_ALIGN).ok_or(Violation::LayoutOverflow)?;
         let payload_bytes = output_arena_offset
             .checked_add(output_arena_bytes)
             .ok_or(Violation::LayoutOverflow)?;
@@ -221,7 +233,13 @@ impl RegionDescriptor {
     }
 
     /// A descriptor of this library's ABI for the given ranges.
-    pub fn new(region_id: u64, payload_base: u64, payload_bytes: u64, counter_base: u64, counter_bytes: u64) -> Self {
+    pub fn new(
+        region_id: u64,
+        payload_base: u64,
+        payload_bytes: u64,
+        counter_base: u64,
+        counter_bytes: u64,
+    ) -> Self {
         RegionDescriptor {
             magic_version: REGION_MAGIC_VERSION,
             region_id,
@@ -239,7 +257,10 @@ impl RegionDescriptor {
 ///
 /// # Errors
 /// The first [`Violation`] found.
-pub fn validate_queue(descriptor: &RegionDescriptor, args: &QueueArgs) -> Result<Layout, Violation> {
+pub fn validate_queue(
+    descriptor: &RegionDescriptor,
+    args: &QueueArgs,
+) -> Result<Layout, Violation> {
     descriptor.validate()?;
     if args.magic_version != QUEUE_MAGIC_VERSION {
         return Err(Violation::QueueMagic);
@@ -357,7 +378,11 @@ mod tests {
     #[test]
     fn layout_rejects_bad_depth_and_arenas() {
         for depth in [0, 3, 6, (1 << 30) + 1, 1 << 31, u64::MAX] {
-            assert_eq!(Layout::compute(depth, 64, 64), Err(Violation::Depth), "depth {depth}");
+            assert_eq!(
+                Layout::compute(depth, 64, 64),
+                Err(Violation::Depth),
+                "depth {depth}"
+            );
         }
         assert!(Layout::compute(1 << 30, 64, 64).is_ok());
         assert_eq!(Layout::compute(1, 0, 64), Err(Violation::InputArena));
@@ -371,7 +396,10 @@ mod tests {
         assert_eq!(Layout::compute(1, huge, 64), Err(Violation::LayoutOverflow));
         assert_eq!(Layout::compute(1, 64, huge), Err(Violation::LayoutOverflow));
         // 2^63 is a multiple of 64 (huge / 2 = 2^63 - 32 is not: an arena violation).
-        assert_eq!(Layout::compute(1, 1 << 63, 1 << 63), Err(Violation::LayoutOverflow));
+        assert_eq!(
+            Layout::compute(1, 1 << 63, 1 << 63),
+            Err(Violation::LayoutOverflow)
+        );
         assert_eq!(Layout::compute(1, huge / 2, 64), Err(Violation::InputArena));
     }
 
@@ -392,16 +420,28 @@ mod tests {
         assert_eq!(good_descriptor().validate(), Ok(()));
         let cases: [(fn(&mut RegionDescriptor), Violation); 12] = [
             (|d| d.magic_version ^= 1 << 40, Violation::RegionMagic),
-            (|d| d.magic_version = pack_magic_version(L3L2Q_REGION_MAGIC, 4, 0), Violation::RegionMajor),
+            (
+                |d| d.magic_version = pack_magic_version(L3L2Q_REGION_MAGIC, 4, 0),
+                Violation::RegionMajor,
+            ),
             (|d| d.region_id = 0, Violation::RegionIdZero),
             (|d| d.payload_base = 0, Violation::PayloadBaseZero),
             (|d| d.payload_bytes = 0, Violation::PayloadBytesZero),
-            (|d| d.payload_base = u64::MAX - 10, Violation::PayloadRangeOverflow),
+            (
+                |d| d.payload_base = u64::MAX - 10,
+                Violation::PayloadRangeOverflow,
+            ),
             (|d| d.counter_base = 0, Violation::CounterBaseZero),
             (|d| d.counter_base += 4, Violation::CounterBaseMisaligned),
             (|d| d.counter_bytes = 6, Violation::CounterBytesInvalid),
-            (|d| d.counter_base = u64::MAX & !63, Violation::CounterRangeOverflow),
-            (|d| d.counter_base = 0x10_0000 + 64, Violation::RangesOverlap),
+            (
+                |d| d.counter_base = u64::MAX & !63,
+                Violation::CounterRangeOverflow,
+            ),
+            (
+                |d| d.counter_base = 0x10_0000 + 64,
+                Violation::RangesOverlap,
+            ),
             (|d| d.payload_base = 0x20_0000 - 1, Violation::RangesOverlap),
         ];
         for (mutate, expected) in cases {
@@ -431,10 +471,16 @@ mod tests {
         assert_eq!(validate_queue(&d, &a), Err(Violation::ArgsCounterBytes));
         let mut bigger = d;
         bigger.payload_bytes = 256;
-        assert_eq!(validate_queue(&bigger, &args), Err(Violation::DescriptorPayloadBytes));
+        assert_eq!(
+            validate_queue(&bigger, &args),
+            Err(Violation::DescriptorPayloadBytes)
+        );
         let mut more_counters = d;
         more_counters.counter_bytes = 512;
-        assert_eq!(validate_queue(&more_counters, &args), Err(Violation::DescriptorCounterBytes));
+        assert_eq!(
+            validate_queue(&more_counters, &args),
+            Err(Violation::DescriptorCounterBytes)
+        );
     }
 
     #[test]
@@ -445,7 +491,12 @@ mod tests {
         assert_eq!(s.scalars[1], 7);
         assert_eq!(s.scalars[7], 4);
         assert_eq!(s.decode(), (d, a));
-        let slot = DescriptorSlot { seq: 0x0102, opcode: 3, payload_offset: 0xAABB, payload_nbytes: u64::MAX };
+        let slot = DescriptorSlot {
+            seq: 0x0102,
+            opcode: 3,
+            payload_offset: 0xAABB,
+            payload_nbytes: u64::MAX,
+        };
         let bytes = slot.to_bytes();
         assert_eq!(&bytes[0..2], &[0x02, 0x01]);
         assert_eq!(bytes[8], 3);

@@ -63,17 +63,17 @@
 pub mod abi;
 pub mod counter;
 pub mod error;
+pub mod ffi;
 pub mod l2;
 pub mod l3;
 pub mod layout;
 pub mod region;
 pub mod ring;
 pub mod wait;
-pub mod ffi;
 
 pub use abi::*;
 pub use error::{Error, ErrorInfo, ErrorKind, Operation, Status};
 pub use l2::L2Endpoint;
 pub use l3::L3Queue;
-pub use ring::{Message, Reservation};
 pub use layout::Violation;
+pub use ring::{Message, Reservation};

@@ -49,7 +49,13 @@ impl Backoff {
         let deadline = started
             .checked_add(Duration::from_nanos(timeout_ns))
             .unwrap_or_else(|| started + Duration::from_secs(u64::MAX >> 5));
-        Backoff { policy, started, deadline, polls: 0, sleep: FIRST_SLEEP }
+        Backoff {
+            policy,
+            started,
+            deadline,
+            polls: 0,
+            sleep: FIRST_SLEEP,
+        }
     }
 
     /// Pauses before the next attempt; `false` once the deadline passed.
@@ -87,7 +93,11 @@ impl Backoff {
 /// # Errors
 /// Whatever `attempt` returns other than [`Error::NoProgress`], or
 /// [`Error::Timeout`].
-pub fn until<T>(policy: WaitPolicy, timeout_ns: u64, mut attempt: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+pub fn until<T>(
+    policy: WaitPolicy,
+    timeout_ns: u64,
+    mut attempt: impl FnMut() -> Result<T, Error>,
+) -> Result<T, Error> {
     let mut backoff = Backoff::new(policy, timeout_ns);
     loop {
         match attempt() {
@@ -107,7 +117,10 @@ mod tests {
     #[test]
     fn zero_timeout_makes_exactly_one_attempt() {
         let mut calls = 0;
-        let r: Result<(), Error> = until(WaitPolicy::Backoff, 0, || { calls += 1; Err(Error::NoProgress) });
+        let r: Result<(), Error> = until(WaitPolicy::Backoff, 0, || {
+            calls += 1;
+            Err(Error::NoProgress)
+        });
         assert_eq!(r, Err(Error::Timeout));
         assert_eq!(calls, 1);
     }
@@ -115,7 +128,14 @@ mod tests {
     #[test]
     fn returns_as_soon_as_an_attempt_succeeds() {
         let mut calls = 0;
-        let r = until(WaitPolicy::Spin, 1_000_000_000, || { calls += 1; if calls < 5 { Err(Error::NoProgress) } else { Ok(calls) } });
+        let r = until(WaitPolicy::Spin, 1_000_000_000, || {
+            calls += 1;
+            if calls < 5 {
+                Err(Error::NoProgress)
+            } else {
+                Ok(calls)
+            }
+        });
         assert_eq!(r, Ok(5));
     }
 
@@ -126,7 +146,10 @@ mod tests {
             let r: Result<(), Error> = until(policy, 3_000_000, || Err(Error::NoProgress));
             assert_eq!(r, Err(Error::Timeout));
             assert!(start.elapsed() >= Duration::from_millis(3));
-            assert!(start.elapsed() < Duration::from_secs(5), "{policy:?} overshot");
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{policy:?} overshot"
+            );
         }
     }
 

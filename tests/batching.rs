@@ -27,16 +27,31 @@ struct Memory {
 impl Memory {
     fn new(depth: u64, input_arena: u64, output_arena: u64) -> Memory {
         let layout = Layout::compute(depth, input_arena, output_arena).unwrap();
-        let payload_alloc = AllocLayout::from_size_align(layout.payload_bytes as usize, 4096).unwrap();
-        let counters_alloc = AllocLayout::from_size_align(L3L2Q_COUNTER_BYTES as usize, 4096).unwrap();
+        let payload_alloc =
+            AllocLayout::from_size_align(layout.payload_bytes as usize, 4096).unwrap();
+        let counters_alloc =
+            AllocLayout::from_size_align(L3L2Q_COUNTER_BYTES as usize, 4096).unwrap();
         // SAFETY: non-zero sizes.
-        let (payload, counters) = unsafe { (alloc_zeroed(payload_alloc), alloc_zeroed(counters_alloc)) };
+        let (payload, counters) =
+            unsafe { (alloc_zeroed(payload_alloc), alloc_zeroed(counters_alloc)) };
         assert!(!payload.is_null() && !counters.is_null());
-        Memory { payload, payload_alloc, counters, counters_alloc, layout }
+        Memory {
+            payload,
+            payload_alloc,
+            counters,
+            counters_alloc,
+            layout,
+        }
     }
 
     fn descriptor(&self) -> RegionDescriptor {
-        RegionDescriptor::new(7, self.payload as u64, self.layout.payload_bytes, self.counters as u64, L3L2Q_COUNTER_BYTES)
+        RegionDescriptor::new(
+            7,
+            self.payload as u64,
+            self.layout.payload_bytes,
+            self.counters as u64,
+            L3L2Q_COUNTER_BYTES,
+        )
     }
 
     fn mapped(&self) -> MappedRegion {
@@ -45,17 +60,28 @@ impl Memory {
     }
 
     fn counting(&self) -> Counting {
-        Counting { inner: self.mapped(), stores: Default::default() }
+        Counting {
+            inner: self.mapped(),
+            stores: Default::default(),
+        }
     }
 
     fn counter(&self, offset: u64) -> u32 {
         // SAFETY: offset is one of the six aligned counters inside the allocation.
-        unsafe { AtomicU32::from_ptr(self.counters.add(offset as usize).cast()) }.load(Ordering::Acquire)
+        unsafe { AtomicU32::from_ptr(self.counters.add(offset as usize).cast()) }
+            .load(Ordering::Acquire)
     }
 
     /// An L3 queue whose store counts start after creation (which zeroes the counters).
     fn l3(&self, depth: u64) -> L3Queue<Counting> {
-        let l3 = L3Queue::create(self.counting(), &self.descriptor(), depth, self.layout.input_arena_bytes, self.layout.output_arena_bytes).unwrap();
+        let l3 = L3Queue::create(
+            self.counting(),
+            &self.descriptor(),
+            depth,
+            self.layout.input_arena_bytes,
+            self.layout.output_arena_bytes,
+        )
+        .unwrap();
         for cell in &l3.region().stores {
             cell.set(0);
         }
@@ -63,7 +89,14 @@ impl Memory {
     }
 
     fn l2(&self, window: u64) -> L2Endpoint<Counting> {
-        L2Endpoint::with_region(self.counting(), &self.descriptor(), &self.layout.queue_args(), window, 0).unwrap()
+        L2Endpoint::with_region(
+            self.counting(),
+            &self.descriptor(),
+            &self.layout.queue_args(),
+            window,
+            0,
+        )
+        .unwrap()
     }
 }
 
@@ -115,7 +148,15 @@ const OUT_TAIL: u64 = L3L2Q_OUTPUT_DESC_TAIL_OFFSET;
 const OUT_HEAD: u64 = L3L2Q_OUTPUT_DESC_HEAD_OFFSET;
 
 fn payloads(sizes: &[usize], salt: u8) -> Vec<Vec<u8>> {
-    sizes.iter().enumerate().map(|(i, &n)| (0..n).map(|b| (b as u8).wrapping_mul(31) ^ (i as u8) ^ salt).collect()).collect()
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            (0..n)
+                .map(|b| (b as u8).wrapping_mul(31) ^ (i as u8) ^ salt)
+                .collect()
+        })
+        .collect()
 }
 
 /// A held input's payload, copied out (the counting region has no in-place view).
@@ -135,8 +176,15 @@ fn l3_batch_enqueue_publishes_all_with_one_tail_store() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
     let batch = payloads(&[5, 0, 64, 100, 1], 1);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(5));
-    assert_eq!(l3.region().stores(IN_TAIL), 1, "one tail store for the batch");
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
+        Ok(5)
+    );
+    assert_eq!(
+        l3.region().stores(IN_TAIL),
+        1,
+        "one tail store for the batch"
+    );
     assert_eq!(mem.counter(IN_TAIL), 5);
 
     let mut out = [Message::EMPTY; 8];
@@ -147,7 +195,11 @@ fn l3_batch_enqueue_publishes_all_with_one_tail_store() {
         assert_eq!(read(&l2, m), want.as_slice());
     }
     l2.release_batch(&out[..5]).unwrap();
-    assert_eq!(l2.region().stores(IN_HEAD), 1, "one head store for the batch");
+    assert_eq!(
+        l2.region().stores(IN_HEAD),
+        1,
+        "one head store for the batch"
+    );
     assert_eq!(mem.counter(IN_HEAD), 5);
 }
 
@@ -157,13 +209,22 @@ fn l3_batch_stops_at_a_full_ring_and_resumes() {
     let mut l3 = mem.l3(4);
     let mut l2 = mem.l2(4);
     let batch = payloads(&[8; 6], 2);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(4));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
+        Ok(4)
+    );
     assert_eq!(mem.counter(IN_TAIL), 4);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[4..])), Err(Error::NoProgress));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[4..])),
+        Err(Error::NoProgress)
+    );
     let a = l2.try_peek().unwrap();
     let b = l2.try_peek().unwrap();
     l2.release_batch(&[a, b]).unwrap();
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[4..])), Ok(2));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[4..])),
+        Ok(2)
+    );
     assert_eq!(mem.counter(IN_TAIL), 6);
     let mut out = [Message::EMPTY; 4];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(4));
@@ -177,7 +238,10 @@ fn l3_batch_stops_at_a_full_arena() {
     let mem = Memory::new(16, 256, 64);
     let mut l3 = mem.l3(16);
     let batch = payloads(&[100, 100, 100], 3);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(2));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
+        Ok(2)
+    );
     assert_eq!(mem.counter(IN_TAIL), 2);
     assert_eq!(l3.region().stores(IN_TAIL), 1);
 }
@@ -188,18 +252,37 @@ fn l3_batch_argument_errors() {
     let mut l3 = mem.l3(8);
     let ok = payloads(&[4], 0);
     let too_big = payloads(&[257], 0);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_STOP, slices(&ok)), Err(Error::BadArgument));
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&too_big)), Err(Error::BadArgument));
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::empty()), Err(Error::NoProgress));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_STOP, slices(&ok)),
+        Err(Error::BadArgument)
+    );
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&too_big)),
+        Err(Error::BadArgument)
+    );
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::empty()),
+        Err(Error::NoProgress)
+    );
     assert_eq!(mem.counter(IN_TAIL), 0);
-    assert_eq!(l3.region().stores(IN_TAIL), 0, "nothing published, nothing stored");
+    assert_eq!(
+        l3.region().stores(IN_TAIL),
+        0,
+        "nothing published, nothing stored"
+    );
     // A payload larger than the arena after the first ends the batch; it fails on the next call.
     let mixed = [ok[0].as_slice(), ok[0].as_slice(), too_big[0].as_slice()];
     assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, mixed), Ok(2));
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, mixed[2..].iter().copied()), Err(Error::BadArgument));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, mixed[2..].iter().copied()),
+        Err(Error::BadArgument)
+    );
     assert!(l3.error().is_none(), "caller errors do not poison");
     l3.try_request_stop().unwrap();
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&ok)), Err(Error::Stopped));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&ok)),
+        Err(Error::Stopped)
+    );
     assert_eq!(mem.counter(IN_TAIL), 3);
 }
 
@@ -214,12 +297,20 @@ fn deferred_commits_are_invisible_until_flush() {
         l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 16).unwrap();
     }
     assert_eq!(mem.counter(IN_TAIL), 0);
-    assert_eq!(l2.try_peek(), Err(Error::NoProgress), "not visible before flush");
+    assert_eq!(
+        l2.try_peek(),
+        Err(Error::NoProgress),
+        "not visible before flush"
+    );
     l3.flush().unwrap();
     assert_eq!(mem.counter(IN_TAIL), 3);
     assert_eq!(l3.region().stores(IN_TAIL), 1);
     l3.flush().unwrap();
-    assert_eq!(l3.region().stores(IN_TAIL), 1, "flush with nothing pending stores nothing");
+    assert_eq!(
+        l3.region().stores(IN_TAIL),
+        1,
+        "flush with nothing pending stores nothing"
+    );
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(3));
     for (i, m) in out[..3].iter().enumerate() {
@@ -244,7 +335,11 @@ fn a_full_ring_flushes_deferred_messages_so_they_cannot_block_themselves() {
     }
     assert_eq!(mem.counter(IN_TAIL), 0);
     assert_eq!(l3.try_reserve(8), Err(Error::NoProgress));
-    assert_eq!(mem.counter(IN_TAIL), 2, "no room: the pending tail was stored");
+    assert_eq!(
+        mem.counter(IN_TAIL),
+        2,
+        "no room: the pending tail was stored"
+    );
     let m = l2.try_peek().unwrap();
     l2.release(&m).unwrap();
     assert!(l3.try_reserve(8).is_ok());
@@ -284,16 +379,27 @@ fn l2_batch_peek_respects_the_window() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(3);
     let batch = payloads(&[10; 5], 4);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(5));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
+        Ok(5)
+    );
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(3), "window of 3");
-    assert_eq!(l2.try_peek_batch(&mut out[3..]), Err(Error::NoProgress), "window full is no-progress");
+    assert_eq!(
+        l2.try_peek_batch(&mut out[3..]),
+        Err(Error::NoProgress),
+        "window full is no-progress"
+    );
     assert!(l2.error().is_none());
     l2.release_batch(&out[..3]).unwrap();
     assert_eq!(mem.counter(IN_HEAD), 3);
     assert_eq!(l2.try_peek_batch(&mut out), Ok(2));
     assert_eq!([out[0].seq, out[1].seq], [4, 5]);
-    assert_eq!(l2.try_peek_batch(&mut out[2..]), Err(Error::NoProgress), "nothing more published");
+    assert_eq!(
+        l2.try_peek_batch(&mut out[2..]),
+        Err(Error::NoProgress),
+        "nothing more published"
+    );
     assert_eq!(l2.try_peek_batch(&mut []), Err(Error::NoProgress));
 }
 
@@ -303,10 +409,17 @@ fn l2_window_one_batch_takes_one_and_a_second_batch_is_an_ownership_error() {
     let mut l3 = mem.l3(4);
     let mut l2 = mem.l2(1);
     let batch = payloads(&[1, 2], 5);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(2));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
+        Ok(2)
+    );
     let mut out = [Message::EMPTY; 4];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(1));
-    assert_eq!(l2.try_peek_batch(&mut out[1..]), Err(Error::Poisoned(ErrorKind::Ownership)), "as a second try_peek with window 1");
+    assert_eq!(
+        l2.try_peek_batch(&mut out[1..]),
+        Err(Error::Poisoned(ErrorKind::Ownership)),
+        "as a second try_peek with window 1"
+    );
     assert_eq!(mem.counter(L3L2Q_L2_ABORT_FLAG_OFFSET), 1);
 }
 
@@ -316,7 +429,8 @@ fn l2_release_batch_advances_only_the_completed_prefix() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
     let batch = payloads(&[3; 4], 6);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch))
+        .unwrap();
     let mut out = [Message::EMPTY; 4];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(4));
     l2.release_batch(&[out[3], out[1]]).unwrap();
@@ -328,7 +442,11 @@ fn l2_release_batch_advances_only_the_completed_prefix() {
     assert_eq!(mem.counter(IN_HEAD), 4);
     assert_eq!(l2.region().stores(IN_HEAD), 2);
     l2.release_batch(&[]).unwrap();
-    assert_eq!(l2.region().stores(IN_HEAD), 2, "an empty batch stores nothing");
+    assert_eq!(
+        l2.region().stores(IN_HEAD),
+        2,
+        "an empty batch stores nothing"
+    );
 }
 
 #[test]
@@ -336,10 +454,14 @@ fn l2_release_batch_rejects_a_duplicate_inside_the_batch_and_stores_nothing() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[3; 2], 7))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[3; 2], 7)))
+        .unwrap();
     let mut out = [Message::EMPTY; 2];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(2));
-    assert_eq!(l2.release_batch(&[out[0], out[0]]), Err(Error::Poisoned(ErrorKind::Ownership)));
+    assert_eq!(
+        l2.release_batch(&[out[0], out[0]]),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
     assert_eq!(mem.counter(IN_HEAD), 0);
     assert_eq!(mem.counter(L3L2Q_L2_ABORT_FLAG_OFFSET), 1);
     assert!(l2.error().unwrap().message().contains("twice"));
@@ -350,13 +472,21 @@ fn l2_release_batch_rejects_an_altered_handle() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[3; 2], 8))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[3; 2], 8)))
+        .unwrap();
     let mut out = [Message::EMPTY; 2];
     l2.try_peek_batch(&mut out).unwrap();
     let mut altered = out[1];
     altered.payload_nbytes = 2;
-    assert_eq!(l2.release_batch(&[out[0], altered]), Err(Error::Poisoned(ErrorKind::Ownership)));
-    assert_eq!(mem.counter(IN_HEAD), 0, "the valid first entry is not published either");
+    assert_eq!(
+        l2.release_batch(&[out[0], altered]),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
+    assert_eq!(
+        mem.counter(IN_HEAD),
+        0,
+        "the valid first entry is not published either"
+    );
 }
 
 #[test]
@@ -364,7 +494,8 @@ fn l2_batch_peek_ends_at_stop_and_takes_nothing_after() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 9))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 9)))
+        .unwrap();
     l3.try_request_stop().unwrap();
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(3));
@@ -397,9 +528,20 @@ fn l2_batch_send_and_deferred_publish_reach_l3_batch_peek() {
 
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l3.try_peek_batch(&mut out[..2]), Ok(2));
-    assert_eq!(l3.try_peek_batch(&mut out), Ok(5), "held ones come back first, then more");
-    assert_eq!(out[..5].iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
-    assert_eq!(l3.try_peek().unwrap(), out[0], "try_peek returns the oldest held");
+    assert_eq!(
+        l3.try_peek_batch(&mut out),
+        Ok(5),
+        "held ones come back first, then more"
+    );
+    assert_eq!(
+        out[..5].iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(
+        l3.try_peek().unwrap(),
+        out[0],
+        "try_peek returns the oldest held"
+    );
     let mut buf = [0u8; 64];
     // Any held message may be read, in any order.
     assert_eq!(l3.read_into(&out[4], &mut buf), Ok(4));
@@ -422,10 +564,14 @@ fn l3_release_batch_must_follow_fifo_order() {
     let mem = Memory::new(8, 64, 1024);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
-    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[1; 3], 11))).unwrap();
+    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[1; 3], 11)))
+        .unwrap();
     let mut out = [Message::EMPTY; 3];
     assert_eq!(l3.try_peek_batch(&mut out), Ok(3));
-    assert_eq!(l3.release_batch(&[out[0], out[2]]), Err(Error::Poisoned(ErrorKind::Ownership)));
+    assert_eq!(
+        l3.release_batch(&[out[0], out[2]]),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
     assert_eq!(mem.counter(OUT_HEAD), 0, "nothing released");
     assert_eq!(mem.counter(L3L2Q_L3_ABORT_FLAG_OFFSET), 1);
 }
@@ -435,10 +581,14 @@ fn l3_release_of_a_held_but_not_oldest_message_is_an_ownership_error() {
     let mem = Memory::new(8, 64, 1024);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
-    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[1; 2], 12))).unwrap();
+    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[1; 2], 12)))
+        .unwrap();
     let mut out = [Message::EMPTY; 2];
     l3.try_peek_batch(&mut out).unwrap();
-    assert_eq!(l3.release(&out[1]), Err(Error::Poisoned(ErrorKind::Ownership)));
+    assert_eq!(
+        l3.release(&out[1]),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
 }
 
 #[test]
@@ -448,18 +598,29 @@ fn l3_holds_at_most_max_held_or_depth() {
     let mut l3 = mem.l3(depth);
     let mut l2 = mem.l2(1);
     let batch = payloads(&[8; 300], 13);
-    assert_eq!(l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(300));
+    assert_eq!(
+        l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
+        Ok(300)
+    );
     let mut out = vec![Message::EMPTY; 300];
-    assert_eq!(l3.try_peek_batch(&mut out), Ok(l3l2q::l3::L3L2Q_L3_MAX_HELD as usize));
+    assert_eq!(
+        l3.try_peek_batch(&mut out),
+        Ok(l3l2q::l3::L3L2Q_L3_MAX_HELD as usize)
+    );
     l3.release_batch(&out[..10]).unwrap();
-    assert_eq!(l3.try_peek_batch(&mut out), Ok(256), "10 freed, 10 more taken");
+    assert_eq!(
+        l3.try_peek_batch(&mut out),
+        Ok(256),
+        "10 freed, 10 more taken"
+    );
     assert_eq!(out[0].seq, 11);
     assert_eq!(out[255].seq, 266);
 
     let small = Memory::new(4, 64, 1024);
     let mut l3 = small.l3(4);
     let mut l2 = small.l2(1);
-    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[8; 4], 14))).unwrap();
+    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[8; 4], 14)))
+        .unwrap();
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l3.try_peek_batch(&mut out), Ok(4), "capped by depth");
 }
@@ -473,25 +634,39 @@ fn single_and_batch_calls_interleave() {
     let mut got = 0u64;
     for round in 0..50u64 {
         if round % 2 == 0 {
-            l3.try_enqueue(L3L2Q_OPCODE_DATA, &round.to_le_bytes()).unwrap();
+            l3.try_enqueue(L3L2Q_OPCODE_DATA, &round.to_le_bytes())
+                .unwrap();
             sent += 1;
         } else {
             let b = [round.to_le_bytes(), (round + 1000).to_le_bytes()];
-            assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, b.iter().map(|x| x.as_slice())), Ok(2));
+            assert_eq!(
+                l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, b.iter().map(|x| x.as_slice())),
+                Ok(2)
+            );
             sent += 2;
         }
         while got < sent {
             let mut out = [Message::EMPTY; 4];
-            let n = if got % 3 == 0 { out[0] = l2.try_peek().unwrap(); 1 } else { l2.try_peek_batch(&mut out).unwrap() };
+            let n = if got % 3 == 0 {
+                out[0] = l2.try_peek().unwrap();
+                1
+            } else {
+                l2.try_peek_batch(&mut out).unwrap()
+            };
             for m in &out[..n] {
                 got += 1;
                 assert_eq!(m.seq, got);
                 let v = u64::from_le_bytes(read(&l2, m).try_into().unwrap());
                 assert!(v == round || v == round + 1000);
                 let echo = v.to_le_bytes();
-                l2.try_send_batch(L3L2Q_OPCODE_DATA, [echo.as_slice()]).unwrap();
+                l2.try_send_batch(L3L2Q_OPCODE_DATA, [echo.as_slice()])
+                    .unwrap();
             }
-            if n == 1 { l2.release(&out[0]).unwrap() } else { l2.release_batch(&out[..n]).unwrap() }
+            if n == 1 {
+                l2.release(&out[0]).unwrap()
+            } else {
+                l2.release_batch(&out[..n]).unwrap()
+            }
             let mut back = [Message::EMPTY; 4];
             let k = l3.try_peek_batch(&mut back).unwrap();
             let mut buf = [0u8; 8];
@@ -562,58 +737,133 @@ fn c_api_batch_functions() {
     use l3l2q::ffi::l3::*;
     let mem = Memory::new(8, 1024, 1024);
     let descriptor = mem.descriptor();
-    let config = L3Config { depth: 8, input_arena_bytes: 1024, output_arena_bytes: 1024, initial_count: 0 };
+    let config = L3Config {
+        depth: 8,
+        input_arena_bytes: 1024,
+        output_arena_bytes: 1024,
+        initial_count: 0,
+    };
     let mut q: *mut L3QueueHandle = std::ptr::null_mut();
     let mut ep: *mut L2EndpointHandle = std::ptr::null_mut();
     // SAFETY: every pointer below is valid for the access the C API documents; the memory outlives both handles.
     unsafe {
-        assert_eq!(l3l2q_l3_queue_create_mapped(&descriptor, &config, &mut q, std::ptr::null_mut()), Status::Ok);
+        assert_eq!(
+            l3l2q_l3_queue_create_mapped(&descriptor, &config, &mut q, std::ptr::null_mut()),
+            Status::Ok
+        );
         let mut scalars = [0u64; 12];
-        assert_eq!(l3l2q_l3_task_scalars(q, scalars.as_mut_ptr(), 12), Status::Ok);
-        let l2config = L2Config { max_inflight: 8, initial_count: 0 };
-        assert_eq!(l3l2q_l2_endpoint_create(scalars.as_ptr(), 12, &l2config, &mut ep, std::ptr::null_mut()), Status::Ok);
+        assert_eq!(
+            l3l2q_l3_task_scalars(q, scalars.as_mut_ptr(), 12),
+            Status::Ok
+        );
+        let l2config = L2Config {
+            max_inflight: 8,
+            initial_count: 0,
+        };
+        assert_eq!(
+            l3l2q_l2_endpoint_create(
+                scalars.as_ptr(),
+                12,
+                &l2config,
+                &mut ep,
+                std::ptr::null_mut()
+            ),
+            Status::Ok
+        );
 
         let data = [b"one".as_slice(), b"", b"three"];
-        let batch: Vec<ByteSlice> = data.iter().map(|d| ByteSlice { data: if d.is_empty() { std::ptr::null() } else { d.as_ptr() }, len: d.len() }).collect();
+        let batch: Vec<ByteSlice> = data
+            .iter()
+            .map(|d| ByteSlice {
+                data: if d.is_empty() {
+                    std::ptr::null()
+                } else {
+                    d.as_ptr()
+                },
+                len: d.len(),
+            })
+            .collect();
         let mut sent = 99usize;
-        let bad = [ByteSlice { data: std::ptr::null(), len: 1 }];
-        assert_eq!(l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, bad.as_ptr(), 1, &mut sent), Status::BadArgument);
-        assert_eq!(l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, std::ptr::null(), 3, &mut sent), Status::BadArgument);
-        assert_eq!(l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, batch.as_ptr(), 3, std::ptr::null_mut()), Status::BadArgument);
+        let bad = [ByteSlice {
+            data: std::ptr::null(),
+            len: 1,
+        }];
+        assert_eq!(
+            l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, bad.as_ptr(), 1, &mut sent),
+            Status::BadArgument
+        );
+        assert_eq!(
+            l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, std::ptr::null(), 3, &mut sent),
+            Status::BadArgument
+        );
+        assert_eq!(
+            l3l2q_l3_try_enqueue_batch(
+                q,
+                L3L2Q_OPCODE_DATA,
+                batch.as_ptr(),
+                3,
+                std::ptr::null_mut()
+            ),
+            Status::BadArgument
+        );
         assert_eq!(sent, 99, "out-parameter untouched on failure");
         assert_eq!(mem.counter(IN_TAIL), 0);
-        assert_eq!(l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, batch.as_ptr(), 3, &mut sent), Status::Ok);
+        assert_eq!(
+            l3l2q_l3_try_enqueue_batch(q, L3L2Q_OPCODE_DATA, batch.as_ptr(), 3, &mut sent),
+            Status::Ok
+        );
         assert_eq!(sent, 3);
 
         let mut out = [Message::EMPTY; 4];
         let mut count = 0usize;
-        assert_eq!(l3l2q_l2_try_peek_batch(ep, out.as_mut_ptr(), 4, &mut count), Status::Ok);
+        assert_eq!(
+            l3l2q_l2_try_peek_batch(ep, out.as_mut_ptr(), 4, &mut count),
+            Status::Ok
+        );
         assert_eq!(count, 3);
         assert_eq!(out[2].payload(), b"three");
-        assert_eq!(l3l2q_l2_try_peek_batch(ep, out.as_mut_ptr(), 0, &mut count), Status::NoProgress);
+        assert_eq!(
+            l3l2q_l2_try_peek_batch(ep, out.as_mut_ptr(), 0, &mut count),
+            Status::NoProgress
+        );
         assert_eq!(l3l2q_l2_release_batch(ep, out.as_ptr(), 3), Status::Ok);
         assert_eq!(mem.counter(IN_HEAD), 3);
 
-        assert_eq!(l3l2q_l2_try_send_batch(ep, L3L2Q_OPCODE_DATA, batch.as_ptr(), 3, &mut sent), Status::Ok);
+        assert_eq!(
+            l3l2q_l2_try_send_batch(ep, L3L2Q_OPCODE_DATA, batch.as_ptr(), 3, &mut sent),
+            Status::Ok
+        );
         let mut r = std::mem::zeroed();
         assert_eq!(l3l2q_l2_try_reserve(ep, 2, &mut r), Status::Ok);
-        assert_eq!(l3l2q_l2_publish_deferred(ep, &r, L3L2Q_OPCODE_DATA, 2), Status::Ok);
+        assert_eq!(
+            l3l2q_l2_publish_deferred(ep, &r, L3L2Q_OPCODE_DATA, 2),
+            Status::Ok
+        );
         assert_eq!(mem.counter(OUT_TAIL), 3);
         assert_eq!(l3l2q_l2_flush(ep), Status::Ok);
         assert_eq!(mem.counter(OUT_TAIL), 4);
 
-        assert_eq!(l3l2q_l3_try_peek_batch(q, out.as_mut_ptr(), 4, &mut count), Status::Ok);
+        assert_eq!(
+            l3l2q_l3_try_peek_batch(q, out.as_mut_ptr(), 4, &mut count),
+            Status::Ok
+        );
         assert_eq!(count, 4);
         assert_eq!(l3l2q_l3_release_batch(q, out.as_ptr(), 4), Status::Ok);
         assert_eq!(mem.counter(OUT_HEAD), 4);
 
         let mut r = std::mem::zeroed();
         assert_eq!(l3l2q_l3_try_reserve(q, 1, &mut r), Status::Ok);
-        assert_eq!(l3l2q_l3_commit_deferred(q, &r, L3L2Q_OPCODE_DATA, 1), Status::Ok);
+        assert_eq!(
+            l3l2q_l3_commit_deferred(q, &r, L3L2Q_OPCODE_DATA, 1),
+            Status::Ok
+        );
         assert_eq!(mem.counter(IN_TAIL), 3);
         assert_eq!(l3l2q_l3_flush(q), Status::Ok);
         assert_eq!(mem.counter(IN_TAIL), 4);
-        assert_eq!(l3l2q_l3_release_batch(q, std::ptr::null(), 1), Status::BadArgument);
+        assert_eq!(
+            l3l2q_l3_release_batch(q, std::ptr::null(), 1),
+            Status::BadArgument
+        );
         assert_eq!(l3l2q_l2_release_batch(ep, std::ptr::null(), 0), Status::Ok);
 
         assert_eq!(l3l2q_l2_endpoint_free(&mut ep), Status::Ok);
@@ -634,7 +884,11 @@ type Visits = Vec<(u64, u64, Vec<u8>)>;
 fn consume(l2: &mut L2Endpoint<Counting>, max: usize) -> (Result<usize, Error>, Visits) {
     let mut seen = Visits::new();
     let r = l2.try_consume(max, |m, payload| {
-        assert_eq!(payload.len() as u64, m.payload_nbytes, "the payload slice is the whole message");
+        assert_eq!(
+            payload.len() as u64,
+            m.payload_nbytes,
+            "the payload slice is the whole message"
+        );
         seen.push((m.seq, m.opcode, payload.to_vec()));
     });
     (r, seen)
@@ -646,20 +900,41 @@ fn l2_consume_visits_in_order_in_place_and_releases_with_one_store() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(2);
     let batch = payloads(&[5, 0, 64, 17, 3], 10);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[..3])), Ok(3));
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[3..])), Ok(2));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[..3])),
+        Ok(3)
+    );
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[3..])),
+        Ok(2)
+    );
     let (r, seen) = consume(&mut l2, 4);
-    assert_eq!(r, Ok(4), "the window of 2 does not apply: no handle outlives the call");
-    assert_eq!(seen.iter().map(|v| (v.0, v.1)).collect::<Vec<_>>(), [(1, 1), (2, 1), (3, 1), (4, 3)]);
+    assert_eq!(
+        r,
+        Ok(4),
+        "the window of 2 does not apply: no handle outlives the call"
+    );
+    assert_eq!(
+        seen.iter().map(|v| (v.0, v.1)).collect::<Vec<_>>(),
+        [(1, 1), (2, 1), (3, 1), (4, 3)]
+    );
     for (i, v) in seen.iter().enumerate() {
         assert_eq!(v.2, batch[i], "payload {i}");
     }
     assert_eq!(mem.counter(IN_HEAD), 4);
-    assert_eq!(l2.region().stores(IN_HEAD), 1, "one head store for the batch");
+    assert_eq!(
+        l2.region().stores(IN_HEAD),
+        1,
+        "one head store for the batch"
+    );
     let (r, seen) = consume(&mut l2, 8);
     assert_eq!((r, seen.len()), (Ok(1), 1));
     assert_eq!(seen[0].2, batch[4]);
-    assert_eq!(consume(&mut l2, 8).0, Err(Error::NoProgress), "nothing published");
+    assert_eq!(
+        consume(&mut l2, 8).0,
+        Err(Error::NoProgress),
+        "nothing published"
+    );
     assert_eq!(consume(&mut l2, 0).0, Err(Error::NoProgress));
     assert_eq!(l2.region().stores(IN_HEAD), 2, "no-progress stores nothing");
     assert!(l2.error().is_none());
@@ -675,23 +950,41 @@ fn l2_consume_ends_after_stop_and_leaves_the_endpoint_drained() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 12))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 12)))
+        .unwrap();
     l3.try_request_stop().unwrap();
     let (r, seen) = consume(&mut l2, 8);
     assert_eq!(r, Ok(3));
-    assert_eq!(seen[2], (3, L3L2Q_OPCODE_STOP, vec![]), "STOP is visited last, empty");
+    assert_eq!(
+        seen[2],
+        (3, L3L2Q_OPCODE_STOP, vec![]),
+        "STOP is visited last, empty"
+    );
     assert!(l2.drained());
     assert_eq!(mem.counter(IN_HEAD), 3, "STOP released with the rest");
     assert_eq!(consume(&mut l2, 8).0, Err(Error::NoProgress));
     assert_eq!(l2.try_peek(), Err(Error::NoProgress));
     // A descriptor published after STOP is still caught.
-    let (tail_at, slot) = (L3L2Q_INPUT_DESC_TAIL_OFFSET as usize, DescriptorSlot { seq: 4, opcode: L3L2Q_OPCODE_DATA, payload_offset: 0, payload_nbytes: 0 });
+    let (tail_at, slot) = (
+        L3L2Q_INPUT_DESC_TAIL_OFFSET as usize,
+        DescriptorSlot {
+            seq: 4,
+            opcode: L3L2Q_OPCODE_DATA,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        },
+    );
     // SAFETY: slot 3 of the input ring and the tail counter lie inside the test's allocations; nothing else runs.
     unsafe {
-        mem.payload.add(3 * 32).copy_from_nonoverlapping(slot.to_bytes().as_ptr(), 32);
+        mem.payload
+            .add(3 * 32)
+            .copy_from_nonoverlapping(slot.to_bytes().as_ptr(), 32);
         AtomicU32::from_ptr(mem.counters.add(tail_at).cast()).store(4, Ordering::Release);
     }
-    assert_eq!(consume(&mut l2, 8).0, Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(
+        consume(&mut l2, 8).0,
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
 }
 
 #[test]
@@ -700,12 +993,20 @@ fn l2_consume_while_handles_are_held_keeps_the_fifo_rule() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
     let batch = payloads(&[4; 3], 13);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch))
+        .unwrap();
     let held = l2.try_peek().unwrap();
     let (r, seen) = consume(&mut l2, 8);
     assert_eq!(r, Ok(2));
-    assert_eq!(seen.iter().map(|v| v.2.clone()).collect::<Vec<_>>(), batch[1..]);
-    assert_eq!(mem.counter(IN_HEAD), 0, "#1 is still held: nothing after it frees");
+    assert_eq!(
+        seen.iter().map(|v| v.2.clone()).collect::<Vec<_>>(),
+        batch[1..]
+    );
+    assert_eq!(
+        mem.counter(IN_HEAD),
+        0,
+        "#1 is still held: nothing after it frees"
+    );
     assert!(l2.holds(&held));
     l2.release(&held).unwrap();
     assert_eq!(mem.counter(IN_HEAD), 3);
@@ -717,7 +1018,8 @@ fn l2_consume_releases_what_it_visited_even_when_the_visitor_panics() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 14))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 14)))
+        .unwrap();
     let mut visited = 0;
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = l2.try_consume(8, |_, _| {
@@ -728,10 +1030,18 @@ fn l2_consume_releases_what_it_visited_even_when_the_visitor_panics() {
         });
     }));
     assert!(unwound.is_err());
-    assert_eq!(mem.counter(IN_HEAD), 2, "both visited inputs were released on unwind");
+    assert_eq!(
+        mem.counter(IN_HEAD),
+        2,
+        "both visited inputs were released on unwind"
+    );
     assert!(l2.error().is_none());
     let (r, seen) = consume(&mut l2, 8);
-    assert_eq!((r, seen.iter().map(|v| v.0).collect::<Vec<_>>()), (Ok(2), vec![3, 4]), "the rest follow in order");
+    assert_eq!(
+        (r, seen.iter().map(|v| v.0).collect::<Vec<_>>()),
+        (Ok(2), vec![3, 4]),
+        "the rest follow in order"
+    );
     assert_eq!(mem.counter(IN_HEAD), 4);
 }
 
@@ -740,7 +1050,8 @@ fn l2_consume_poisons_at_a_bad_slot_after_releasing_the_good_ones_before_it() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 3], 15))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 3], 15)))
+        .unwrap();
     // SAFETY: byte 0 of slot 2 (its seq) lies inside the input ring; nothing else runs.
     unsafe { *mem.payload.add(2 * 32) ^= 0x40 };
     let (r, seen) = consume(&mut l2, 8);
@@ -748,7 +1059,11 @@ fn l2_consume_poisons_at_a_bad_slot_after_releasing_the_good_ones_before_it() {
     assert_eq!(seen.len(), 2, "the two valid inputs before it were visited");
     assert_eq!(mem.counter(IN_HEAD), 2, "and released before the poison");
     assert_eq!(mem.counter(L3L2Q_L2_ABORT_FLAG_OFFSET), 1);
-    assert_eq!(consume(&mut l2, 8).0, Err(Error::Poisoned(ErrorKind::InvalidDescriptor)), "sticky");
+    assert_eq!(
+        consume(&mut l2, 8).0,
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
+        "sticky"
+    );
 }
 
 #[test]
@@ -771,9 +1086,20 @@ fn l2_consume_needs_an_in_place_view() {
     }
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
-    let mut l2 = L2Endpoint::with_region(NoView(mem.counting()), &mem.descriptor(), &mem.layout.queue_args(), 4, 0).unwrap();
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 1], 16))).unwrap();
-    assert_eq!(l2.try_consume(8, |_, _| panic!("nothing is visited")), Err(Error::BadArgument));
+    let mut l2 = L2Endpoint::with_region(
+        NoView(mem.counting()),
+        &mem.descriptor(),
+        &mem.layout.queue_args(),
+        4,
+        0,
+    )
+    .unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 1], 16)))
+        .unwrap();
+    assert_eq!(
+        l2.try_consume(8, |_, _| panic!("nothing is visited")),
+        Err(Error::BadArgument)
+    );
     let m = l2.try_peek().expect("the input is still there");
     let mut buf = [0u8; 4];
     assert_eq!(l2.copy_payload(&m, &mut buf), Ok(4));
@@ -784,11 +1110,16 @@ fn l2_consume_behind_a_held_input_respects_the_window_without_poisoning() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 2], 17))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 2], 17)))
+        .unwrap();
     l3.try_request_stop().unwrap();
     let held = l2.try_peek().unwrap();
     let (r, seen) = consume(&mut l2, 8);
-    assert_eq!((r, seen.len()), (Err(Error::NoProgress), 0), "window 1 is full: no-progress, not an ownership error");
+    assert_eq!(
+        (r, seen.len()),
+        (Err(Error::NoProgress), 0),
+        "window 1 is full: no-progress, not an ownership error"
+    );
     assert!(l2.error().is_none());
     l2.release(&held).unwrap();
     let (r, seen) = consume(&mut l2, 8);
@@ -803,7 +1134,8 @@ fn l2_consume_behind_a_held_input_releases_what_it_visited_when_the_visitor_pani
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 18))).unwrap();
+    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 18)))
+        .unwrap();
     let held = l2.try_peek().unwrap();
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let _ = l2.try_consume(8, |_, _| panic!("visitor fails"));
@@ -811,8 +1143,19 @@ fn l2_consume_behind_a_held_input_releases_what_it_visited_when_the_visitor_pani
     assert!(unwound.is_err());
     assert!(l2.error().is_none());
     l2.release(&held).unwrap();
-    assert_eq!(mem.counter(IN_HEAD), 2, "#2, visited when the visitor panicked, was released with it");
+    assert_eq!(
+        mem.counter(IN_HEAD),
+        2,
+        "#2, visited when the visitor panicked, was released with it"
+    );
     let (r, seen) = consume(&mut l2, 8);
-    assert_eq!((r, seen.iter().map(|v| v.0).collect::<Vec<_>>()), (Ok(2), vec![3, 4]));
-    assert_eq!(mem.counter(IN_HEAD), 4, "nothing is left holding the head back");
+    assert_eq!(
+        (r, seen.iter().map(|v| v.0).collect::<Vec<_>>()),
+        (Ok(2), vec![3, 4])
+    );
+    assert_eq!(
+        mem.counter(IN_HEAD),
+        4,
+        "nothing is left holding the head back"
+    );
 }

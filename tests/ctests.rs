@@ -29,13 +29,22 @@ fn stem(path: &std::path::Path) -> String {
 #[test]
 fn every_ctest_passes_linked_shared_and_static() {
     let mut ran = 0;
-    for source in programs().into_iter().filter(|p| !stem(p).starts_with("dlopen_")) {
+    for source in programs()
+        .into_iter()
+        .filter(|p| !stem(p).starts_with("dlopen_"))
+    {
         let name = stem(&source);
         let dir = cbuild::scratch(&name);
         for linkage in [Linkage::Shared, Linkage::Static] {
             let exe = cbuild::compile(&dir, &name, std::slice::from_ref(&source), linkage, &[]);
             let out = cbuild::run(&exe, &[]);
-            eprintln!("{name} ({linkage:?}): {}", String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or(""));
+            eprintln!(
+                "{name} ({linkage:?}): {}",
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            );
             ran += 1;
         }
     }
@@ -45,12 +54,24 @@ fn every_ctest_passes_linked_shared_and_static() {
 #[test]
 fn dlopen_programs_find_every_header_symbol() {
     let functions = cbuild::header_functions();
-    assert!(functions.len() > 30, "header declares too few functions: {functions:?}");
+    assert!(
+        functions.len() > 30,
+        "header declares too few functions: {functions:?}"
+    );
     let library = cbuild::shared_library();
-    for source in programs().into_iter().filter(|p| stem(p).starts_with("dlopen_")) {
+    for source in programs()
+        .into_iter()
+        .filter(|p| stem(p).starts_with("dlopen_"))
+    {
         let name = stem(&source);
         let dir = cbuild::scratch(&name);
-        let exe = cbuild::compile(&dir, &name, std::slice::from_ref(&source), Linkage::None, &[]);
+        let exe = cbuild::compile(
+            &dir,
+            &name,
+            std::slice::from_ref(&source),
+            Linkage::None,
+            &[],
+        );
         let mut args: Vec<&OsStr> = vec![library.as_os_str()];
         args.extend(functions.iter().map(OsStr::new));
         cbuild::run(&exe, &args);

@@ -25,7 +25,10 @@ fn programs() -> Vec<PathBuf> {
         .expect("ctests/ exists")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cpp"))
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("dlopen_")))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("dlopen_"))
+        })
         .collect();
     found.sort();
     assert!(found.len() >= 2, "too few C/C++ programs under ctests/");
@@ -86,7 +89,11 @@ fn control(tag: &str, flags: &[&str]) -> PathBuf {
 }
 
 fn last_line(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).lines().last().unwrap_or("").to_string()
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_string()
 }
 
 #[test]
@@ -95,54 +102,141 @@ fn every_ctest_is_clean_under_valgrind() {
         eprintln!("note: valgrind is not installed; skipped the memcheck runs");
         return;
     }
-    let wrapper = ["valgrind", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite", "--fair-sched=yes", "--quiet"];
+    let wrapper = [
+        "valgrind",
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--fair-sched=yes",
+        "--quiet",
+    ];
     let exe = control("memcheck", &[]);
-    let run = |mode: &str| cbuild::run_wrapped_any(&wrapper, &exe, &[std::ffi::OsStr::new(mode)], &[], Duration::from_secs(120)).0;
-    assert!(run("clean").status.success(), "valgrind fails a clean program");
-    for (mode, report) in [("overflow", "Invalid read of size 1"), ("leak", "definitely lost")] {
+    let run = |mode: &str| {
+        cbuild::run_wrapped_any(
+            &wrapper,
+            &exe,
+            &[std::ffi::OsStr::new(mode)],
+            &[],
+            Duration::from_secs(120),
+        )
+        .0
+    };
+    assert!(
+        run("clean").status.success(),
+        "valgrind fails a clean program"
+    );
+    for (mode, report) in [
+        ("overflow", "Invalid read of size 1"),
+        ("leak", "definitely lost"),
+    ] {
         let out = run(mode);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(99), "valgrind missed the planted {mode}:\n{stderr}");
-        assert!(stderr.contains(report), "valgrind's {mode} report lacks {report:?}:\n{stderr}");
+        assert_eq!(
+            out.status.code(),
+            Some(99),
+            "valgrind missed the planted {mode}:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(report),
+            "valgrind's {mode} report lacks {report:?}:\n{stderr}"
+        );
     }
     for source in programs() {
         let name = stem(&source);
         let dir = cbuild::scratch(&format!("memcheck_{name}"));
-        let exe = cbuild::compile(&dir, &name, std::slice::from_ref(&source), Linkage::Shared, &[]);
-        let (out, took) = cbuild::run_wrapped(&wrapper, &exe, &[], &[("L3L2Q_CTEST_QUICK", "1")], Duration::from_secs(300));
-        eprintln!("valgrind {name}: clean in {took:.1?}: {}", last_line(&out.stdout));
+        let exe = cbuild::compile(
+            &dir,
+            &name,
+            std::slice::from_ref(&source),
+            Linkage::Shared,
+            &[],
+        );
+        let (out, took) = cbuild::run_wrapped(
+            &wrapper,
+            &exe,
+            &[],
+            &[("L3L2Q_CTEST_QUICK", "1")],
+            Duration::from_secs(300),
+        );
+        eprintln!(
+            "valgrind {name}: clean in {took:.1?}: {}",
+            last_line(&out.stdout)
+        );
     }
 }
 
 #[test]
 fn every_ctest_is_clean_under_asan_and_ubsan() {
-    let flags = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"];
+    let flags = [
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+        "-fno-omit-frame-pointer",
+    ];
     // detect_leaks=1: the programs free everything they create, so a leak
     // is a bug here too (the Rust library's own allocations are made
     // through the same interposed malloc and are covered as well).
-    let env = [("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=98"), ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")];
+    let env = [
+        (
+            "ASAN_OPTIONS",
+            "detect_leaks=1:abort_on_error=0:exitcode=98",
+        ),
+        ("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1"),
+    ];
     if !cbuild::compiler_accepts(false, &flags) {
-        eprintln!("note: the C compiler cannot build with {flags:?} (sanitizer runtimes missing?); skipped");
+        eprintln!(
+            "note: the C compiler cannot build with {flags:?} (sanitizer runtimes missing?); skipped"
+        );
         return;
     }
     let exe = control("asan", &flags);
-    let run = |mode: &str| cbuild::run_wrapped_any(&[], &exe, &[std::ffi::OsStr::new(mode)], &env, Duration::from_secs(60)).0;
-    assert!(run("clean").status.success(), "the sanitizers fail a clean program");
-    for (mode, report) in [("overflow", "heap-buffer-overflow"), ("leak", "detected memory leaks"), ("ub", "runtime error")] {
+    let run = |mode: &str| {
+        cbuild::run_wrapped_any(
+            &[],
+            &exe,
+            &[std::ffi::OsStr::new(mode)],
+            &env,
+            Duration::from_secs(60),
+        )
+        .0
+    };
+    assert!(
+        run("clean").status.success(),
+        "the sanitizers fail a clean program"
+    );
+    for (mode, report) in [
+        ("overflow", "heap-buffer-overflow"),
+        ("leak", "detected memory leaks"),
+        ("ub", "runtime error"),
+    ] {
         let out = run(mode);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && stderr.contains(report), "the sanitizers missed the planted {mode} ({report:?}):\n{stderr}");
+        assert!(
+            !out.status.success() && stderr.contains(report),
+            "the sanitizers missed the planted {mode} ({report:?}):\n{stderr}"
+        );
     }
     for source in programs() {
         let name = stem(&source);
         let cpp = name.ends_with("_cpp");
         if !cbuild::compiler_accepts(cpp, &flags) {
-            eprintln!("note: the {} compiler cannot build with {flags:?}; skipped {name}", if cpp { "C++" } else { "C" });
+            eprintln!(
+                "note: the {} compiler cannot build with {flags:?}; skipped {name}",
+                if cpp { "C++" } else { "C" }
+            );
             continue;
         }
         let dir = cbuild::scratch(&format!("asan_{name}"));
-        let exe = cbuild::compile(&dir, &name, std::slice::from_ref(&source), Linkage::Shared, &flags);
+        let exe = cbuild::compile(
+            &dir,
+            &name,
+            std::slice::from_ref(&source),
+            Linkage::Shared,
+            &flags,
+        );
         let (out, took) = cbuild::run_wrapped(&[], &exe, &[], &env, Duration::from_secs(120));
-        eprintln!("asan+ubsan {name}: clean in {took:.1?}: {}", last_line(&out.stdout));
+        eprintln!(
+            "asan+ubsan {name}: clean in {took:.1?}: {}",
+            last_line(&out.stdout)
+        );
     }
 }

@@ -59,7 +59,9 @@ impl Idle {
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 /// A whole test must finish within this, loaded machine or not.
 const DEADLINE: Duration = Duration::from_secs(120);
@@ -148,7 +150,11 @@ impl Plan {
     }
 
     fn opcode(&self, i: u64) -> u64 {
-        if self.rng(i, 2).below(16) == 0 { ERROR } else { DATA }
+        if self.rng(i, 2).below(16) == 0 {
+            ERROR
+        } else {
+            DATA
+        }
     }
 
     /// Extra capacity to reserve beyond the length (exercises shrinking).
@@ -187,10 +193,18 @@ struct Scenario {
 
 impl Scenario {
     fn input(&self) -> Plan {
-        Plan { seed: self.seed, arena: self.input_arena, sizes: self.sizes }
+        Plan {
+            seed: self.seed,
+            arena: self.input_arena,
+            sizes: self.sizes,
+        }
     }
     fn output(&self) -> Plan {
-        Plan { seed: !self.seed, arena: self.output_arena, sizes: self.sizes }
+        Plan {
+            seed: !self.seed,
+            arena: self.output_arena,
+            sizes: self.sizes,
+        }
     }
 }
 
@@ -227,8 +241,14 @@ impl Drop for AbortOnPanic<'_> {
 
 #[track_caller]
 fn check_alive(deadline: Instant, abort: &AtomicBool, what: &str) {
-    assert!(!abort.load(Ordering::SeqCst), "{what}: the peer thread failed");
-    assert!(Instant::now() < deadline, "{what}: no progress before the deadline (hang)");
+    assert!(
+        !abort.load(Ordering::SeqCst),
+        "{what}: the peer thread failed"
+    );
+    assert!(
+        Instant::now() < deadline,
+        "{what}: no progress before the deadline (hang)"
+    );
 }
 
 /// The L2 task: acquires up to `window` inputs, checks each, and releases
@@ -282,10 +302,18 @@ fn run_l2(mut l2: L2Endpoint, sc: Scenario, abort: &AtomicBool, deadline: Instan
         }
         for m in fresh {
             if m.opcode == STOP {
-                assert_eq!(m.seq, sc.initial + sc.messages + 1, "STOP is the last input");
+                assert_eq!(
+                    m.seq,
+                    sc.initial + sc.messages + 1,
+                    "STOP is the last input"
+                );
                 assert_eq!((m.payload_offset, m.payload_nbytes), (0, 0));
                 assert_eq!(report.inputs, sc.messages, "STOP after every input");
-                assert_eq!(l2.try_peek(), Err(Error::NoProgress), "nothing is acquired after STOP");
+                assert_eq!(
+                    l2.try_peek(),
+                    Err(Error::NoProgress),
+                    "nothing is acquired after STOP"
+                );
                 stop = Some(m);
                 // Half the time release STOP at once, while inputs are held:
                 // it must be released physically only after them.
@@ -315,7 +343,10 @@ fn run_l2(mut l2: L2Endpoint, sc: Scenario, abort: &AtomicBool, deadline: Instan
                     assert!(!l2.drained());
                     l2.release(&s).unwrap();
                 }
-                assert!(l2.drained(), "drained once STOP and every input are released");
+                assert!(
+                    l2.drained(),
+                    "drained once STOP and every input are released"
+                );
                 assert_eq!(l2.try_peek(), Err(Error::NoProgress));
                 assert!(l2.error().is_none());
                 return report;
@@ -333,7 +364,10 @@ fn run_l2(mut l2: L2Endpoint, sc: Scenario, abort: &AtomicBool, deadline: Instan
             // Still intact after the earlier out-of-order releases: L3 must
             // not have reused bytes that are not released in FIFO order.
             // (Compared with the copy taken when it was checked at acquire.)
-            assert!(l2.payload(&m) == copies[(i % window as u64) as usize].as_slice(), "input {i} overwritten while held");
+            assert!(
+                l2.payload(&m) == copies[(i % window as u64) as usize].as_slice(),
+                "input {i} overwritten while held"
+            );
             send_output(&mut l2, &outp, report.outputs, i, &mut out, abort, deadline);
             report.outputs += 1;
             l2.release(&m).unwrap();
@@ -345,7 +379,15 @@ fn run_l2(mut l2: L2Endpoint, sc: Scenario, abort: &AtomicBool, deadline: Instan
 }
 
 /// Publishes output `k` answering input `answered`, by one of four paths.
-fn send_output(l2: &mut L2Endpoint, plan: &Plan, k: u64, answered: u64, out: &mut Vec<u8>, abort: &AtomicBool, deadline: Instant) {
+fn send_output(
+    l2: &mut L2Endpoint,
+    plan: &Plan,
+    k: u64,
+    answered: u64,
+    out: &mut Vec<u8>,
+    abort: &AtomicBool,
+    deadline: Instant,
+) {
     output_payload(plan, k, answered, out);
     let opcode = plan.opcode(k);
     let len = out.len() as u64;
@@ -371,7 +413,9 @@ fn send_output(l2: &mut L2Endpoint, plan: &Plan, k: u64, answered: u64, out: &mu
             }
             check_alive(deadline, abort, "L2 output");
         },
-        2 => (len + plan.slack(k)).min(plan.arena).max(if len == 0 && k % 8 == 2 { 1 } else { 0 }),
+        2 => (len + plan.slack(k))
+            .min(plan.arena)
+            .max(if len == 0 && k % 8 == 2 { 1 } else { 0 }),
         _ => len,
     };
     let r = loop {
@@ -394,7 +438,13 @@ fn send_output(l2: &mut L2Endpoint, plan: &Plan, k: u64, answered: u64, out: &mu
 }
 
 /// Writes input `i` by one of three paths; `NoProgress` when there is no room.
-fn send_input<R: Region>(q: &mut L3Queue<R>, plan: &Plan, i: u64, payload: &[u8], report: &mut L3Report) -> Result<(), Error> {
+fn send_input<R: Region>(
+    q: &mut L3Queue<R>,
+    plan: &Plan,
+    i: u64,
+    payload: &[u8],
+    report: &mut L3Report,
+) -> Result<(), Error> {
     let opcode = plan.opcode(i);
     let len = payload.len() as u64;
     let cap = match i % 5 {
@@ -415,7 +465,14 @@ fn send_input<R: Region>(q: &mut L3Queue<R>, plan: &Plan, i: u64, payload: &[u8]
 }
 
 /// Takes every available output, checking each; returns how many.
-fn receive<R: Region>(q: &mut L3Queue<R>, sc: &Scenario, answered: &mut [bool], buf: &mut [u8], expect: &mut Vec<u8>, report: &mut L3Report) -> u64 {
+fn receive<R: Region>(
+    q: &mut L3Queue<R>,
+    sc: &Scenario,
+    answered: &mut [bool],
+    buf: &mut [u8],
+    expect: &mut Vec<u8>,
+    report: &mut L3Report,
+) -> u64 {
     let plan = sc.output();
     let mut n = 0;
     loop {
@@ -449,7 +506,11 @@ fn receive<R: Region>(q: &mut L3Queue<R>, sc: &Scenario, answered: &mut [bool], 
         };
         assert_eq!(opcode, plan.opcode(k), "output {k} opcode");
         assert_eq!(got.len(), plan.len(k), "output {k} length");
-        let who = if got.len() >= 8 { u64::from_le_bytes(got[..8].try_into().unwrap()) } else { u64::MAX };
+        let who = if got.len() >= 8 {
+            u64::from_le_bytes(got[..8].try_into().unwrap())
+        } else {
+            u64::MAX
+        };
         output_payload(&plan, k, who, expect);
         assert!(got == expect.as_slice(), "output {k} content");
         if who != u64::MAX {
@@ -465,7 +526,13 @@ fn receive<R: Region>(q: &mut L3Queue<R>, sc: &Scenario, answered: &mut [bool], 
 
 /// The host side: sends every input (never blocking on a full input ring
 /// while outputs are pending), then STOP, and takes every output.
-fn run_l3<R: Region>(q: &mut L3Queue<R>, sc: Scenario, abort: &AtomicBool, deadline: Instant, l2_gone: &dyn Fn() -> bool) -> L3Report {
+fn run_l3<R: Region>(
+    q: &mut L3Queue<R>,
+    sc: Scenario,
+    abort: &AtomicBool,
+    deadline: Instant,
+    l2_gone: &dyn Fn() -> bool,
+) -> L3Report {
     let _guard = AbortOnPanic(abort);
     let inp = sc.input();
     let mut report = L3Report::default();
@@ -519,8 +586,14 @@ fn run_l3<R: Region>(q: &mut L3Queue<R>, sc: Scenario, abort: &AtomicBool, deadl
             }
         }
     }
-    let with_header = (0..sc.messages).filter(|&k| sc.output().len(k) >= 8).count();
-    assert_eq!(answered.iter().filter(|&&a| a).count(), with_header, "every output with a header answered a distinct input");
+    let with_header = (0..sc.messages)
+        .filter(|&k| sc.output().len(k) >= 8)
+        .count();
+    assert_eq!(
+        answered.iter().filter(|&&a| a).count(),
+        with_header,
+        "every output with a header answered a distinct input"
+    );
     report
 }
 
@@ -538,11 +611,15 @@ fn run<R: Region>(region: &RawRegion, mut q: L3Queue<R>, sc: Scenario) -> (L3Rep
         let abort = &abort;
         let worker = s.spawn(move || {
             // SAFETY: the raw region outlives the scope.
-            let l2 = unsafe { L2Endpoint::from_descriptor(&descriptor, &args, sc.window, sc.initial) }.expect("L2 from the L3 scalars");
+            let l2 =
+                unsafe { L2Endpoint::from_descriptor(&descriptor, &args, sc.window, sc.initial) }
+                    .expect("L2 from the L3 scalars");
             run_l2(l2, sc, abort, deadline)
         });
         let l3 = run_l3(&mut q, sc, abort, deadline, &|| worker.is_finished());
-        let l2 = worker.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        let l2 = worker
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
         (l3, l2)
     });
     // Both sides healthy, every counter where it must be.
@@ -551,27 +628,59 @@ fn run<R: Region>(region: &RawRegion, mut q: L3Queue<R>, sc: Scenario) -> (L3Rep
     let end_in = (sc.initial + sc.messages + 1) as u32;
     let end_out = (sc.initial + sc.messages) as u32;
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), end_in);
-    assert_eq!(region.counter(L3L2Q_INPUT_DESC_HEAD_OFFSET), end_in, "STOP released last");
+    assert_eq!(
+        region.counter(L3L2Q_INPUT_DESC_HEAD_OFFSET),
+        end_in,
+        "STOP released last"
+    );
     assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_TAIL_OFFSET), end_out);
     assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), end_out);
     assert_eq!(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET), 0);
     assert_eq!(region.counter(L3L2Q_L2_ABORT_FLAG_OFFSET), 0);
-    assert_eq!((l3.sent, l3.received, l2.inputs, l2.outputs), (sc.messages, sc.messages, sc.messages, sc.messages));
-    assert_eq!(l3.error_outputs, (0..sc.messages).filter(|&k| sc.output().opcode(k) == ERROR).count() as u64);
-    assert_eq!(l2.error_inputs, (0..sc.messages).filter(|&i| sc.input().opcode(i) == ERROR).count() as u64);
-    assert!(l2.error_inputs > 0 && l3.error_outputs > 0, "ERROR messages are mixed in");
+    assert_eq!(
+        (l3.sent, l3.received, l2.inputs, l2.outputs),
+        (sc.messages, sc.messages, sc.messages, sc.messages)
+    );
+    assert_eq!(
+        l3.error_outputs,
+        (0..sc.messages)
+            .filter(|&k| sc.output().opcode(k) == ERROR)
+            .count() as u64
+    );
+    assert_eq!(
+        l2.error_inputs,
+        (0..sc.messages)
+            .filter(|&i| sc.input().opcode(i) == ERROR)
+            .count() as u64
+    );
+    assert!(
+        l2.error_inputs > 0 && l3.error_outputs > 0,
+        "ERROR messages are mixed in"
+    );
     if sc.window > 1 {
         assert!(l2.out_of_order_releases > 0, "{l2:?}");
         assert!(l2.max_held > 1, "{l2:?}");
     }
-    eprintln!("{sc:?}\n  -> {} messages each way in {:?}; L3 {l3:?}; L2 {l2:?}", sc.messages, started.elapsed());
+    eprintln!(
+        "{sc:?}\n  -> {} messages each way in {:?}; L3 {l3:?}; L2 {l2:?}",
+        sc.messages,
+        started.elapsed()
+    );
     (l3, l2)
 }
 
 fn mapped_queue(region: &RawRegion, sc: &Scenario) -> L3Queue<MappedRegion> {
     // SAFETY: the raw region outlives the queue in every test.
     let m = unsafe { MappedRegion::from_descriptor(&region.descriptor()) }.unwrap();
-    L3Queue::create_at(m, &region.descriptor(), sc.depth, sc.input_arena, sc.output_arena, sc.initial).unwrap()
+    L3Queue::create_at(
+        m,
+        &region.descriptor(),
+        sc.depth,
+        sc.input_arena,
+        sc.output_arena,
+        sc.initial,
+    )
+    .unwrap()
 }
 
 /// Checks the plan covers the sizes the scenario is meant to exercise.
@@ -580,7 +689,10 @@ fn assert_sizes_cover(plan: &Plan, messages: u64) {
     let a = plan.arena as usize;
     assert!(lens.contains(&0), "zero-byte messages");
     assert!(lens.contains(&a), "arena-sized messages");
-    assert!(lens.iter().any(|&n| n > a / 2 && n < a), "wrap-forcing sizes");
+    assert!(
+        lens.iter().any(|&n| n > a / 2 && n < a),
+        "wrap-forcing sizes"
+    );
     assert!(lens.iter().all(|&n| n <= a));
 }
 
@@ -589,7 +701,16 @@ fn assert_sizes_cover(plan: &Plan, messages: u64) {
 #[test]
 fn mapped_random_sizes_window_8_out_of_order() {
     // Arenas deliberately not powers of two.
-    let sc = Scenario { depth: 64, input_arena: 31 * 64, output_arena: 15 * 64, window: 8, messages: 300_000, initial: 0, sizes: Sizes::Mixed, seed: 0x1234_5678 };
+    let sc = Scenario {
+        depth: 64,
+        input_arena: 31 * 64,
+        output_arena: 15 * 64,
+        window: 8,
+        messages: 300_000,
+        initial: 0,
+        sizes: Sizes::Mixed,
+        seed: 0x1234_5678,
+    };
     assert_sizes_cover(&sc.input(), sc.messages);
     assert_sizes_cover(&sc.output(), sc.messages);
     let region = RawRegion::with_skew(sc.depth, sc.input_arena, sc.output_arena, 3);
@@ -599,7 +720,16 @@ fn mapped_random_sizes_window_8_out_of_order() {
 
 #[test]
 fn mapped_wrap_heavy_sizes_window_3() {
-    let sc = Scenario { depth: 8, input_arena: 1024, output_arena: 640, window: 3, messages: 60_000, initial: 0, sizes: Sizes::WrapHeavy, seed: 0xfeed };
+    let sc = Scenario {
+        depth: 8,
+        input_arena: 1024,
+        output_arena: 640,
+        window: 3,
+        messages: 60_000,
+        initial: 0,
+        sizes: Sizes::WrapHeavy,
+        seed: 0xfeed,
+    };
     assert_sizes_cover(&sc.input(), sc.messages);
     assert_sizes_cover(&sc.output(), sc.messages);
     let region = RawRegion::new(sc.depth, sc.input_arena, sc.output_arena);
@@ -609,7 +739,16 @@ fn mapped_wrap_heavy_sizes_window_3() {
 
 #[test]
 fn mapped_window_one_strict_fifo() {
-    let sc = Scenario { depth: 4, input_arena: 512, output_arena: 512, window: 1, messages: 50_000, initial: 0, sizes: Sizes::Mixed, seed: 0x0101 };
+    let sc = Scenario {
+        depth: 4,
+        input_arena: 512,
+        output_arena: 512,
+        window: 1,
+        messages: 50_000,
+        initial: 0,
+        sizes: Sizes::Mixed,
+        seed: 0x0101,
+    };
     let region = RawRegion::new(sc.depth, sc.input_arena, sc.output_arena);
     let q = mapped_queue(&region, &sc);
     run(&region, q, sc);
@@ -618,7 +757,16 @@ fn mapped_window_one_strict_fifo() {
 #[test]
 fn mapped_counters_cross_2_pow_31_and_2_pow_32_window_equals_depth() {
     for (initial, seed) in [((1u64 << 31) - 25_000, 31), ((1u64 << 32) - 25_000, 32)] {
-        let sc = Scenario { depth: 16, input_arena: 2048, output_arena: 1024, window: 16, messages: 60_000, initial, sizes: Sizes::Mixed, seed };
+        let sc = Scenario {
+            depth: 16,
+            input_arena: 2048,
+            output_arena: 1024,
+            window: 16,
+            messages: 60_000,
+            initial,
+            sizes: Sizes::Mixed,
+            seed,
+        };
         let region = RawRegion::new(sc.depth, sc.input_arena, sc.output_arena);
         let q = mapped_queue(&region, &sc);
         run(&region, q, sc);
@@ -629,14 +777,33 @@ fn mapped_counters_cross_2_pow_31_and_2_pow_32_window_equals_depth() {
 fn callbacks_backend_two_threads() {
     // L3 reaches the memory only through extern "C" copy callbacks; L2
     // maps the same memory directly, as a device task would.
-    let sc = Scenario { depth: 32, input_arena: 4096, output_arena: 2048, window: 4, messages: 100_000, initial: 0, sizes: Sizes::Mixed, seed: 0xcafe };
+    let sc = Scenario {
+        depth: 32,
+        input_arena: 4096,
+        output_arena: 2048,
+        window: 4,
+        messages: 100_000,
+        initial: 0,
+        sizes: Sizes::Mixed,
+        seed: 0xcafe,
+    };
     let region = RawRegion::new(sc.depth, sc.input_arena, sc.output_arena);
     let cb = FaultyCallbacks::new(&region);
     // SAFETY: cb outlives the queue (declared before it).
     let backend = unsafe { cb.backend() };
-    let q = L3Queue::create(backend, &region.descriptor(), sc.depth, sc.input_arena, sc.output_arena).unwrap();
+    let q = L3Queue::create(
+        backend,
+        &region.descriptor(),
+        sc.depth,
+        sc.input_arena,
+        sc.output_arena,
+    )
+    .unwrap();
     let (l3, _) = run(&region, q, sc);
-    assert_eq!(l3.in_place_outputs, 0, "a callback region has no in-place view");
+    assert_eq!(
+        l3.in_place_outputs, 0,
+        "a callback region has no in-place view"
+    );
     assert!(cb.calls(support::raw::CallKind::PayloadWrite) >= sc.messages);
 }
 
@@ -695,7 +862,8 @@ fn wakeup_latency_of_the_l3_wait_policy() {
                     l2.release(&m).unwrap();
                     return;
                 }
-                let gap = Duration::from_nanos(u64::from_le_bytes(l2.payload(&m).try_into().unwrap()));
+                let gap =
+                    Duration::from_nanos(u64::from_le_bytes(l2.payload(&m).try_into().unwrap()));
                 l2.release(&m).unwrap();
                 // Sleep most of the gap, spin the rest to publish on time.
                 if gap > Duration::from_micros(200) {
@@ -709,20 +877,26 @@ fn wakeup_latency_of_the_l3_wait_policy() {
             }
         });
         println!("L2 replies after an idle gap; latency = L2 publish -> L3 sees the reply (us)");
-        println!("{:>7} {:>8} | {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>7}", "gap_us", "L3 wait", "p10", "p50", "p90", "p99", "mean", "extra_p50", "x_p50");
+        println!(
+            "{:>7} {:>8} | {:>8} {:>8} {:>8} {:>8} {:>8} | {:>9} {:>7}",
+            "gap_us", "L3 wait", "p10", "p50", "p90", "p99", "mean", "extra_p50", "x_p50"
+        );
         let mut baseline = [0f64; 2];
         for gap in gaps_us {
             for (mode, busy) in [("backoff", false), ("busy", true)] {
                 let mut lat = Vec::with_capacity(reps(gap));
                 let mut buf = [0u8; 8];
                 for _ in 0..reps(gap) {
-                    q.enqueue(DATA, &(gap * 1_000).to_le_bytes(), 1_000_000_000).unwrap();
+                    q.enqueue(DATA, &(gap * 1_000).to_le_bytes(), 1_000_000_000)
+                        .unwrap();
                     let m = if busy {
                         let t = Instant::now();
                         loop {
                             match q.try_peek() {
                                 Ok(m) => break m,
-                                Err(Error::NoProgress) => assert!(t.elapsed() < Duration::from_secs(5)),
+                                Err(Error::NoProgress) => {
+                                    assert!(t.elapsed() < Duration::from_secs(5))
+                                }
                                 Err(e) => panic!("{e}"),
                             }
                         }
@@ -744,7 +918,13 @@ fn wakeup_latency_of_the_l3_wait_policy() {
                 let base50 = baseline[usize::from(busy)];
                 println!(
                     "{gap:>7} {mode:>8} | {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1} | {:>9.1} {:>7.1}",
-                    us(percentile(&lat, 0.1)), p50, us(percentile(&lat, 0.9)), us(percentile(&lat, 0.99)), mean, p50 - base50, p50 / base50.max(0.001)
+                    us(percentile(&lat, 0.1)),
+                    p50,
+                    us(percentile(&lat, 0.9)),
+                    us(percentile(&lat, 0.99)),
+                    mean,
+                    p50 - base50,
+                    p50 / base50.max(0.001)
                 );
             }
         }

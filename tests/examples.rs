@@ -25,7 +25,11 @@ fn example(rel: &str) -> PathBuf {
 /// returns its output and process id; panics on a timeout.
 fn run_bounded(mut cmd: Command) -> (Output, u32) {
     let what = format!("{cmd:?}");
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     // Drain the pipes on threads so a chatty child cannot block on a full pipe.
     let mut out_pipe = child.stdout.take().unwrap();
     let mut err_pipe = child.stderr.take().unwrap();
@@ -52,7 +56,11 @@ fn run_bounded(mut cmd: Command) -> (Output, u32) {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let output = Output { status, stdout: out_reader.join().unwrap(), stderr: err_reader.join().unwrap() };
+    let output = Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    };
     eprintln!("{what} -> {status} in {:?}", started.elapsed());
     (output, pid)
 }
@@ -64,7 +72,11 @@ fn text(bytes: &[u8]) -> String {
 /// Asserts the run succeeded and returns (stdout, stderr).
 fn expect_success(output: &Output) -> (String, String) {
     let (out, err) = (text(&output.stdout), text(&output.stderr));
-    assert!(output.status.success(), "failed with {}:\n--- stdout\n{out}\n--- stderr\n{err}", output.status);
+    assert!(
+        output.status.success(),
+        "failed with {}:\n--- stdout\n{out}\n--- stderr\n{err}",
+        output.status
+    );
     (out, err)
 }
 
@@ -72,7 +84,11 @@ fn expect_success(output: &Output) -> (String, String) {
 /// (named `/{prefix}{pid}`; on Linux it shows up under /dev/shm).
 fn assert_no_shm_left(prefix: &str, pid: u32) {
     let path = PathBuf::from(format!("/dev/shm/{prefix}{pid}"));
-    assert!(!path.exists(), "shared-memory object left behind: {}", path.display());
+    assert!(
+        !path.exists(),
+        "shared-memory object left behind: {}",
+        path.display()
+    );
 }
 
 struct Programs {
@@ -84,9 +100,21 @@ struct Programs {
 fn build_examples(dir: &Path, linkage: Linkage) -> Programs {
     Programs {
         host: cbuild::compile(dir, "l3_host", &[example("c/l3_host.c")], linkage, &[]),
-        c_worker: cbuild::compile(dir, "l2_worker_c", &[example("c/l2_worker.c")], linkage, &[]),
+        c_worker: cbuild::compile(
+            dir,
+            "l2_worker_c",
+            &[example("c/l2_worker.c")],
+            linkage,
+            &[],
+        ),
         // The C++ worker is built without exceptions or RTTI: the L2 path needs neither.
-        cpp_worker: cbuild::compile(dir, "l2_worker_cpp", &[example("cpp/l2_worker.cpp")], linkage, &["-fno-exceptions", "-fno-rtti"]),
+        cpp_worker: cbuild::compile(
+            dir,
+            "l2_worker_cpp",
+            &[example("cpp/l2_worker.cpp")],
+            linkage,
+            &["-fno-exceptions", "-fno-rtti"],
+        ),
     }
 }
 
@@ -98,9 +126,20 @@ fn run_c_host(host: &Path, worker: &Path, count: u32, worker_banner: &str) {
     let (output, pid) = run_bounded(cmd);
     let (out, err) = expect_success(&output);
     assert_no_shm_left("l3l2q-example-", pid);
-    assert!(out.contains(&format!("l3_host: {count} requests answered; worker exited with 0")), "stdout:\n{out}");
-    assert!(out.contains("reply 5 (ERROR): HOST-SIDE ERROR REPORT #5"), "the ERROR request comes back as ERROR:\n{out}");
-    assert!(err.contains(&format!("{worker_banner}: drained after {count} messages")), "stderr:\n{err}");
+    assert!(
+        out.contains(&format!(
+            "l3_host: {count} requests answered; worker exited with 0"
+        )),
+        "stdout:\n{out}"
+    );
+    assert!(
+        out.contains("reply 5 (ERROR): HOST-SIDE ERROR REPORT #5"),
+        "the ERROR request comes back as ERROR:\n{out}"
+    );
+    assert!(
+        err.contains(&format!("{worker_banner}: drained after {count} messages")),
+        "stderr:\n{err}"
+    );
 }
 
 #[test]
@@ -116,26 +155,67 @@ fn c_host_drives_c_and_cpp_workers_shared_and_static() {
 #[test]
 fn c_host_fails_fast_and_cleans_up_when_the_worker_cannot_start() {
     let dir = cbuild::scratch("examples_c_failure");
-    let host = cbuild::compile(&dir, "l3_host", &[example("c/l3_host.c")], Linkage::Shared, &[]);
+    let host = cbuild::compile(
+        &dir,
+        "l3_host",
+        &[example("c/l3_host.c")],
+        Linkage::Shared,
+        &[],
+    );
     let started = Instant::now();
     let mut cmd = Command::new(&host);
     cmd.arg(dir.join("no-such-worker")).arg("10");
     let (output, pid) = run_bounded(cmd);
     assert_no_shm_left("l3l2q-example-", pid);
-    assert!(!output.status.success(), "the host must report the missing worker");
-    assert!(text(&output.stderr).contains("worker exited early"), "stderr:\n{}", text(&output.stderr));
-    assert!(started.elapsed() < Duration::from_secs(5), "noticed too late: {:?}", started.elapsed());
+    assert!(
+        !output.status.success(),
+        "the host must report the missing worker"
+    );
+    assert!(
+        text(&output.stderr).contains("worker exited early"),
+        "stderr:\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "noticed too late: {:?}",
+        started.elapsed()
+    );
 
     // A worker pointed at a region that does not exist, or given too few
     // scalars, refuses to start (exit 2) instead of waiting.
-    let worker = cbuild::compile(&dir, "l2_worker_c", &[example("c/l2_worker.c")], Linkage::Shared, &[]);
-    let cpp_worker = cbuild::compile(&dir, "l2_worker_cpp", &[example("cpp/l2_worker.cpp")], Linkage::Shared, &["-fno-exceptions"]);
-    for (exe, banner) in [(&worker, "l2_worker: open"), (&cpp_worker, "l2_worker: open")] {
+    let worker = cbuild::compile(
+        &dir,
+        "l2_worker_c",
+        &[example("c/l2_worker.c")],
+        Linkage::Shared,
+        &[],
+    );
+    let cpp_worker = cbuild::compile(
+        &dir,
+        "l2_worker_cpp",
+        &[example("cpp/l2_worker.cpp")],
+        Linkage::Shared,
+        &["-fno-exceptions"],
+    );
+    for (exe, banner) in [
+        (&worker, "l2_worker: open"),
+        (&cpp_worker, "l2_worker: open"),
+    ] {
         let mut cmd = Command::new(exe);
         cmd.arg("/l3l2q-example-does-not-exist").args(["0"; 12]);
         let (output, _) = run_bounded(cmd);
-        assert_eq!(output.status.code(), Some(2), "stderr:\n{}", text(&output.stderr));
-        assert!(text(&output.stderr).contains(banner), "stderr:\n{}", text(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "stderr:\n{}",
+            text(&output.stderr)
+        );
+        assert!(
+            text(&output.stderr).contains(banner),
+            "stderr:\n{}",
+            text(&output.stderr)
+        );
         let mut cmd = Command::new(exe);
         cmd.arg("/only-one-arg");
         assert_eq!(run_bounded(cmd).0.status.code(), Some(2));
@@ -143,25 +223,41 @@ fn c_host_fails_fast_and_cleans_up_when_the_worker_cannot_start() {
 }
 
 fn python3() -> Option<PathBuf> {
-    let probe = Command::new("python3").args(["-c", "import ctypes, multiprocessing.shared_memory, sys; print(sys.executable)"]).output().ok()?;
-    probe.status.success().then(|| PathBuf::from(text(&probe.stdout).trim()))
+    let probe = Command::new("python3")
+        .args([
+            "-c",
+            "import ctypes, multiprocessing.shared_memory, sys; print(sys.executable)",
+        ])
+        .output()
+        .ok()?;
+    probe
+        .status
+        .success()
+        .then(|| PathBuf::from(text(&probe.stdout).trim()))
 }
 
 #[test]
 fn python_host_drives_c_and_cpp_workers() {
     let Some(python) = python3() else {
-        eprintln!("NOTE: python3 (with ctypes and multiprocessing.shared_memory) not found; skipping the Python host example");
+        eprintln!(
+            "NOTE: python3 (with ctypes and multiprocessing.shared_memory) not found; skipping the Python host example"
+        );
         return;
     };
     let dir = cbuild::scratch("examples_python");
     let p = build_examples(&dir, Linkage::Shared);
     let script = example("python/l3_host.py");
     let count = 64;
-    for (worker, banner) in [(&p.c_worker, "l2_worker"), (&p.cpp_worker, "l2_worker (C++)")] {
+    for (worker, banner) in [
+        (&p.c_worker, "l2_worker"),
+        (&p.cpp_worker, "l2_worker (C++)"),
+    ] {
         // Once with an explicit path, once by SONAME (libl3l2q.so.1 in `dir`).
         for by_soname in [false, true] {
             let mut cmd = Command::new(&python);
-            cmd.arg(&script).arg(worker).args(["--count", &count.to_string()]);
+            cmd.arg(&script)
+                .arg(worker)
+                .args(["--count", &count.to_string()]);
             if by_soname {
                 cmd.env("LD_LIBRARY_PATH", &dir);
             } else {
@@ -170,18 +266,44 @@ fn python_host_drives_c_and_cpp_workers() {
             let (output, pid) = run_bounded(cmd);
             let (out, err) = expect_success(&output);
             assert_no_shm_left("l3l2q-py-", pid);
-            assert!(out.contains(&format!("l3_host.py: {count} requests answered; worker exited with 0")), "stdout:\n{out}");
-            assert!(out.contains("reply 5 (ERROR): 'HOST-SIDE ERROR REPORT #5'"), "stdout:\n{out}");
-            assert!(out.contains("reply 7 (DATA): ''"), "the zero-byte request comes back empty:\n{out}");
-            assert!(err.contains(&format!("{banner}: drained after {count} messages")), "stderr:\n{err}");
+            assert!(
+                out.contains(&format!(
+                    "l3_host.py: {count} requests answered; worker exited with 0"
+                )),
+                "stdout:\n{out}"
+            );
+            assert!(
+                out.contains("reply 5 (ERROR): 'HOST-SIDE ERROR REPORT #5'"),
+                "stdout:\n{out}"
+            );
+            assert!(
+                out.contains("reply 7 (DATA): ''"),
+                "the zero-byte request comes back empty:\n{out}"
+            );
+            assert!(
+                err.contains(&format!("{banner}: drained after {count} messages")),
+                "stderr:\n{err}"
+            );
         }
     }
     // A worker that cannot be started is an error, and nothing is left behind.
     let mut cmd = Command::new(&python);
-    cmd.arg(&script).arg(dir.join("no-such-worker")).arg("--lib").arg(cbuild::shared_library());
+    cmd.arg(&script)
+        .arg(dir.join("no-such-worker"))
+        .arg("--lib")
+        .arg(cbuild::shared_library());
     let (output, pid) = run_bounded(cmd);
-    assert_eq!(output.status.code(), Some(1), "stderr:\n{}", text(&output.stderr));
-    assert!(text(&output.stderr).contains("no-such-worker"), "stderr:\n{}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stderr:\n{}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stderr).contains("no-such-worker"),
+        "stderr:\n{}",
+        text(&output.stderr)
+    );
     assert_no_shm_left("l3l2q-py-", pid);
 }
 
@@ -190,7 +312,13 @@ fn hpp_wrapper_test_passes_without_exceptions_or_rtti() {
     let dir = cbuild::scratch("hpp_wrapper_noexcept");
     let source = cbuild::root().join("ctests/hpp_wrapper.cpp");
     for linkage in [Linkage::Shared, Linkage::Static] {
-        let exe = cbuild::compile(&dir, "hpp_wrapper", std::slice::from_ref(&source), linkage, &["-fno-exceptions", "-fno-rtti"]);
+        let exe = cbuild::compile(
+            &dir,
+            "hpp_wrapper",
+            std::slice::from_ref(&source),
+            linkage,
+            &["-fno-exceptions", "-fno-rtti"],
+        );
         let (output, _) = run_bounded(Command::new(&exe));
         let (out, _) = expect_success(&output);
         assert!(out.contains("hpp_wrapper: all ok"), "stdout:\n{out}");
@@ -211,33 +339,68 @@ fn hpp_header_is_self_contained_and_warning_free_under_strict_flags() {
          }\n",
     )
     .unwrap();
-    let strict = ["-Wpedantic", "-Wshadow", "-Wconversion", "-Wsign-conversion", "-Wold-style-cast", "-Wnon-virtual-dtor", "-fno-exceptions", "-fno-rtti"];
+    let strict = [
+        "-Wpedantic",
+        "-Wshadow",
+        "-Wconversion",
+        "-Wsign-conversion",
+        "-Wold-style-cast",
+        "-Wnon-virtual-dtor",
+        "-fno-exceptions",
+        "-fno-rtti",
+    ];
     let exe = cbuild::compile(&dir, "only_header", &[source], Linkage::Shared, &strict);
     expect_success(&run_bounded(Command::new(exe)).0);
     // Ignoring a Status is a compile error under -Werror ([[nodiscard]]).
     let ignored = dir.join("ignored_status.cpp");
     std::fs::write(&ignored, "#include \"l3l2q.hpp\"\nint main() { l3l2q::L3Queue q; q.input().try_request_stop(); return 0; }\n").unwrap();
     let target = option_env!("L3L2Q_BUILD_TARGET").unwrap_or("x86_64-unknown-linux-gnu");
-    let tool = cc::Build::new().cpp(true).cargo_metadata(false).cargo_warnings(false).opt_level(0).host(target).target(target).out_dir(&dir).get_compiler();
+    let tool = cc::Build::new()
+        .cpp(true)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .opt_level(0)
+        .host(target)
+        .target(target)
+        .out_dir(&dir)
+        .get_compiler();
     let out = Command::new(tool.path())
         .args(["-std=c++17", "-Wall", "-Werror", "-fsyntax-only", "-I"])
         .arg(cbuild::root().join("include"))
         .arg(&ignored)
         .output()
         .expect("run the compiler");
-    assert!(!out.status.success(), "a discarded Status must not compile under -Werror");
-    assert!(text(&out.stderr).contains("nodiscard") || text(&out.stderr).contains("unused"), "{}", text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "a discarded Status must not compile under -Werror"
+    );
+    assert!(
+        text(&out.stderr).contains("nodiscard") || text(&out.stderr).contains("unused"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 // ---- packaging: the install block of docs/PACKAGING.md, pkg-config, CMake ----
 
 /// The shell block between `<!-- install:begin -->` and `<!-- install:end -->`.
 fn install_script() -> String {
-    let doc = std::fs::read_to_string(cbuild::root().join("docs/PACKAGING.md")).expect("docs/PACKAGING.md");
-    let start = doc.find("<!-- install:begin -->").expect("install:begin marker");
-    let end = doc.find("<!-- install:end -->").expect("install:end marker");
+    let doc = std::fs::read_to_string(cbuild::root().join("docs/PACKAGING.md"))
+        .expect("docs/PACKAGING.md");
+    let start = doc
+        .find("<!-- install:begin -->")
+        .expect("install:begin marker");
+    let end = doc
+        .find("<!-- install:end -->")
+        .expect("install:end marker");
     let block = &doc[start..end];
-    let body = block.split("```sh").nth(1).expect("a ```sh block").split("```").next().unwrap();
+    let body = block
+        .split("```sh")
+        .nth(1)
+        .expect("a ```sh block")
+        .split("```")
+        .next()
+        .unwrap();
     body.to_string()
 }
 
@@ -246,36 +409,83 @@ fn install_script() -> String {
 fn install_into(dir: &Path) -> (PathBuf, PathBuf) {
     let prefix = dir.join("prefix");
     let mut cmd = Command::new("sh");
-    cmd.arg("-ec").arg(install_script()).current_dir(cbuild::root());
-    cmd.env("PREFIX", &prefix).env("TARGET_DIR", cbuild::library_dir()).env_remove("LIBDIR");
+    cmd.arg("-ec")
+        .arg(install_script())
+        .current_dir(cbuild::root());
+    cmd.env("PREFIX", &prefix)
+        .env("TARGET_DIR", cbuild::library_dir())
+        .env_remove("LIBDIR");
     expect_success(&run_bounded(cmd).0);
     let libdir = prefix.join("lib");
     let version = env!("CARGO_PKG_VERSION");
-    assert!(std::fs::symlink_metadata(libdir.join(format!("libl3l2q.so.{version}"))).unwrap().file_type().is_file());
-    assert_eq!(std::fs::read_link(libdir.join("libl3l2q.so.1")).unwrap(), PathBuf::from(format!("libl3l2q.so.{version}")));
-    assert_eq!(std::fs::read_link(libdir.join("libl3l2q.so")).unwrap(), PathBuf::from("libl3l2q.so.1"));
-    for file in ["lib/libl3l2q.a", "include/l3l2q.h", "include/l3l2q.hpp", "lib/pkgconfig/l3l2q.pc", "lib/cmake/l3l2q/l3l2qConfig.cmake", "lib/cmake/l3l2q/l3l2qConfigVersion.cmake"] {
+    assert!(
+        std::fs::symlink_metadata(libdir.join(format!("libl3l2q.so.{version}")))
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+    assert_eq!(
+        std::fs::read_link(libdir.join("libl3l2q.so.1")).unwrap(),
+        PathBuf::from(format!("libl3l2q.so.{version}"))
+    );
+    assert_eq!(
+        std::fs::read_link(libdir.join("libl3l2q.so")).unwrap(),
+        PathBuf::from("libl3l2q.so.1")
+    );
+    for file in [
+        "lib/libl3l2q.a",
+        "include/l3l2q.h",
+        "include/l3l2q.hpp",
+        "lib/pkgconfig/l3l2q.pc",
+        "lib/cmake/l3l2q/l3l2qConfig.cmake",
+        "lib/cmake/l3l2q/l3l2qConfigVersion.cmake",
+    ] {
         assert!(prefix.join(file).is_file(), "{file} not installed");
     }
     let pc = std::fs::read_to_string(libdir.join("pkgconfig/l3l2q.pc")).unwrap();
-    assert!(!pc.contains('@'), "unsubstituted template variable in l3l2q.pc:\n{pc}");
+    assert!(
+        !pc.contains('@'),
+        "unsubstituted template variable in l3l2q.pc:\n{pc}"
+    );
     (prefix, libdir)
 }
 
 fn compiler_path(cpp: bool, dir: &Path) -> PathBuf {
     let target = option_env!("L3L2Q_BUILD_TARGET").unwrap_or("x86_64-unknown-linux-gnu");
-    let tool = cc::Build::new().cpp(cpp).cargo_metadata(false).cargo_warnings(false).opt_level(0).host(target).target(target).out_dir(dir).get_compiler();
+    let tool = cc::Build::new()
+        .cpp(cpp)
+        .cargo_metadata(false)
+        .cargo_warnings(false)
+        .opt_level(0)
+        .host(target)
+        .target(target)
+        .out_dir(dir)
+        .get_compiler();
     tool.path().to_path_buf()
 }
 
 fn tool_available(name: &str) -> bool {
-    Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new(name)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `readelf -d` NEEDED entries of a program.
 fn needed(exe: &Path) -> Vec<String> {
-    let out = Command::new("readelf").arg("-d").arg(exe).output().expect("readelf (binutils)");
-    text(&out.stdout).lines().filter(|l| l.contains("(NEEDED)")).filter_map(|l| l.split('[').nth(1)).map(|s| s.trim_end_matches(']').to_string()).collect()
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(exe)
+        .output()
+        .expect("readelf (binutils)");
+    text(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1))
+        .map(|s| s.trim_end_matches(']').to_string())
+        .collect()
 }
 
 const APP_C: &str = r#"#include "l3l2q.h"
@@ -319,12 +529,28 @@ int main(void) {
 
 /// Builds with `args` (shell-split by the caller) and runs the program,
 /// expecting "app ok <version>".
-fn build_and_run(dir: &Path, cpp: bool, name: &str, source: &str, args: &[String], ld_path: Option<&Path>) -> PathBuf {
+fn build_and_run(
+    dir: &Path,
+    cpp: bool,
+    name: &str,
+    source: &str,
+    args: &[String],
+    ld_path: Option<&Path>,
+) -> PathBuf {
     let src = dir.join(format!("{name}.{}", if cpp { "cpp" } else { "c" }));
     std::fs::write(&src, source).unwrap();
     let exe = dir.join(name);
     let mut cmd = Command::new(compiler_path(cpp, dir));
-    cmd.args(["-Wall", "-Wextra", "-Werror", if cpp { "-std=c++17" } else { "-std=c11" }]).arg(&src).arg("-o").arg(&exe).args(args);
+    cmd.args([
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        if cpp { "-std=c++17" } else { "-std=c11" },
+    ])
+    .arg(&src)
+    .arg("-o")
+    .arg(&exe)
+    .args(args);
     expect_success(&run_bounded(cmd).0);
     let mut run = Command::new(&exe);
     run.env_remove("LD_LIBRARY_PATH");
@@ -337,9 +563,21 @@ fn build_and_run(dir: &Path, cpp: bool, name: &str, source: &str, args: &[String
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
-    let out = Command::new("pkg-config").args(args).arg("l3l2q").env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")).output().expect("pkg-config");
-    assert!(out.status.success(), "pkg-config {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).split_whitespace().map(str::to_string).collect()
+    let out = Command::new("pkg-config")
+        .args(args)
+        .arg("l3l2q")
+        .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+        .output()
+        .expect("pkg-config");
+    assert!(
+        out.status.success(),
+        "pkg-config {args:?}: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -349,17 +587,27 @@ fn documented_install_links_by_name_by_path_static_and_dlopen() {
     let include = format!("-I{}", prefix.join("include").display());
 
     if tool_available("pkg-config") {
-        assert_eq!(pkg_config(&prefix, &["--modversion"]), [env!("CARGO_PKG_VERSION")]);
+        assert_eq!(
+            pkg_config(&prefix, &["--modversion"]),
+            [env!("CARGO_PKG_VERSION")]
+        );
         let libs = pkg_config(&prefix, &["--libs"]);
         assert!(libs.contains(&"-ll3l2q".to_string()), "{libs:?}");
         let static_libs = pkg_config(&prefix, &["--static", "--libs"]);
         for lib in ["-lpthread", "-ldl", "-lm"] {
-            assert!(static_libs.contains(&lib.to_string()), "--static --libs lacks {lib}: {static_libs:?}");
+            assert!(
+                static_libs.contains(&lib.to_string()),
+                "--static --libs lacks {lib}: {static_libs:?}"
+            );
         }
         // By name: -ll3l2q through pkg-config; the program needs the SONAME.
         let mut args = pkg_config(&prefix, &["--cflags", "--libs"]);
         let exe = build_and_run(&dir, false, "by_name", APP_C, &args, Some(&libdir));
-        assert!(needed(&exe).contains(&"libl3l2q.so.1".to_string()), "{:?}", needed(&exe));
+        assert!(
+            needed(&exe).contains(&"libl3l2q.so.1".to_string()),
+            "{:?}",
+            needed(&exe)
+        );
         // The C++ wrapper needs nothing more, with or without exceptions.
         args.extend(["-fno-exceptions".to_string(), "-fno-rtti".to_string()]);
         build_and_run(&dir, true, "by_name_cpp", APP_CPP, &args, Some(&libdir));
@@ -368,18 +616,43 @@ fn documented_install_links_by_name_by_path_static_and_dlopen() {
     }
 
     // By path, shared, with an rpath: runs with no LD_LIBRARY_PATH.
-    let args = vec![include.clone(), libdir.join("libl3l2q.so.1").display().to_string(), format!("-Wl,-rpath,{}", libdir.display())];
+    let args = vec![
+        include.clone(),
+        libdir.join("libl3l2q.so.1").display().to_string(),
+        format!("-Wl,-rpath,{}", libdir.display()),
+    ];
     let exe = build_and_run(&dir, false, "by_path", APP_C, &args, None);
-    assert!(needed(&exe).contains(&"libl3l2q.so.1".to_string()), "{:?}", needed(&exe));
+    assert!(
+        needed(&exe).contains(&"libl3l2q.so.1".to_string()),
+        "{:?}",
+        needed(&exe)
+    );
 
     // Static, by the archive's path plus the documented system libraries:
     // no libl3l2q needed at run time.
-    let args = vec![include.clone(), libdir.join("libl3l2q.a").display().to_string(), "-lpthread".into(), "-ldl".into(), "-lm".into()];
+    let args = vec![
+        include.clone(),
+        libdir.join("libl3l2q.a").display().to_string(),
+        "-lpthread".into(),
+        "-ldl".into(),
+        "-lm".into(),
+    ];
     let exe = build_and_run(&dir, false, "static", APP_C, &args, None);
-    assert!(!needed(&exe).iter().any(|n| n.contains("l3l2q")), "{:?}", needed(&exe));
+    assert!(
+        !needed(&exe).iter().any(|n| n.contains("l3l2q")),
+        "{:?}",
+        needed(&exe)
+    );
 
     // dlopen by SONAME, linked to nothing but libdl.
-    build_and_run(&dir, false, "dlopen", DLOPEN_C, &[include, "-ldl".into()], Some(&libdir));
+    build_and_run(
+        &dir,
+        false,
+        "dlopen",
+        DLOPEN_C,
+        &[include, "-ldl".into()],
+        Some(&libdir),
+    );
 }
 
 #[test]
@@ -409,8 +682,14 @@ fn cmake_find_package_links_shared_and_static() {
     .unwrap();
     let configure = |build: &Path, want: &str| {
         let mut cmd = Command::new("cmake");
-        cmd.arg("-S").arg(&project).arg("-B").arg(build).arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display())).arg(format!("-DWANT={want}"));
-        cmd.env("CC", compiler_path(false, &dir)).env("CXX", compiler_path(true, &dir));
+        cmd.arg("-S")
+            .arg(&project)
+            .arg("-B")
+            .arg(build)
+            .arg(format!("-DCMAKE_PREFIX_PATH={}", prefix.display()))
+            .arg(format!("-DWANT={want}"));
+        cmd.env("CC", compiler_path(false, &dir))
+            .env("CXX", compiler_path(true, &dir));
         run_bounded(cmd).0
     };
     let build = dir.join("build");
@@ -422,17 +701,34 @@ fn cmake_find_package_links_shared_and_static() {
         let path = build.join(exe);
         let (out, _) = expect_success(&run_bounded(Command::new(&path)).0); // the build rpath finds the .so
         assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));
-        assert_eq!(needed(&path).contains(&"libl3l2q.so.1".to_string()), shared, "{exe}: {:?}", needed(&path));
+        assert_eq!(
+            needed(&path).contains(&"libl3l2q.so.1".to_string()),
+            shared,
+            "{exe}: {:?}",
+            needed(&path)
+        );
     }
     // The version file refuses an incompatible request (pre-1.0: the minor must match).
     let refused = configure(&dir.join("build-refused"), "0.2");
-    assert!(!refused.status.success(), "find_package(l3l2q 0.2) must fail against {}", env!("CARGO_PKG_VERSION"));
+    assert!(
+        !refused.status.success(),
+        "find_package(l3l2q 0.2) must fail against {}",
+        env!("CARGO_PKG_VERSION")
+    );
 }
 
 #[test]
 fn packaging_files_track_the_crate_version() {
-    let version_file = std::fs::read_to_string(cbuild::root().join("cmake/l3l2qConfigVersion.cmake")).unwrap();
-    assert!(version_file.contains(&format!("set(PACKAGE_VERSION \"{}\")", env!("CARGO_PKG_VERSION"))), "cmake/l3l2qConfigVersion.cmake is not at {}", env!("CARGO_PKG_VERSION"));
+    let version_file =
+        std::fs::read_to_string(cbuild::root().join("cmake/l3l2qConfigVersion.cmake")).unwrap();
+    assert!(
+        version_file.contains(&format!(
+            "set(PACKAGE_VERSION \"{}\")",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "cmake/l3l2qConfigVersion.cmake is not at {}",
+        env!("CARGO_PKG_VERSION")
+    );
     let pc = std::fs::read_to_string(cbuild::root().join("l3l2q.pc.in")).unwrap();
     for var in ["@PREFIX@", "@LIBDIR@", "@VERSION@"] {
         assert!(pc.contains(var), "l3l2q.pc.in lacks {var}");

@@ -8,7 +8,8 @@ fn root() -> PathBuf {
 }
 
 fn generate() -> String {
-    let config = cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("cbindgen.toml parses");
+    let config =
+        cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("cbindgen.toml parses");
     let mut out = Vec::new();
     cbindgen::Builder::new()
         .with_crate(root())
@@ -46,9 +47,18 @@ fn macro_value(header: &str, name: &str) -> String {
 #[test]
 fn version_macros_match_cargo_toml() {
     let header = std::fs::read_to_string(root().join("include/l3l2q.h")).unwrap();
-    assert_eq!(macro_value(&header, "L3L2Q_VERSION_MAJOR"), env!("CARGO_PKG_VERSION_MAJOR"));
-    assert_eq!(macro_value(&header, "L3L2Q_VERSION_MINOR"), env!("CARGO_PKG_VERSION_MINOR"));
-    assert_eq!(macro_value(&header, "L3L2Q_VERSION_PATCH"), env!("CARGO_PKG_VERSION_PATCH"));
+    assert_eq!(
+        macro_value(&header, "L3L2Q_VERSION_MAJOR"),
+        env!("CARGO_PKG_VERSION_MAJOR")
+    );
+    assert_eq!(
+        macro_value(&header, "L3L2Q_VERSION_MINOR"),
+        env!("CARGO_PKG_VERSION_MINOR")
+    );
+    assert_eq!(
+        macro_value(&header, "L3L2Q_VERSION_PATCH"),
+        env!("CARGO_PKG_VERSION_PATCH")
+    );
 }
 
 #[test]
@@ -65,22 +75,45 @@ fn every_symbol_type_and_macro_is_prefixed() {
         }
         let type_name = match line.strip_prefix("typedef ") {
             // A function pointer type: `typedef ret (*name)(args);`.
-            Some(rest) if rest.contains("(*") => rest.split("(*").nth(1).and_then(|r| r.split(')').next()),
-            Some(rest) if rest.ends_with(';') => rest.trim_end_matches(';').split_whitespace().last(),
+            Some(rest) if rest.contains("(*") => {
+                rest.split("(*").nth(1).and_then(|r| r.split(')').next())
+            }
+            Some(rest) if rest.ends_with(';') => {
+                rest.trim_end_matches(';').split_whitespace().last()
+            }
             Some(rest) => rest.split_whitespace().nth(1).filter(|n| *n != "{"),
-            None => line.strip_prefix("} ").filter(|rest| !rest.trim_start().starts_with("//")).map(|rest| rest.trim_end_matches(';')),
+            None => line
+                .strip_prefix("} ")
+                .filter(|rest| !rest.trim_start().starts_with("//"))
+                .map(|rest| rest.trim_end_matches(';')),
         };
         if let Some(name) = type_name {
-            assert!(name.starts_with("l3l2q_"), "type {name} lacks the prefix: {line}");
+            assert!(
+                name.starts_with("l3l2q_"),
+                "type {name} lacks the prefix: {line}"
+            );
         }
     }
     // Function declarations start at column 0 with a type; their name is
     // the identifier right before the first '('.
-    for line in header.lines().filter(|l| l.contains('(') && l.starts_with(|c: char| c.is_ascii_lowercase())) {
+    for line in header
+        .lines()
+        .filter(|l| l.contains('(') && l.starts_with(|c: char| c.is_ascii_lowercase()))
+    {
         if line.starts_with("typedef") {
             continue;
         }
-        let name = line.split('(').next().unwrap().split_whitespace().last().unwrap().trim_start_matches('*');
-        assert!(name.starts_with("l3l2q_"), "function {name} lacks the prefix: {line}");
+        let name = line
+            .split('(')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_start_matches('*');
+        assert!(
+            name.starts_with("l3l2q_"),
+            "function {name} lacks the prefix: {line}"
+        );
     }
 }

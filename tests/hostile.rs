@@ -34,8 +34,8 @@ mod l3_api;
 #[path = "support/script.rs"]
 mod script;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use adversary::{Source, XorShift};
@@ -82,7 +82,9 @@ impl Watchdog {
                 if now != last.0 {
                     last = (now, Instant::now());
                 } else if last.1.elapsed() > Duration::from_secs(120) {
-                    eprintln!("{name}: no progress for 120 s after {now} episodes: the library hangs");
+                    eprintln!(
+                        "{name}: no progress for 120 s after {now} episodes: the library hangs"
+                    );
                     std::process::abort();
                 }
             }
@@ -109,7 +111,9 @@ fn run(name: &'static str, salt: u64, episode: Episode) -> Stats {
     let progress = Arc::new(AtomicU64::new(0));
     let _watchdog = Watchdog::start(name, progress.clone());
     let started = Instant::now();
-    let only = std::env::var("L3L2Q_HOSTILE_EPISODE").ok().map(|_| env_u64("L3L2Q_HOSTILE_EPISODE", 0));
+    let only = std::env::var("L3L2Q_HOSTILE_EPISODE")
+        .ok()
+        .map(|_| env_u64("L3L2Q_HOSTILE_EPISODE", 0));
     let mut stats = Stats::default();
     let mut index = 0u64;
     while stats.adversarial_steps < target {
@@ -127,9 +131,13 @@ fn run(name: &'static str, salt: u64, episode: Episode) -> Stats {
             }
             continue;
         }
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| episode(&mut episode_rng, &guard, plan, shape, &mut stats)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            episode(&mut episode_rng, &guard, plan, shape, &mut stats)
+        }));
         if let Err(panic) = result {
-            eprintln!("{name}: FAILED in episode {index} (seed {seed:#x}; rerun it alone with L3L2Q_HOSTILE_EPISODE={index}):\n  {plan:?}\n  {shape:?}");
+            eprintln!(
+                "{name}: FAILED in episode {index} (seed {seed:#x}; rerun it alone with L3L2Q_HOSTILE_EPISODE={index}):\n  {plan:?}\n  {shape:?}"
+            );
             std::panic::resume_unwind(panic);
         }
         progress.store(stats.episodes, Ordering::Relaxed);
@@ -143,9 +151,18 @@ fn run(name: &'static str, salt: u64, episode: Episode) -> Stats {
         "{name}: {} adversarial steps ({} while healthy, {} with a concurrent adversary) in {} episodes, {:.2} s; \
          {} honest steps, {} payloads verified; {} steps through the C API; {} strikes, {} calls succeeded under attack; \
          poisoned episodes by kind {:?}, {} REMOTE_ABORTED",
-        stats.adversarial_steps, stats.healthy_adversarial_steps, stats.concurrent_steps, stats.episodes, secs,
-        stats.honest_steps, stats.verified_messages, stats.ffi_steps, stats.strikes, stats.ok_under_attack,
-        stats.poisoned_by_kind, stats.remote_aborted,
+        stats.adversarial_steps,
+        stats.healthy_adversarial_steps,
+        stats.concurrent_steps,
+        stats.episodes,
+        secs,
+        stats.honest_steps,
+        stats.verified_messages,
+        stats.ffi_steps,
+        stats.strikes,
+        stats.ok_under_attack,
+        stats.poisoned_by_kind,
+        stats.remote_aborted,
     );
     stats
 }
@@ -155,14 +172,33 @@ fn assert_coverage(stats: &Stats) {
     if stats.adversarial_steps < 100_000 {
         return; // a short run (L3L2Q_HOSTILE_STEPS) proves little either way
     }
-    assert!(stats.verified_messages > stats.adversarial_steps / 100, "honest phases moved too little data: {stats:?}");
-    assert!(stats.ffi_steps > stats.adversarial_steps / 10, "too few C API steps: {stats:?}");
-    assert!(stats.ok_under_attack > stats.adversarial_steps / 10, "the victim rarely worked under attack: {stats:?}");
-    assert!(stats.poisoned() > stats.episodes / 4, "the adversary rarely poisoned: {stats:?}");
+    assert!(
+        stats.verified_messages > stats.adversarial_steps / 100,
+        "honest phases moved too little data: {stats:?}"
+    );
+    assert!(
+        stats.ffi_steps > stats.adversarial_steps / 10,
+        "too few C API steps: {stats:?}"
+    );
+    assert!(
+        stats.ok_under_attack > stats.adversarial_steps / 10,
+        "the victim rarely worked under attack: {stats:?}"
+    );
+    assert!(
+        stats.poisoned() > stats.episodes / 4,
+        "the adversary rarely poisoned: {stats:?}"
+    );
     let concurrent = env_u64("L3L2Q_HOSTILE_CONCURRENT", 1) != 0;
-    assert!(!concurrent || stats.concurrent_steps > 0, "no concurrent episode ran: {stats:?}");
+    assert!(
+        !concurrent || stats.concurrent_steps > 0,
+        "no concurrent episode ran: {stats:?}"
+    );
     // Counter breaches and descriptor breaches both occur.
-    assert!(stats.poisoned_by_kind[3] > 0 && stats.poisoned_by_kind[4] > 0, "{:?}", stats.poisoned_by_kind);
+    assert!(
+        stats.poisoned_by_kind[3] > 0 && stats.poisoned_by_kind[4] > 0,
+        "{:?}",
+        stats.poisoned_by_kind
+    );
 }
 
 fn replaying() -> bool {
@@ -171,22 +207,36 @@ fn replaying() -> bool {
 
 #[test]
 fn l2_endpoint_survives_a_hostile_l3() {
-    let stats = run("hostile L3 vs L2 endpoint", 0x4C32, hostile_l2::episode::<XorShift>);
+    let stats = run(
+        "hostile L3 vs L2 endpoint",
+        0x4C32,
+        hostile_l2::episode::<XorShift>,
+    );
     if replaying() {
         return;
     }
     assert_coverage(&stats);
-    assert!(stats.remote_aborted > 0, "no blocking call saw the L3 abort flag");
+    assert!(
+        stats.remote_aborted > 0,
+        "no blocking call saw the L3 abort flag"
+    );
 }
 
 #[test]
 fn l3_queue_survives_a_hostile_l2() {
-    let stats = run("hostile L2 vs L3 queue", 0x4C33, hostile_l3::episode::<XorShift>);
+    let stats = run(
+        "hostile L2 vs L3 queue",
+        0x4C33,
+        hostile_l3::episode::<XorShift>,
+    );
     if replaying() {
         return;
     }
     assert_coverage(&stats);
-    assert!(stats.remote_aborted > 0, "no blocking call saw the L2 abort flag");
+    assert!(
+        stats.remote_aborted > 0,
+        "no blocking call saw the L2 abort flag"
+    );
 }
 
 /// The fuzz target's script reading (fuzz/fuzz_targets/hostile_peer.rs),
@@ -196,7 +246,14 @@ fn l3_queue_survives_a_hostile_l2() {
 fn fuzz_scripts_run_clean() {
     let guard = Guarded::new(4096);
     let mut rng = XorShift::new(env_u64("L3L2Q_HOSTILE_SEED", DEFAULT_SEED) ^ 0xF022);
-    let mut inputs: Vec<Vec<u8>> = vec![vec![], vec![0], vec![1], vec![0; 4096], vec![0xFF; 4096], vec![1; 4096]];
+    let mut inputs: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0],
+        vec![1],
+        vec![0; 4096],
+        vec![0xFF; 4096],
+        vec![1; 4096],
+    ];
     for _ in 0..2_000 {
         let len = rng.below(4096) as usize;
         inputs.push((0..len).map(|_| rng.bits(8) as u8).collect());
@@ -205,9 +262,20 @@ fn fuzz_scripts_run_clean() {
     for input in &inputs {
         total.add(&script::run(input, &guard));
     }
-    eprintln!("fuzz scripts: {} inputs, {} adversarial steps, {} honest steps, poisoned by kind {:?}", inputs.len(), total.adversarial_steps, total.honest_steps, total.poisoned_by_kind);
+    eprintln!(
+        "fuzz scripts: {} inputs, {} adversarial steps, {} honest steps, poisoned by kind {:?}",
+        inputs.len(),
+        total.adversarial_steps,
+        total.honest_steps,
+        total.poisoned_by_kind
+    );
     assert_eq!(total.episodes, inputs.len() as u64);
-    assert!(total.adversarial_steps > 20_000 && total.poisoned() > 100 && total.verified_messages > 1_000, "{total:?}");
+    assert!(
+        total.adversarial_steps > 20_000
+            && total.poisoned() > 100
+            && total.verified_messages > 1_000,
+        "{total:?}"
+    );
 }
 
 /// Targeted cases: one hostile write each, with the exact outcome SPEC
@@ -229,7 +297,12 @@ mod targeted {
     const IN_HEAD: u64 = L3L2Q_INPUT_DESC_HEAD_OFFSET;
     const OUT_TAIL: u64 = L3L2Q_OUTPUT_DESC_TAIL_OFFSET;
     const OUT_HEAD: u64 = L3L2Q_OUTPUT_DESC_HEAD_OFFSET;
-    const FAKE: Reservation = Reservation { token: 99, payload_offset: 0, capacity: 0, data: core::ptr::null_mut() };
+    const FAKE: Reservation = Reservation {
+        token: 99,
+        payload_offset: 0,
+        capacity: 0,
+        data: core::ptr::null_mut(),
+    };
 
     /// What the decisive call must return.
     #[derive(Debug, Clone, Copy)]
@@ -255,7 +328,15 @@ mod targeted {
         /// Writes slot `k` (message number initial + k) of the ring at `ring`.
         fn put(&self, ring: u64, k: u64, seq: u64, opcode: u64, offset: u64, n: u64) {
             let at = ring + (self.initial.wrapping_add(k) & (self.l.depth - 1)) * 32;
-            self.mem.write_slot(at, &DescriptorSlot { seq, opcode, payload_offset: offset, payload_nbytes: n });
+            self.mem.write_slot(
+                at,
+                &DescriptorSlot {
+                    seq,
+                    opcode,
+                    payload_offset: offset,
+                    payload_nbytes: n,
+                },
+            );
         }
         fn input(&self, seq: u64, opcode: u64, offset: u64, n: u64) {
             self.put(self.l.input_desc_offset, 0, seq, opcode, offset, n);
@@ -283,23 +364,74 @@ mod targeted {
 
     fn l2_cases() -> Vec<Case<Ep>> {
         vec![
-            ("seq off by one ahead", BAD, |c, ep| { c.input(c.seq(0) + 1, DATA, c.ia(), 8); ep.peek(None).map(drop) }),
-            ("seq off by one behind", BAD, |c, ep| { c.input(c.seq(0) - 1, DATA, c.ia(), 8); ep.peek(None).map(drop) }),
-            ("opcode INVALID", BAD, |c, ep| { c.input(c.seq(0), 0, 0, 0); ep.peek(None).map(drop) }),
-            ("opcode 4", BAD, |c, ep| { c.input(c.seq(0), 4, 0, 0); ep.peek(None).map(drop) }),
-            ("STOP with payload", BAD, |c, ep| { c.input(c.seq(0), STOP, c.ia(), 8); ep.peek(None).map(drop) }),
-            ("zero-byte with nonzero offset", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia(), 0); ep.peek(None).map(drop) }),
-            ("payload past the arena end", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia() + 256 - 4, 8); ep.peek(None).map(drop) }),
-            ("payload at the arena end", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia() + 256, 1); ep.peek(None).map(drop) }),
-            ("payload before the arena", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia() - 1, 8); ep.peek(None).map(drop) }),
-            ("payload in the output arena", BAD, |c, ep| { c.input(c.seq(0), DATA, c.oa(), 8); ep.peek(None).map(drop) }),
-            ("payload past the region", BAD, |c, ep| { c.input(c.seq(0), DATA, c.l.payload_bytes - 4, 8); ep.peek(None).map(drop) }),
-            ("huge nbytes", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia(), u64::MAX); ep.peek(None).map(drop) }),
-            ("offset + nbytes wraps to 0", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia(), 0u64.wrapping_sub(c.ia())); ep.peek(None).map(drop) }),
-            ("offset u64::MAX", BAD, |c, ep| { c.input(c.seq(0), DATA, u64::MAX, 8); ep.peek(None).map(drop) }),
-            ("payload at a bad arena position", BAD, |c, ep| { c.input(c.seq(0), DATA, c.ia() + 64, 8); ep.peek(None).map(drop) }),
-            ("tail jumps by depth + 1", COUNTER, |c, ep| { c.set(IN_TAIL, 5); ep.peek(None).map(drop) }),
-            ("tail jumps by 2^31", COUNTER, |c, ep| { c.set(IN_TAIL, 1 << 31); ep.peek(None).map(drop) }),
+            ("seq off by one ahead", BAD, |c, ep| {
+                c.input(c.seq(0) + 1, DATA, c.ia(), 8);
+                ep.peek(None).map(drop)
+            }),
+            ("seq off by one behind", BAD, |c, ep| {
+                c.input(c.seq(0) - 1, DATA, c.ia(), 8);
+                ep.peek(None).map(drop)
+            }),
+            ("opcode INVALID", BAD, |c, ep| {
+                c.input(c.seq(0), 0, 0, 0);
+                ep.peek(None).map(drop)
+            }),
+            ("opcode 4", BAD, |c, ep| {
+                c.input(c.seq(0), 4, 0, 0);
+                ep.peek(None).map(drop)
+            }),
+            ("STOP with payload", BAD, |c, ep| {
+                c.input(c.seq(0), STOP, c.ia(), 8);
+                ep.peek(None).map(drop)
+            }),
+            ("zero-byte with nonzero offset", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia(), 0);
+                ep.peek(None).map(drop)
+            }),
+            ("payload past the arena end", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia() + 256 - 4, 8);
+                ep.peek(None).map(drop)
+            }),
+            ("payload at the arena end", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia() + 256, 1);
+                ep.peek(None).map(drop)
+            }),
+            ("payload before the arena", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia() - 1, 8);
+                ep.peek(None).map(drop)
+            }),
+            ("payload in the output arena", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.oa(), 8);
+                ep.peek(None).map(drop)
+            }),
+            ("payload past the region", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.l.payload_bytes - 4, 8);
+                ep.peek(None).map(drop)
+            }),
+            ("huge nbytes", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia(), u64::MAX);
+                ep.peek(None).map(drop)
+            }),
+            ("offset + nbytes wraps to 0", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia(), 0u64.wrapping_sub(c.ia()));
+                ep.peek(None).map(drop)
+            }),
+            ("offset u64::MAX", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, u64::MAX, 8);
+                ep.peek(None).map(drop)
+            }),
+            ("payload at a bad arena position", BAD, |c, ep| {
+                c.input(c.seq(0), DATA, c.ia() + 64, 8);
+                ep.peek(None).map(drop)
+            }),
+            ("tail jumps by depth + 1", COUNTER, |c, ep| {
+                c.set(IN_TAIL, 5);
+                ep.peek(None).map(drop)
+            }),
+            ("tail jumps by 2^31", COUNTER, |c, ep| {
+                c.set(IN_TAIL, 1 << 31);
+                ep.peek(None).map(drop)
+            }),
             ("tail moves backwards", COUNTER, |c, ep| {
                 c.input(c.seq(0), DATA, 0, 0);
                 ep.peek(None).expect("a valid zero-byte input");
@@ -320,61 +452,86 @@ mod targeted {
                 ep.peek(None).map(drop)
             }),
             ("output head passes the tail", COUNTER, |c, ep| {
-                ep.send(DATA, &[vec![1; 256]]).expect("fills the output arena");
+                ep.send(DATA, &[vec![1; 256]])
+                    .expect("fills the output arena");
                 c.set(OUT_HEAD, 2);
                 ep.reserve(1, None).map(drop)
             }),
             ("output head moves backwards", COUNTER, |c, ep| {
-                ep.send(DATA, &[vec![1; 256]]).expect("fills the output arena");
+                ep.send(DATA, &[vec![1; 256]])
+                    .expect("fills the output arena");
                 c.set(OUT_HEAD, u64::MAX);
                 ep.reserve(1, None).map(drop)
             }),
             ("released output slot moved", BAD, |c, ep| {
-                ep.send(DATA, &[vec![1; 128], vec![2; 128]]).expect("fills the output arena");
+                ep.send(DATA, &[vec![1; 128], vec![2; 128]])
+                    .expect("fills the output arena");
                 c.put(c.l.output_desc_offset, 0, c.seq(0), DATA, c.oa() + 64, 128);
                 c.set(OUT_HEAD, 1);
                 ep.reserve(64, None).map(drop)
             }),
             ("released output slot with another seq", BAD, |c, ep| {
-                ep.send(DATA, &[vec![1; 128], vec![2; 128]]).expect("fills the output arena");
+                ep.send(DATA, &[vec![1; 128], vec![2; 128]])
+                    .expect("fills the output arena");
                 c.put(c.l.output_desc_offset, 0, c.seq(0) + 1, DATA, c.oa(), 128);
                 c.set(OUT_HEAD, 1);
                 ep.reserve(64, None).map(drop)
             }),
             ("released output slot past the arena", BAD, |c, ep| {
-                ep.send(DATA, &[vec![1; 128], vec![2; 128]]).expect("fills the output arena");
+                ep.send(DATA, &[vec![1; 128], vec![2; 128]])
+                    .expect("fills the output arena");
                 c.put(c.l.output_desc_offset, 0, c.seq(0), DATA, c.oa(), 300);
                 c.set(OUT_HEAD, 1);
                 ep.reserve(64, None).map(drop)
             }),
-            ("L3 abort flag, blocking peek", Returns(Err(Error::RemoteAborted)), |c, ep| {
-                c.mem.store(L3L2Q_L3_ABORT_FLAG_OFFSET, 1);
-                ep.peek(Some(1_000)).map(drop)
-            }),
-            ("L3 abort flag, try_peek", Returns(Err(Error::NoProgress)), |c, ep| {
-                c.mem.store(L3L2Q_L3_ABORT_FLAG_OFFSET, 1);
-                ep.peek(None).map(drop)
-            }),
-            ("valid input at the arena end after a wrap", Returns(Ok(())), |c, ep| {
-                c.input(c.seq(0), DATA, c.ia(), 200);
-                let m = ep.peek(None)?;
-                ep.release(&[m])?;
-                c.put(c.l.input_desc_offset, 1, c.seq(1), DATA, c.ia() + 200, 56);
-                c.set(IN_TAIL, 2);
-                let m = ep.peek(None)?;
-                assert_eq!(m.payload_offset + m.payload_nbytes, c.ia() + 256);
-                ep.release(&[m])
-            }),
+            (
+                "L3 abort flag, blocking peek",
+                Returns(Err(Error::RemoteAborted)),
+                |c, ep| {
+                    c.mem.store(L3L2Q_L3_ABORT_FLAG_OFFSET, 1);
+                    ep.peek(Some(1_000)).map(drop)
+                },
+            ),
+            (
+                "L3 abort flag, try_peek",
+                Returns(Err(Error::NoProgress)),
+                |c, ep| {
+                    c.mem.store(L3L2Q_L3_ABORT_FLAG_OFFSET, 1);
+                    ep.peek(None).map(drop)
+                },
+            ),
+            (
+                "valid input at the arena end after a wrap",
+                Returns(Ok(())),
+                |c, ep| {
+                    c.input(c.seq(0), DATA, c.ia(), 200);
+                    let m = ep.peek(None)?;
+                    ep.release(&[m])?;
+                    c.put(c.l.input_desc_offset, 1, c.seq(1), DATA, c.ia() + 200, 56);
+                    c.set(IN_TAIL, 2);
+                    let m = ep.peek(None)?;
+                    assert_eq!(m.payload_offset + m.payload_nbytes, c.ia() + 256);
+                    ep.release(&[m])
+                },
+            ),
         ]
     }
 
     /// After poison, every call fails fast with the same kind and touches nothing.
     fn l2_poisoned(watch: &mut Watch, ep: &mut Ep) {
-        let fake = Message { seq: 1, opcode: DATA, payload_offset: 0, payload_nbytes: 0, data: core::ptr::null() };
+        let fake = Message {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: 0,
+            payload_nbytes: 0,
+            data: core::ptr::null(),
+        };
         let calls: [(&str, Call<Ep>); 9] = [
             ("peek", |ep, _| ep.peek(None).map(drop)),
             ("blocking peek", |ep, _| ep.peek(Some(1_000)).map(drop)),
-            ("peek batch", |ep, _| ep.peek_batch(&mut [Message::EMPTY; 2]).map(drop)),
+            ("peek batch", |ep, _| {
+                ep.peek_batch(&mut [Message::EMPTY; 2]).map(drop)
+            }),
             ("empty peek batch", |ep, _| ep.peek_batch(&mut []).map(drop)),
             ("release", |ep, m| ep.release(&[*m])),
             ("reserve", |ep, _| ep.reserve(0, None).map(drop)),
@@ -390,10 +547,23 @@ mod targeted {
     }
 
     fn shape(initial: u64) -> Shape {
-        Shape { layout: Layout::compute(4, 256, 256).unwrap(), window: 4, initial, payload_at_end: true, counters_at_end: false }
+        Shape {
+            layout: Layout::compute(4, 256, 256).unwrap(),
+            window: 4,
+            initial,
+            payload_at_end: true,
+            counters_at_end: false,
+        }
     }
 
-    fn check(name: &str, want: Want, r: Result<(), Error>, watch: &mut Watch, record: Option<l3l2q::ErrorInfo>, before: [u32; 2]) {
+    fn check(
+        name: &str,
+        want: Want,
+        r: Result<(), Error>,
+        watch: &mut Watch,
+        record: Option<l3l2q::ErrorInfo>,
+        before: [u32; 2],
+    ) {
         watch.judge(name, &r, record, before);
         match want {
             Poison(kind) => assert_eq!(r, Err(Error::Poisoned(kind)), "{name}"),
@@ -408,8 +578,16 @@ mod targeted {
             for initial in [0, (1 << 32) - 1] {
                 for ffi in [false, true] {
                     let shape = shape(initial);
-                    let mem = guard.place(shape.layout.payload_bytes, shape.payload_at_end, shape.counters_at_end);
-                    let ctx = Ctx { mem, l: shape.layout, initial };
+                    let mem = guard.place(
+                        shape.layout.payload_bytes,
+                        shape.payload_at_end,
+                        shape.counters_at_end,
+                    );
+                    let ctx = Ctx {
+                        mem,
+                        l: shape.layout,
+                        initial,
+                    };
                     // What the L3 creator does before L2 starts.
                     for counter in [IN_TAIL, IN_HEAD, OUT_TAIL, OUT_HEAD] {
                         ctx.set(counter, 0);
@@ -419,7 +597,14 @@ mod targeted {
                     watch.attacked = true;
                     let before = watch.before();
                     let r = case(&ctx, &mut ep);
-                    check(&format!("{name} (ffi {ffi}, initial {initial:#x})"), want, r, &mut watch, ep.record(), before);
+                    check(
+                        &format!("{name} (ffi {ffi}, initial {initial:#x})"),
+                        want,
+                        r,
+                        &mut watch,
+                        ep.record(),
+                        before,
+                    );
                     if watch.poisoned() {
                         l2_poisoned(&mut watch, &mut ep);
                     }
@@ -430,15 +615,42 @@ mod targeted {
 
     fn l3_cases() -> Vec<Case<Q>> {
         vec![
-            ("STOP on the output ring", BAD, |c, q| { c.output(c.seq(0), STOP, 0, 0); q.peek(None).map(drop) }),
-            ("output seq off by one", BAD, |c, q| { c.output(c.seq(0) + 1, DATA, c.oa(), 8); q.peek(None).map(drop) }),
-            ("output opcode INVALID", BAD, |c, q| { c.output(c.seq(0), 0, 0, 0); q.peek(None).map(drop) }),
-            ("output zero-byte with nonzero offset", BAD, |c, q| { c.output(c.seq(0), DATA, c.oa(), 0); q.peek(None).map(drop) }),
-            ("output payload in the input arena", BAD, |c, q| { c.output(c.seq(0), DATA, c.ia(), 8); q.peek(None).map(drop) }),
-            ("output payload past the arena end", BAD, |c, q| { c.output(c.seq(0), DATA, c.oa() + 250, 8); q.peek(None).map(drop) }),
-            ("output payload past the region", BAD, |c, q| { c.output(c.seq(0), DATA, c.l.payload_bytes, 1); q.peek(None).map(drop) }),
-            ("output huge nbytes", BAD, |c, q| { c.output(c.seq(0), DATA, c.oa(), 1 << 63); q.peek(None).map(drop) }),
-            ("output tail jumps by depth + 1", COUNTER, |c, q| { c.set(OUT_TAIL, 5); q.peek(None).map(drop) }),
+            ("STOP on the output ring", BAD, |c, q| {
+                c.output(c.seq(0), STOP, 0, 0);
+                q.peek(None).map(drop)
+            }),
+            ("output seq off by one", BAD, |c, q| {
+                c.output(c.seq(0) + 1, DATA, c.oa(), 8);
+                q.peek(None).map(drop)
+            }),
+            ("output opcode INVALID", BAD, |c, q| {
+                c.output(c.seq(0), 0, 0, 0);
+                q.peek(None).map(drop)
+            }),
+            ("output zero-byte with nonzero offset", BAD, |c, q| {
+                c.output(c.seq(0), DATA, c.oa(), 0);
+                q.peek(None).map(drop)
+            }),
+            ("output payload in the input arena", BAD, |c, q| {
+                c.output(c.seq(0), DATA, c.ia(), 8);
+                q.peek(None).map(drop)
+            }),
+            ("output payload past the arena end", BAD, |c, q| {
+                c.output(c.seq(0), DATA, c.oa() + 250, 8);
+                q.peek(None).map(drop)
+            }),
+            ("output payload past the region", BAD, |c, q| {
+                c.output(c.seq(0), DATA, c.l.payload_bytes, 1);
+                q.peek(None).map(drop)
+            }),
+            ("output huge nbytes", BAD, |c, q| {
+                c.output(c.seq(0), DATA, c.oa(), 1 << 63);
+                q.peek(None).map(drop)
+            }),
+            ("output tail jumps by depth + 1", COUNTER, |c, q| {
+                c.set(OUT_TAIL, 5);
+                q.peek(None).map(drop)
+            }),
             ("output tail moves backwards", COUNTER, |c, q| {
                 c.output(c.seq(0), DATA, 0, 0);
                 let m = q.peek(None).expect("a valid zero-byte output");
@@ -447,45 +659,64 @@ mod targeted {
                 q.peek(None).map(drop)
             }),
             ("input head passes the tail", COUNTER, |c, q| {
-                q.enqueue(DATA, &[1; 256], None).expect("fills the input arena");
+                q.enqueue(DATA, &[1; 256], None)
+                    .expect("fills the input arena");
                 c.set(IN_HEAD, 2);
                 q.enqueue(DATA, &[1], None)
             }),
             ("input head moves backwards", COUNTER, |c, q| {
-                q.enqueue(DATA, &[1; 256], None).expect("fills the input arena");
+                q.enqueue(DATA, &[1; 256], None)
+                    .expect("fills the input arena");
                 c.set(IN_HEAD, u64::MAX);
                 q.enqueue(DATA, &[1], None)
             }),
             ("input head jumps by depth + 1", COUNTER, |c, q| {
-                q.enqueue(DATA, &[1; 256], None).expect("fills the input arena");
+                q.enqueue(DATA, &[1; 256], None)
+                    .expect("fills the input arena");
                 c.set(IN_HEAD, 5);
                 q.enqueue(DATA, &[1], None)
             }),
             ("released input slot moved", BAD, |c, q| {
-                q.enqueue_batch(DATA, &[vec![1; 128], vec![2; 128]]).expect("fills the input arena");
+                q.enqueue_batch(DATA, &[vec![1; 128], vec![2; 128]])
+                    .expect("fills the input arena");
                 c.put(c.l.input_desc_offset, 0, c.seq(0), DATA, c.ia() + 64, 128);
                 c.set(IN_HEAD, 1);
                 q.enqueue(DATA, &[1; 64], None)
             }),
             ("released input slot with another seq", BAD, |c, q| {
-                q.enqueue_batch(DATA, &[vec![1; 128], vec![2; 128]]).expect("fills the input arena");
+                q.enqueue_batch(DATA, &[vec![1; 128], vec![2; 128]])
+                    .expect("fills the input arena");
                 c.put(c.l.input_desc_offset, 0, 0, DATA, c.ia(), 128);
                 c.set(IN_HEAD, 1);
                 q.enqueue(DATA, &[1; 64], None)
             }),
-            ("L2 abort flag, blocking peek", Returns(Err(Error::RemoteAborted)), |c, q| {
-                c.mem.store(L3L2Q_L2_ABORT_FLAG_OFFSET, 1);
-                q.peek(Some(1_000)).map(drop)
-            }),
-            ("L2 abort flag, enqueue still works", Returns(Ok(())), |c, q| {
-                c.mem.store(L3L2Q_L2_ABORT_FLAG_OFFSET, 1);
-                q.enqueue(DATA, &[1, 2, 3], None)
-            }),
+            (
+                "L2 abort flag, blocking peek",
+                Returns(Err(Error::RemoteAborted)),
+                |c, q| {
+                    c.mem.store(L3L2Q_L2_ABORT_FLAG_OFFSET, 1);
+                    q.peek(Some(1_000)).map(drop)
+                },
+            ),
+            (
+                "L2 abort flag, enqueue still works",
+                Returns(Ok(())),
+                |c, q| {
+                    c.mem.store(L3L2Q_L2_ABORT_FLAG_OFFSET, 1);
+                    q.enqueue(DATA, &[1, 2, 3], None)
+                },
+            ),
         ]
     }
 
     fn l3_poisoned(watch: &mut Watch, q: &mut Q) {
-        let fake = Message { seq: 1, opcode: DATA, payload_offset: 0, payload_nbytes: 0, data: core::ptr::null() };
+        let fake = Message {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: 0,
+            payload_nbytes: 0,
+            data: core::ptr::null(),
+        };
         let calls: [(&str, Call<Q>); 11] = [
             ("peek", |q, _| q.peek(None).map(drop)),
             ("blocking peek", |q, _| q.peek(Some(1_000)).map(drop)),
@@ -493,7 +724,9 @@ mod targeted {
             ("read_into", |q, m| q.read_into(m, &mut [0; 8]).map(drop)),
             ("release", |q, m| q.release(&[*m])),
             ("enqueue", |q, _| q.enqueue(DATA, &[1], None)),
-            ("empty enqueue batch", |q, _| q.enqueue_batch(DATA, &[]).map(drop)),
+            ("empty enqueue batch", |q, _| {
+                q.enqueue_batch(DATA, &[]).map(drop)
+            }),
             ("reserve", |q, _| q.reserve(1).map(drop)),
             ("commit", |q, _| q.commit(&FAKE, DATA, 0, false)),
             ("flush", |q, _| q.flush()),
@@ -516,14 +749,29 @@ mod targeted {
             for initial in [0, (1 << 32) - 1] {
                 for ffi in [false, true] {
                     let shape = shape(initial);
-                    let mem = guard.place(shape.layout.payload_bytes, shape.payload_at_end, shape.counters_at_end);
+                    let mem = guard.place(
+                        shape.layout.payload_bytes,
+                        shape.payload_at_end,
+                        shape.counters_at_end,
+                    );
                     let mut q = Q::open(&mem, &shape, 78, ffi);
-                    let ctx = Ctx { mem, l: shape.layout, initial };
+                    let ctx = Ctx {
+                        mem,
+                        l: shape.layout,
+                        initial,
+                    };
                     let mut watch = Watch::new(mem, Victim::L3, 78);
                     watch.attacked = true;
                     let before = watch.before();
                     let r = case(&ctx, &mut q);
-                    check(&format!("{name} (ffi {ffi}, initial {initial:#x})"), want, r, &mut watch, q.record(), before);
+                    check(
+                        &format!("{name} (ffi {ffi}, initial {initial:#x})"),
+                        want,
+                        r,
+                        &mut watch,
+                        q.record(),
+                        before,
+                    );
                     if watch.poisoned() {
                         l3_poisoned(&mut watch, &mut q);
                     }

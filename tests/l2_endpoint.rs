@@ -34,12 +34,15 @@ fn open(region: &RawRegion, window: u64) -> L2Endpoint {
 fn open_at(region: &RawRegion, window: u64, start: u64) -> L2Endpoint {
     region.start_counters_at(start);
     // SAFETY: as in `open`.
-    unsafe { L2Endpoint::from_descriptor(&region.descriptor(), &region.args(), window, start) }.expect("endpoint")
+    unsafe { L2Endpoint::from_descriptor(&region.descriptor(), &region.args(), window, start) }
+        .expect("endpoint")
 }
 
 /// `n` distinguishable bytes.
 fn bytes(n: usize, tag: u8) -> Vec<u8> {
-    (0..n).map(|i| tag.wrapping_add((i as u8).wrapping_mul(7))).collect()
+    (0..n)
+        .map(|i| tag.wrapping_add((i as u8).wrapping_mul(7)))
+        .collect()
 }
 
 fn counters(region: &RawRegion) -> [u32; 6] {
@@ -47,7 +50,12 @@ fn counters(region: &RawRegion) -> [u32; 6] {
 }
 
 fn slot(seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64) -> DescriptorSlot {
-    DescriptorSlot { seq, opcode, payload_offset, payload_nbytes }
+    DescriptorSlot {
+        seq,
+        opcode,
+        payload_offset,
+        payload_nbytes,
+    }
 }
 
 #[track_caller]
@@ -59,15 +67,33 @@ fn assert_healthy(l2: &L2Endpoint, region: &RawRegion) {
 /// Checks the poison record and the abort flag, then that every later
 /// operation fails fast with the recorded kind and touches no counter.
 #[track_caller]
-fn assert_poisoned(l2: &mut L2Endpoint, region: &RawRegion, kind: ErrorKind, operation: Operation, text: &str) {
+fn assert_poisoned(
+    l2: &mut L2Endpoint,
+    region: &RawRegion,
+    kind: ErrorKind,
+    operation: Operation,
+    text: &str,
+) {
     let info = *l2.error().expect("a poisoned endpoint has an error record");
     assert_eq!(info.kind(), kind, "{info:?}");
     assert_eq!(info.kind, kind as u32);
     assert_eq!(info.operation, operation as u32, "{info:?}");
     assert_eq!(info.region_id, region.region_id);
-    assert!(info.message().contains(text), "message {:?} lacks {text:?}", info.message());
-    assert_eq!(region.counter(L2_FLAG), 1, "poison raises the L2 abort flag");
-    assert_eq!(region.counter(L3_FLAG), 0, "poison never writes the L3 flag");
+    assert!(
+        info.message().contains(text),
+        "message {:?} lacks {text:?}",
+        info.message()
+    );
+    assert_eq!(
+        region.counter(L2_FLAG),
+        1,
+        "poison raises the L2 abort flag"
+    );
+    assert_eq!(
+        region.counter(L3_FLAG),
+        0,
+        "poison never writes the L3 flag"
+    );
 
     let before = counters(region);
     let fail = Err(Error::Poisoned(kind));
@@ -75,15 +101,25 @@ fn assert_poisoned(l2: &mut L2Endpoint, region: &RawRegion, kind: ErrorKind, ope
     let started = Instant::now();
     assert_eq!(l2.peek(10_000_000_000).map(|_| ()), fail);
     assert_eq!(l2.reserve(0, 10_000_000_000).map(|_| ()), fail);
-    assert!(started.elapsed() < Duration::from_secs(2), "poisoned calls must not wait");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "poisoned calls must not wait"
+    );
     assert_eq!(l2.try_reserve(0).map(|_| ()), fail);
     assert_eq!(l2.try_send(DATA, b"x"), fail);
     assert_eq!(l2.release(&Message::EMPTY), fail);
     assert_eq!(l2.flush(), fail);
-    assert_eq!(l2.copy_payload(&Message::EMPTY, &mut [0u8; 8]), Err(Error::Poisoned(kind)));
+    assert_eq!(
+        l2.copy_payload(&Message::EMPTY, &mut [0u8; 8]),
+        Err(Error::Poisoned(kind))
+    );
     assert_eq!(counters(region), before, "fail-fast calls touch no counter");
     let again = l2.error().expect("record stays");
-    assert_eq!((again.kind, again.operation, again.message()), (info.kind, info.operation, info.message()), "the first error is kept");
+    assert_eq!(
+        (again.kind, again.operation, again.message()),
+        (info.kind, info.operation, info.message()),
+        "the first error is kept"
+    );
 }
 
 // ---------------------------------------------------------------- creation
@@ -96,17 +132,29 @@ fn creation_with_a_bad_descriptor_reports_the_violation_and_touches_nothing() {
     type Case = (fn(&mut RegionDescriptor, &mut QueueArgs), Violation);
     let cases: [Case; 12] = [
         (|d, _| d.magic_version ^= 1 << 33, Violation::RegionMagic),
-        (|d, _| d.magic_version = layout::pack_magic_version(L3L2Q_REGION_MAGIC, 4, 0), Violation::RegionMajor),
+        (
+            |d, _| d.magic_version = layout::pack_magic_version(L3L2Q_REGION_MAGIC, 4, 0),
+            Violation::RegionMajor,
+        ),
         (|d, _| d.region_id = 0, Violation::RegionIdZero),
         (|d, _| d.payload_base = 0, Violation::PayloadBaseZero),
         (|d, _| d.counter_base += 4, Violation::CounterBaseMisaligned),
         (|d, _| d.counter_bytes = 6, Violation::CounterBytesInvalid),
-        (|d, _| d.counter_base = d.payload_base, Violation::RangesOverlap),
-        (|_, a| a.magic_version = layout::pack_magic_version(L3L2Q_QUEUE_MAGIC, 1, 0), Violation::QueueMagic),
+        (
+            |d, _| d.counter_base = d.payload_base,
+            Violation::RangesOverlap,
+        ),
+        (
+            |_, a| a.magic_version = layout::pack_magic_version(L3L2Q_QUEUE_MAGIC, 1, 0),
+            Violation::QueueMagic,
+        ),
         (|_, a| a.depth = 3, Violation::Depth),
         (|_, a| a.output_arena_bytes = 1000, Violation::OutputArena),
         (|_, a| a.payload_bytes += 64, Violation::ArgsPayloadBytes),
-        (|d, _| d.payload_bytes += 64, Violation::DescriptorPayloadBytes),
+        (
+            |d, _| d.payload_bytes += 64,
+            Violation::DescriptorPayloadBytes,
+        ),
     ];
     for (mutate, violation) in cases {
         let (mut d, mut a) = (good_d, good_a);
@@ -138,7 +186,8 @@ fn window_zero_or_above_depth_is_bad_argument_without_touching_the_abort_flag() 
         let result = unsafe { L2Endpoint::from_task_scalars(&region.scalars(), window) };
         assert_eq!(result.err(), Some(Error::BadArgument), "window {window}");
         // SAFETY: as above.
-        let result = unsafe { L2Endpoint::from_descriptor(&region.descriptor(), &region.args(), window, 0) };
+        let result =
+            unsafe { L2Endpoint::from_descriptor(&region.descriptor(), &region.args(), window, 0) };
         assert_eq!(result.err(), Some(Error::BadArgument), "window {window}");
     }
     assert_eq!(counters(&region), [0; 6]);
@@ -159,7 +208,16 @@ fn zero_byte_messages_have_offset_zero_no_view_and_take_no_arena_bytes() {
 
     l3.send(DATA, 0, b"");
     let m = l2.try_peek().unwrap();
-    assert_eq!(m, Message { seq: 1, opcode: DATA, payload_offset: 0, payload_nbytes: 0, data: ptr::null() });
+    assert_eq!(
+        m,
+        Message {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: 0,
+            payload_nbytes: 0,
+            data: ptr::null()
+        }
+    );
     assert!(l2.holds(&m));
     assert!(l2.payload(&m).is_empty());
     assert_eq!(l2.copy_payload(&m, &mut []), Ok(0));
@@ -178,7 +236,10 @@ fn zero_byte_messages_have_offset_zero_no_view_and_take_no_arena_bytes() {
     // A zero-byte ERROR between payloads leaves the cursor at 3.
     l3.send(ERROR, 0, b"");
     let m = l2.try_peek().unwrap();
-    assert_eq!((m.seq, m.opcode, m.payload_offset, m.payload_nbytes), (3, ERROR, 0, 0));
+    assert_eq!(
+        (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
+        (3, ERROR, 0, 0)
+    );
     l2.release(&m).unwrap();
     l3.send(DATA, 3, b"de");
     let m = l2.try_peek().unwrap();
@@ -203,24 +264,54 @@ fn input_payload_bytes_are_visible_in_place_through_the_view() {
 
     let ma = l2.try_peek().unwrap();
     let mb = l2.try_peek().unwrap();
-    assert_eq!((ma.seq, ma.opcode, ma.payload_offset, ma.payload_nbytes), (1, DATA, arena, 100));
-    assert_eq!((mb.seq, mb.opcode, mb.payload_offset, mb.payload_nbytes), (2, DATA, arena + 100, 37));
-    assert_eq!(ma.data, region.payload_base().wrapping_add(arena as usize).cast_const(), "zero-copy: points into the region");
-    assert_eq!(mb.data, region.payload_base().wrapping_add(arena as usize + 100).cast_const());
+    assert_eq!(
+        (ma.seq, ma.opcode, ma.payload_offset, ma.payload_nbytes),
+        (1, DATA, arena, 100)
+    );
+    assert_eq!(
+        (mb.seq, mb.opcode, mb.payload_offset, mb.payload_nbytes),
+        (2, DATA, arena + 100, 37)
+    );
+    assert_eq!(
+        ma.data,
+        region
+            .payload_base()
+            .wrapping_add(arena as usize)
+            .cast_const(),
+        "zero-copy: points into the region"
+    );
+    assert_eq!(
+        mb.data,
+        region
+            .payload_base()
+            .wrapping_add(arena as usize + 100)
+            .cast_const()
+    );
     assert_eq!(l2.payload(&ma), &a[..]);
     // SAFETY: mb is held by the live endpoint and released only below.
     assert_eq!(unsafe { mb.payload() }, &b[..]);
     let mut buf = [0u8; 128];
     assert_eq!(l2.copy_payload(&ma, &mut buf), Ok(100));
     assert_eq!(&buf[..100], &a[..]);
-    assert_eq!(l2.copy_payload(&ma, &mut buf[..99]), Err(Error::BufferTooSmall), "caller error, no poison");
+    assert_eq!(
+        l2.copy_payload(&ma, &mut buf[..99]),
+        Err(Error::BufferTooSmall),
+        "caller error, no poison"
+    );
 
     let mut altered = mb;
     altered.payload_nbytes = 36;
-    assert!(l2.payload(&altered).is_empty(), "an altered handle has no view");
+    assert!(
+        l2.payload(&altered).is_empty(),
+        "an altered handle has no view"
+    );
     let mut repointed = mb;
     repointed.data = ma.data;
-    assert_eq!(l2.payload(&repointed), &b[..], "the view comes from the validated offset, not the handle's pointer");
+    assert_eq!(
+        l2.payload(&repointed),
+        &b[..],
+        "the view comes from the validated offset, not the handle's pointer"
+    );
     repointed.data = ptr::null();
     assert_eq!(l2.payload(&repointed), &b[..]);
     l2.release(&ma).unwrap();
@@ -239,7 +330,10 @@ fn error_input_is_an_ordinary_message_and_never_poisons() {
     let mut l3 = RawProducer::input(&region, 0);
     l3.send(ERROR, 0, b"remote failure");
     let m = l2.try_peek().unwrap();
-    assert_eq!((m.seq, m.opcode, m.payload_offset, m.payload_nbytes), (1, ERROR, arena, 14));
+    assert_eq!(
+        (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
+        (1, ERROR, arena, 14)
+    );
     assert_eq!(l2.payload(&m), b"remote failure");
     l2.release(&m).unwrap();
     l3.send(DATA, 14, b"after");
@@ -259,9 +353,16 @@ fn input_slot_rewritten_after_acquire_does_not_change_the_held_handle() {
     l3.send(DATA, 0, &bytes(64, 1));
     let m = l2.try_peek().unwrap();
     // A hostile rewrite of the slot after the copy was taken.
-    region.write_slot(region.layout.input_desc_offset, 0, slot(9, INVALID, 7, u64::MAX));
+    region.write_slot(
+        region.layout.input_desc_offset,
+        0,
+        slot(9, INVALID, 7, u64::MAX),
+    );
     assert!(l2.holds(&m));
-    assert_eq!((m.seq, m.opcode, m.payload_offset, m.payload_nbytes), (1, DATA, arena, 64));
+    assert_eq!(
+        (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
+        (1, DATA, arena, 64)
+    );
     l2.release(&m).unwrap();
     assert_eq!(region.counter(IN_HEAD), 1);
     assert_healthy(&l2, &region);
@@ -372,9 +473,18 @@ fn input_wrap_over_held_bytes_poisons_and_leaves_the_head_untouched() {
     l3.send(DATA, 0, &bytes(800, 1));
     let _held = l2.try_peek().unwrap();
     l3.send(DATA, 0, &bytes(300, 2)); // would overwrite [0, 300) of the held message
-    assert_eq!(l2.try_peek().unwrap_err(), Error::Poisoned(ErrorKind::InvalidDescriptor));
+    assert_eq!(
+        l2.try_peek().unwrap_err(),
+        Error::Poisoned(ErrorKind::InvalidDescriptor)
+    );
     assert_eq!(region.counter(IN_HEAD), 0);
-    assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, "bad arena position");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+        "bad arena position",
+    );
 }
 
 #[test]
@@ -389,9 +499,19 @@ fn input_offset_mismatch_poisons_and_leaves_the_head_untouched() {
         l2.release(&a).unwrap();
         assert_eq!(region.counter(IN_HEAD), 1);
         l3.send(DATA, bad, &[9]);
-        assert_eq!(l2.try_peek().unwrap_err(), Error::Poisoned(ErrorKind::InvalidDescriptor), "offset {bad}");
+        assert_eq!(
+            l2.try_peek().unwrap_err(),
+            Error::Poisoned(ErrorKind::InvalidDescriptor),
+            "offset {bad}"
+        );
         assert_eq!(region.counter(IN_HEAD), 1, "offset {bad}: head untouched");
-        assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, "bad arena position");
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Peek,
+            "bad arena position",
+        );
     }
 }
 
@@ -411,11 +531,17 @@ fn input_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
         assert_eq!(region.counter(IN_TAIL) as u64, 4 * lap + 4);
         assert_eq!(region.counter(IN_HEAD) as u64, 4 * lap);
         for i in 0..4 {
-            let m = l2.try_peek().unwrap_or_else(|e| panic!("lap {lap} message {i}: {e:?}"));
+            let m = l2
+                .try_peek()
+                .unwrap_or_else(|e| panic!("lap {lap} message {i}: {e:?}"));
             assert_eq!(m.seq, 4 * lap + i + 1);
             l2.release(&m).unwrap();
         }
-        assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress, "tail == head: empty");
+        assert_eq!(
+            l2.try_peek().unwrap_err(),
+            Error::NoProgress,
+            "tail == head: empty"
+        );
         assert_eq!(region.counter(IN_HEAD) as u64, 4 * lap + 4);
     }
     assert_healthy(&l2, &region);
@@ -433,18 +559,29 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     assert_eq!((region.counter(OUT_TAIL), region.counter(OUT_HEAD)), (4, 0));
     // Masked tail == masked head, but the counters say full.
     assert_eq!(l2.try_send(DATA, &[4]), Err(Error::NoProgress));
-    assert_eq!(l2.try_reserve(0).map(|_| ()), Err(Error::NoProgress), "a zero-byte message needs a slot too");
+    assert_eq!(
+        l2.try_reserve(0).map(|_| ()),
+        Err(Error::NoProgress),
+        "a zero-byte message needs a slot too"
+    );
     assert_eq!(region.counter(OUT_TAIL), 4);
     let (first, payload) = l3.take().unwrap();
     assert_eq!((first, payload), (slot(1, DATA, out, 1), vec![0]));
     l3.release();
     l2.try_send(DATA, &[4]).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 5);
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), slot(5, DATA, out + 4, 1), "slot 0 reused by message 5");
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 0),
+        slot(5, DATA, out + 4, 1),
+        "slot 0 reused by message 5"
+    );
     let rest = l3.drain();
     let seqs: Vec<u64> = rest.iter().map(|(s, _)| s.seq).collect();
     assert_eq!(seqs, [2, 3, 4, 5]);
-    assert_eq!(rest.iter().map(|(_, p)| p[0]).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        rest.iter().map(|(_, p)| p[0]).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
     assert_eq!(region.counter(OUT_HEAD), 5);
     // Drained: a full depth fits again.
     for i in 0..4u8 {
@@ -460,7 +597,10 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
 /// u64 message number + 1.
 fn traffic_from(start: u64) {
     let region = RawRegion::new(4, 256, 256);
-    let (arena, out) = (region.layout.input_arena_offset, region.layout.output_arena_offset);
+    let (arena, out) = (
+        region.layout.input_arena_offset,
+        region.layout.output_arena_offset,
+    );
     let mut l2 = open_at(&region, 1, start);
     let mut l3 = RawProducer::input(&region, start);
     let mut sink = RawConsumer::output(&region, start);
@@ -469,7 +609,9 @@ fn traffic_from(start: u64) {
         let payload = bytes(64, k as u8);
         l3.send(DATA, (k % 4) * 64, &payload);
         assert_eq!(region.counter(IN_TAIL), (p + 1) as u32);
-        let m = l2.try_peek().unwrap_or_else(|e| panic!("start {start:#x} k {k}: {e:?}"));
+        let m = l2
+            .try_peek()
+            .unwrap_or_else(|e| panic!("start {start:#x} k {k}: {e:?}"));
         assert_eq!((m.seq, m.payload_offset), (p + 1, arena + (k % 4) * 64));
         assert_eq!(l2.payload(&m), &payload[..]);
         l2.release(&m).unwrap();
@@ -531,9 +673,18 @@ fn window_one_second_peek_before_release_poisons_with_ownership() {
         l3.publish();
         let m = l2.try_peek().unwrap();
         assert_eq!(m.seq, 1);
-        assert_eq!(l2.try_peek().unwrap_err(), Error::Poisoned(ErrorKind::Ownership));
+        assert_eq!(
+            l2.try_peek().unwrap_err(),
+            Error::Poisoned(ErrorKind::Ownership)
+        );
         assert_eq!(region.counter(IN_HEAD), 0);
-        assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Peek, "window 1");
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::Ownership,
+            Operation::Peek,
+            "window 1",
+        );
         assert_eq!(l2.release(&m), Err(Error::Poisoned(ErrorKind::Ownership)));
         assert_eq!(region.counter(IN_HEAD), 0);
     }
@@ -550,7 +701,11 @@ fn window_full_is_no_progress_and_frees_only_the_completed_prefix() {
     l3.publish();
     let m: Vec<Message> = (0..3).map(|_| l2.try_peek().unwrap()).collect();
     assert_eq!(m.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3]);
-    assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress, "window full is ordinary no-progress");
+    assert_eq!(
+        l2.try_peek().unwrap_err(),
+        Error::NoProgress,
+        "window full is ordinary no-progress"
+    );
     assert_healthy(&l2, &region);
 
     l2.release(&m[1]).unwrap();
@@ -561,9 +716,16 @@ fn window_full_is_no_progress_and_frees_only_the_completed_prefix() {
     // The bytes of released-but-not-freed messages stay readable through
     // their region: the producer cannot reuse them yet.
     l2.release(&m[0]).unwrap();
-    assert_eq!(region.counter(IN_HEAD), 3, "the whole completed prefix is freed at once");
+    assert_eq!(
+        region.counter(IN_HEAD),
+        3,
+        "the whole completed prefix is freed at once"
+    );
     let d = l2.try_peek().unwrap();
-    assert_eq!((d.seq, d.payload_offset), (4, region.layout.input_arena_offset + 192));
+    assert_eq!(
+        (d.seq, d.payload_offset),
+        (4, region.layout.input_arena_offset + 192)
+    );
     l2.release(&d).unwrap();
     assert_eq!(region.counter(IN_HEAD), 4);
     assert_healthy(&l2, &region);
@@ -584,8 +746,13 @@ fn window_script(start: u64) {
         l3.publish();
     };
     let peek = |l2: &mut L2Endpoint, k: u64| {
-        let m = l2.try_peek().unwrap_or_else(|e| panic!("start {start:#x} message {k}: {e:?}"));
-        assert_eq!((m.seq, m.payload_offset, m.payload_nbytes), (start + k + 1, arena + (k % 4) * 64, 64));
+        let m = l2
+            .try_peek()
+            .unwrap_or_else(|e| panic!("start {start:#x} message {k}: {e:?}"));
+        assert_eq!(
+            (m.seq, m.payload_offset, m.payload_nbytes),
+            (start + k + 1, arena + (k % 4) * 64, 64)
+        );
         assert_eq!(l2.payload(&m), &bytes(64, k as u8)[..]);
         m
     };
@@ -638,7 +805,13 @@ fn release_of_a_stale_handle_poisons_with_ownership() {
     assert_eq!(region.counter(IN_HEAD), 1);
     assert_eq!(l2.release(&m), Err(Error::Poisoned(ErrorKind::Ownership)));
     assert_eq!(region.counter(IN_HEAD), 1);
-    assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Release, "stale");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::Ownership,
+        Operation::Release,
+        "stale",
+    );
 }
 
 #[test]
@@ -654,7 +827,13 @@ fn double_release_before_the_prefix_is_freed_poisons_with_ownership() {
     l2.release(&b).unwrap();
     assert_eq!(l2.release(&b), Err(Error::Poisoned(ErrorKind::Ownership)));
     assert_eq!(region.counter(IN_HEAD), 0);
-    assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Release, "twice");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::Ownership,
+        Operation::Release,
+        "twice",
+    );
     assert_eq!(l2.release(&a), Err(Error::Poisoned(ErrorKind::Ownership)));
     assert_eq!(region.counter(IN_HEAD), 0, "nothing is freed after poison");
 }
@@ -668,7 +847,16 @@ fn release_of_an_altered_or_unknown_handle_poisons_with_ownership() {
         (|m| m.opcode = ERROR, "altered"),
         (|m| m.seq += 1, "unknown"),
         (|m| m.seq = 0, "unknown"),
-        (|m| *m = Message { seq: 2, opcode: STOP, ..Message::EMPTY }, "STOP"),
+        (
+            |m| {
+                *m = Message {
+                    seq: 2,
+                    opcode: STOP,
+                    ..Message::EMPTY
+                }
+            },
+            "STOP",
+        ),
     ];
     for (alter, text) in cases {
         let region = RawRegion::new(4, 1024, 1024);
@@ -678,9 +866,19 @@ fn release_of_an_altered_or_unknown_handle_poisons_with_ownership() {
         let m = l2.try_peek().unwrap();
         let mut bad = m;
         alter(&mut bad);
-        assert_eq!(l2.release(&bad), Err(Error::Poisoned(ErrorKind::Ownership)), "{bad:?}");
+        assert_eq!(
+            l2.release(&bad),
+            Err(Error::Poisoned(ErrorKind::Ownership)),
+            "{bad:?}"
+        );
         assert_eq!(region.counter(IN_HEAD), 0);
-        assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Release, text);
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::Ownership,
+            Operation::Release,
+            text,
+        );
         assert_eq!(l2.release(&m), Err(Error::Poisoned(ErrorKind::Ownership)));
         assert_eq!(region.counter(IN_HEAD), 0);
     }
@@ -700,14 +898,34 @@ fn stop_is_released_physically_only_after_every_earlier_input() {
     let a = l2.try_peek().unwrap();
     let b = l2.try_peek().unwrap();
     let stop = l2.try_peek().unwrap();
-    assert_eq!(stop, Message { seq: 3, opcode: STOP, payload_offset: 0, payload_nbytes: 0, data: ptr::null() });
+    assert_eq!(
+        stop,
+        Message {
+            seq: 3,
+            opcode: STOP,
+            payload_offset: 0,
+            payload_nbytes: 0,
+            data: ptr::null()
+        }
+    );
     assert!(l2.holds(&stop));
     // A STOP handle claiming bytes was altered: not held, and no view of the bytes it names.
-    let claims_bytes = Message { payload_offset: a.payload_offset, payload_nbytes: 3, ..stop };
+    let claims_bytes = Message {
+        payload_offset: a.payload_offset,
+        payload_nbytes: 3,
+        ..stop
+    };
     assert!(!l2.holds(&claims_bytes));
     assert!(l2.payload(&claims_bytes).is_empty());
-    assert!(!l2.holds(&Message { payload_offset: a.payload_offset, ..stop }));
-    assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress, "nothing after STOP is acquired");
+    assert!(!l2.holds(&Message {
+        payload_offset: a.payload_offset,
+        ..stop
+    }));
+    assert_eq!(
+        l2.try_peek().unwrap_err(),
+        Error::NoProgress,
+        "nothing after STOP is acquired"
+    );
     assert!(!l2.drained());
 
     l2.release(&stop).unwrap();
@@ -717,7 +935,11 @@ fn stop_is_released_physically_only_after_every_earlier_input() {
     assert_eq!(region.counter(IN_HEAD), 1);
     assert!(!l2.drained());
     l2.release(&b).unwrap();
-    assert_eq!(region.counter(IN_HEAD), 3, "STOP freed together with the last earlier input");
+    assert_eq!(
+        region.counter(IN_HEAD),
+        3,
+        "STOP freed together with the last earlier input"
+    );
     assert!(l2.drained());
     assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress);
     assert_eq!(l2.peek(1_000_000).unwrap_err(), Error::Timeout);
@@ -791,9 +1013,18 @@ fn descriptor_after_stop_poisons_with_invalid_descriptor() {
     l3.publish();
     let stop = l2.try_peek().unwrap();
     assert_eq!(stop.opcode, STOP);
-    assert_eq!(l2.try_peek().unwrap_err(), Error::Poisoned(ErrorKind::InvalidDescriptor));
+    assert_eq!(
+        l2.try_peek().unwrap_err(),
+        Error::Poisoned(ErrorKind::InvalidDescriptor)
+    );
     assert_eq!(region.counter(IN_HEAD), 0);
-    assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, "after STOP");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+        "after STOP",
+    );
 
     // Published after STOP was drained.
     let region = RawRegion::new(4, 1024, 1024);
@@ -805,26 +1036,48 @@ fn descriptor_after_stop_poisons_with_invalid_descriptor() {
     assert!(l2.drained());
     assert_eq!(region.counter(IN_HEAD), 1);
     l3.send(DATA, 0, b"late");
-    assert_eq!(l2.try_peek().unwrap_err(), Error::Poisoned(ErrorKind::InvalidDescriptor));
+    assert_eq!(
+        l2.try_peek().unwrap_err(),
+        Error::Poisoned(ErrorKind::InvalidDescriptor)
+    );
     assert_eq!(region.counter(IN_HEAD), 1);
-    assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, "after STOP");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+        "after STOP",
+    );
 }
 
 #[test]
 fn stop_with_payload_or_nonzero_offset_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let arena = region.layout.input_arena_offset;
-    let cases = [(slot(1, STOP, arena, 8), "STOP with payload"), (slot(1, STOP, arena, 0), "nonzero offset")];
+    let cases = [
+        (slot(1, STOP, arena, 8), "STOP with payload"),
+        (slot(1, STOP, arena, 0), "nonzero offset"),
+    ];
     for (bad, text) in cases {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
         let mut l3 = RawProducer::input(&region, 0);
         l3.write_slot(bad);
         l3.publish();
-        assert_eq!(l2.try_peek().unwrap_err(), Error::Poisoned(ErrorKind::InvalidDescriptor), "{bad:?}");
+        assert_eq!(
+            l2.try_peek().unwrap_err(),
+            Error::Poisoned(ErrorKind::InvalidDescriptor),
+            "{bad:?}"
+        );
         assert!(!l2.drained());
         assert_eq!(region.counter(IN_HEAD), 0);
-        assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, text);
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Peek,
+            text,
+        );
     }
 }
 
@@ -839,12 +1092,21 @@ fn release_of_stop_twice_or_altered_poisons_with_ownership() {
             l2.release(&stop).unwrap();
             stop
         } else {
-            Message { payload_nbytes: 1, ..stop }
+            Message {
+                payload_nbytes: 1,
+                ..stop
+            }
         };
         let head = region.counter(IN_HEAD);
         assert_eq!(l2.release(&bad), Err(Error::Poisoned(ErrorKind::Ownership)));
         assert_eq!(region.counter(IN_HEAD), head);
-        assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Release, "STOP");
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::Ownership,
+            Operation::Release,
+            "STOP",
+        );
     }
 }
 
@@ -879,11 +1141,14 @@ fn output_reserve_and_publish_keep_working_while_draining() {
     l2.publish(&r, DATA, 4).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 3);
     let got = sink.drain();
-    assert_eq!(got, vec![
-        (slot(1, DATA, out, 5), b"part1".to_vec()),
-        (slot(2, ERROR, out + 5, 3), b"err".to_vec()),
-        (slot(3, DATA, out + 8, 4), b"done".to_vec()),
-    ]);
+    assert_eq!(
+        got,
+        vec![
+            (slot(1, DATA, out, 5), b"part1".to_vec()),
+            (slot(2, ERROR, out + 5, 3), b"err".to_vec()),
+            (slot(3, DATA, out + 8, 4), b"done".to_vec()),
+        ]
+    );
     assert_healthy(&l2, &region);
 }
 
@@ -896,17 +1161,23 @@ fn output_zero_byte_message_is_written_with_offset_zero() {
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
     let r = l2.try_reserve(0).unwrap();
-    assert_eq!((r.payload_offset, r.capacity, r.data), (0, 0, ptr::null_mut()));
+    assert_eq!(
+        (r.payload_offset, r.capacity, r.data),
+        (0, 0, ptr::null_mut())
+    );
     assert!(l2.reserved_mut(&r).is_empty());
     l2.publish(&r, DATA, 0).unwrap();
     l2.try_send(ERROR, &[]).unwrap();
     l2.try_send(DATA, b"xy").unwrap();
     assert_eq!(region.counter(OUT_TAIL), 3);
-    assert_eq!(sink.drain(), vec![
-        (slot(1, DATA, 0, 0), vec![]),
-        (slot(2, ERROR, 0, 0), vec![]),
-        (slot(3, DATA, out, 2), b"xy".to_vec()),
-    ]);
+    assert_eq!(
+        sink.drain(),
+        vec![
+            (slot(1, DATA, 0, 0), vec![]),
+            (slot(2, ERROR, 0, 0), vec![]),
+            (slot(3, DATA, out, 2), b"xy".to_vec()),
+        ]
+    );
     assert_healthy(&l2, &region);
 }
 
@@ -922,10 +1193,20 @@ fn error_output_is_an_ordinary_message_and_never_poisons() {
     for k in 1..8u64 {
         let opcode = if k % 2 == 0 { ERROR } else { DATA };
         l2.try_send(opcode, &bytes(64, k as u8)).unwrap();
-        assert_eq!(l2.try_send(DATA, &[0; 64]), Err(Error::NoProgress), "arena full until a release");
+        assert_eq!(
+            l2.try_send(DATA, &[0; 64]),
+            Err(Error::NoProgress),
+            "arena full until a release"
+        );
         let previous = if k % 2 == 1 { ERROR } else { DATA };
         let (s, payload) = sink.take().unwrap();
-        assert_eq!((s, payload), (slot(k, previous, out + ((k - 1) % 2) * 64, 64), bytes(64, (k - 1) as u8)));
+        assert_eq!(
+            (s, payload),
+            (
+                slot(k, previous, out + ((k - 1) % 2) * 64, 64),
+                bytes(64, (k - 1) as u8)
+            )
+        );
         sink.release();
     }
     assert_eq!(region.counter(OUT_TAIL), 8);
@@ -941,12 +1222,18 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
     let mut sink = RawConsumer::output(&region, 0);
     let a = bytes(300, 1);
     l2.try_send(DATA, &a).unwrap();
-    assert_eq!(l2.try_reserve(800).map(|_| ()), Err(Error::NoProgress), "300 live bytes: no room yet");
+    assert_eq!(
+        l2.try_reserve(800).map(|_| ()),
+        Err(Error::NoProgress),
+        "300 live bytes: no room yet"
+    );
     assert_eq!(l2.reserve(800, 1_000_000).map(|_| ()), Err(Error::Timeout));
     assert_eq!(sink.drain(), vec![(slot(1, DATA, out, 300), a)]);
 
     // Fully drained: 800 bytes must go to the arena start now.
-    let r = l2.try_reserve(800).expect("a drained arena takes any n <= arena");
+    let r = l2
+        .try_reserve(800)
+        .expect("a drained arena takes any n <= arena");
     assert_eq!((r.payload_offset, r.capacity), (out, 800));
     assert_eq!(r.data, region.payload_base().wrapping_add(out as usize));
     let b = bytes(800, 2);
@@ -968,11 +1255,16 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
             let mut sink = RawConsumer::output(&region, 3);
             assert_eq!(sink.drain().len(), 1);
         });
-        let r = l2.reserve(800, 10_000_000_000).expect("the drain frees the arena");
+        let r = l2
+            .reserve(800, 10_000_000_000)
+            .expect("the drain frees the arena");
         assert_eq!(r.payload_offset, out);
         l2.publish(&r, DATA, 800).unwrap();
     });
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 4), slot(5, DATA, out, 800));
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 4),
+        slot(5, DATA, out, 800)
+    );
     assert_healthy(&l2, &region);
 }
 
@@ -1003,13 +1295,22 @@ fn output_publish_with_fewer_bytes_returns_the_rest_to_the_arena() {
     assert_eq!((r.payload_offset, r.capacity), (out, 256));
     l2.reserved_mut(&r)[..100].copy_from_slice(&bytes(100, 5));
     l2.publish(&r, DATA, 100).unwrap();
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), slot(1, DATA, out, 100));
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 0),
+        slot(1, DATA, out, 100)
+    );
     // Without any release, everything after byte 100 is free again.
     let r = l2.try_reserve(924).expect("the unused 156 bytes came back");
     assert_eq!(r.payload_offset, out + 100);
     l2.write_reserved(&r, 0, b"tail").unwrap();
     l2.publish(&r, DATA, 4).unwrap();
-    assert_eq!(sink.drain(), vec![(slot(1, DATA, out, 100), bytes(100, 5)), (slot(2, DATA, out + 100, 4), b"tail".to_vec())]);
+    assert_eq!(
+        sink.drain(),
+        vec![
+            (slot(1, DATA, out, 100), bytes(100, 5)),
+            (slot(2, DATA, out + 100, 4), b"tail".to_vec())
+        ]
+    );
     assert_healthy(&l2, &region);
 }
 
@@ -1022,7 +1323,11 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
     // Without padding: the whole arena is free again.
     let r = l2.try_reserve(256).unwrap();
     l2.publish(&r, DATA, 0).unwrap();
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), slot(1, DATA, 0, 0), "offset 0");
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 0),
+        slot(1, DATA, 0, 0),
+        "offset 0"
+    );
     let r = l2.try_reserve(1024).expect("nothing was consumed");
     assert_eq!(r.payload_offset, out);
     l2.publish(&r, DATA, 0).unwrap();
@@ -1034,9 +1339,16 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
     let r = l2.try_reserve(800).unwrap();
     assert_eq!(r.payload_offset, out, "wrapped");
     l2.publish(&r, ERROR, 0).unwrap();
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 3), slot(4, ERROR, 0, 0));
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 3),
+        slot(4, ERROR, 0, 0)
+    );
     let r = l2.try_reserve(724).unwrap();
-    assert_eq!(r.payload_offset, out + 300, "padding rolled back: the cursor is at 300, not at the next cycle");
+    assert_eq!(
+        r.payload_offset,
+        out + 300,
+        "padding rolled back: the cursor is at 300, not at the next cycle"
+    );
     l2.publish(&r, DATA, 724).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 5);
     assert_healthy(&l2, &region);
@@ -1055,7 +1367,13 @@ fn output_wrapped_reservation_shrunk_below_the_wrap_size_stays_at_arena_start() 
     l2.reserved_mut(&r)[..10].copy_from_slice(b"0123456789");
     l2.publish(&r, DATA, 10).unwrap();
     l2.try_send(DATA, b"next").unwrap();
-    assert_eq!(sink.drain(), vec![(slot(2, DATA, out, 10), b"0123456789".to_vec()), (slot(3, DATA, out + 10, 4), b"next".to_vec())]);
+    assert_eq!(
+        sink.drain(),
+        vec![
+            (slot(2, DATA, out, 10), b"0123456789".to_vec()),
+            (slot(3, DATA, out + 10, 4), b"next".to_vec())
+        ]
+    );
     assert_healthy(&l2, &region);
 }
 
@@ -1074,7 +1392,10 @@ fn output_too_large_reserve_is_no_progress_without_abort() {
     let r = l2.try_reserve(1024).expect("exactly the arena fits");
     assert_eq!((r.payload_offset, r.capacity), (out, 1024));
     l2.publish(&r, DATA, 1024).unwrap();
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), slot(1, DATA, out, 1024));
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 0),
+        slot(1, DATA, out, 1024)
+    );
 }
 
 #[test]
@@ -1088,7 +1409,10 @@ fn output_publish_more_than_reserved_is_bad_argument_and_keeps_the_reservation()
     assert_eq!(region.counter(OUT_TAIL), 0);
     assert_healthy(&l2, &region);
     l2.publish(&r, DATA, 16).unwrap();
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), slot(1, DATA, out, 16));
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 0),
+        slot(1, DATA, out, 16)
+    );
     assert_eq!(region.counter(OUT_TAIL), 1);
 }
 
@@ -1097,11 +1421,26 @@ fn output_second_reserve_while_one_is_active_poisons_with_ownership() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     let r = l2.try_reserve(10).unwrap();
-    assert_eq!(l2.try_reserve(10).map(|_| ()), Err(Error::Poisoned(ErrorKind::Ownership)));
-    assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Reserve, "second reserve");
-    assert_eq!(l2.publish(&r, DATA, 10), Err(Error::Poisoned(ErrorKind::Ownership)));
+    assert_eq!(
+        l2.try_reserve(10).map(|_| ()),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::Ownership,
+        Operation::Reserve,
+        "second reserve",
+    );
+    assert_eq!(
+        l2.publish(&r, DATA, 10),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
     assert_eq!(region.counter(OUT_TAIL), 0);
-    assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), DescriptorSlot::default());
+    assert_eq!(
+        region.read_slot(region.layout.output_desc_offset, 0),
+        DescriptorSlot::default()
+    );
 }
 
 #[test]
@@ -1110,16 +1449,39 @@ fn output_publish_with_stop_or_an_invalid_opcode_poisons_with_invalid_descriptor
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
         let r = l2.try_reserve(8).unwrap();
-        assert_eq!(l2.publish(&r, opcode, 8), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)), "opcode {opcode}");
+        assert_eq!(
+            l2.publish(&r, opcode, 8),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
+            "opcode {opcode}"
+        );
         assert_eq!(region.counter(OUT_TAIL), 0);
-        assert_eq!(region.read_slot(region.layout.output_desc_offset, 0), DescriptorSlot::default(), "no slot written");
-        assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Publish, "opcode");
+        assert_eq!(
+            region.read_slot(region.layout.output_desc_offset, 0),
+            DescriptorSlot::default(),
+            "no slot written"
+        );
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Publish,
+            "opcode",
+        );
     }
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
-    assert_eq!(l2.try_send(STOP, &[]), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(
+        l2.try_send(STOP, &[]),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
     assert_eq!(region.counter(OUT_TAIL), 0);
-    assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Publish, "opcode");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Publish,
+        "opcode",
+    );
 }
 
 #[test]
@@ -1133,10 +1495,18 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
             r
         },
         // unknown: nothing active
-        |_| Reservation { token: 1, payload_offset: 0, capacity: 0, data: ptr::null_mut() },
+        |_| Reservation {
+            token: 1,
+            payload_offset: 0,
+            capacity: 0,
+            data: ptr::null_mut(),
+        },
         |l2| {
             let r = l2.try_reserve(8).unwrap();
-            Reservation { token: r.token + 1, ..r }
+            Reservation {
+                token: r.token + 1,
+                ..r
+            }
         },
         |l2| {
             let r = l2.try_reserve(8).unwrap();
@@ -1144,7 +1514,10 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         },
         |l2| {
             let r = l2.try_reserve(8).unwrap();
-            Reservation { payload_offset: r.payload_offset + 64, ..r }
+            Reservation {
+                payload_offset: r.payload_offset + 64,
+                ..r
+            }
         },
     ];
     for (i, case) in cases.into_iter().enumerate() {
@@ -1152,9 +1525,19 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         let mut l2 = open(&region, 1);
         let bad = case(&mut l2);
         let tail = region.counter(OUT_TAIL);
-        assert_eq!(l2.publish(&bad, DATA, 0), Err(Error::Poisoned(ErrorKind::Ownership)), "case {i}");
+        assert_eq!(
+            l2.publish(&bad, DATA, 0),
+            Err(Error::Poisoned(ErrorKind::Ownership)),
+            "case {i}"
+        );
         assert_eq!(region.counter(OUT_TAIL), tail);
-        assert_poisoned(&mut l2, &region, ErrorKind::Ownership, Operation::Publish, "reservation");
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::Ownership,
+            Operation::Publish,
+            "reservation",
+        );
     }
 }
 
@@ -1171,7 +1554,11 @@ fn hostile_input_slot(bad: DescriptorSlot, kind: ErrorKind, text: &str) {
     l2.release(&m).unwrap();
     l3.write_slot(bad);
     l3.publish();
-    assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(kind)), "{bad:?}");
+    assert_eq!(
+        l2.try_peek().map(|_| ()),
+        Err(Error::Poisoned(kind)),
+        "{bad:?}"
+    );
     assert_eq!(region.counter(IN_HEAD), 1, "{bad:?}: head untouched");
     assert_poisoned(&mut l2, &region, kind, Operation::Peek, text);
 }
@@ -1180,7 +1567,11 @@ fn hostile_input_slot(bad: DescriptorSlot, kind: ErrorKind, text: &str) {
 fn hostile_seq_off_by_one_poisons() {
     let arena = RawRegion::new(4, 1024, 1024).layout.input_arena_offset;
     for seq in [1, 3, 0, u64::MAX, 2 + (1 << 32)] {
-        hostile_input_slot(slot(seq, DATA, arena + 64, 8), ErrorKind::InvalidDescriptor, "seq mismatch");
+        hostile_input_slot(
+            slot(seq, DATA, arena + 64, 8),
+            ErrorKind::InvalidDescriptor,
+            "seq mismatch",
+        );
     }
 }
 
@@ -1196,16 +1587,29 @@ fn hostile_stale_slot_from_the_previous_lap_poisons() {
     }
     // The tail says 5, but slot 0 still holds message 1 (seq 1, not 5).
     region.set_counter(IN_TAIL, 5);
-    assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(
+        l2.try_peek().map(|_| ()),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
     assert_eq!(region.counter(IN_HEAD), 4);
-    assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, "seq mismatch");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+        "seq mismatch",
+    );
 }
 
 #[test]
 fn hostile_invalid_opcode_poisons() {
     let arena = RawRegion::new(4, 1024, 1024).layout.input_arena_offset;
     for opcode in [INVALID, 4, 0x100 | DATA, u64::MAX] {
-        hostile_input_slot(slot(2, opcode, arena + 64, 8), ErrorKind::InvalidDescriptor, "invalid opcode");
+        hostile_input_slot(
+            slot(2, opcode, arena + 64, 8),
+            ErrorKind::InvalidDescriptor,
+            "invalid opcode",
+        );
     }
 }
 
@@ -1214,16 +1618,20 @@ fn hostile_payload_outside_the_input_arena_poisons() {
     let layout = RawRegion::new(4, 1024, 1024).layout;
     let (arena, out) = (layout.input_arena_offset, layout.output_arena_offset);
     for (offset, n) in [
-        (0, 8),                          // the input descriptor ring
-        (layout.output_desc_offset, 8),  // the output descriptor ring
-        (arena - 1, 8),                  // straddles the arena start
-        (arena + 1000, 100),             // runs past the arena end
-        (out, 8),                        // the output arena
-        (layout.payload_bytes, 8),       // past the region
-        (u64::MAX - 3, 8),               // offset + nbytes overflows
+        (0, 8),                         // the input descriptor ring
+        (layout.output_desc_offset, 8), // the output descriptor ring
+        (arena - 1, 8),                 // straddles the arena start
+        (arena + 1000, 100),            // runs past the arena end
+        (out, 8),                       // the output arena
+        (layout.payload_bytes, 8),      // past the region
+        (u64::MAX - 3, 8),              // offset + nbytes overflows
         (u64::MAX, 1),
     ] {
-        hostile_input_slot(slot(2, DATA, offset, n), ErrorKind::InvalidDescriptor, "outside");
+        hostile_input_slot(
+            slot(2, DATA, offset, n),
+            ErrorKind::InvalidDescriptor,
+            "outside",
+        );
     }
 }
 
@@ -1231,17 +1639,29 @@ fn hostile_payload_outside_the_input_arena_poisons() {
 fn hostile_huge_nbytes_poisons() {
     let arena = RawRegion::new(4, 1024, 1024).layout.input_arena_offset;
     for n in [u64::MAX, u64::MAX - arena, 1025, 1 << 40] {
-        hostile_input_slot(slot(2, DATA, arena + 64, n), ErrorKind::InvalidDescriptor, "outside");
+        hostile_input_slot(
+            slot(2, DATA, arena + 64, n),
+            ErrorKind::InvalidDescriptor,
+            "outside",
+        );
     }
     // Starts in the arena but runs one byte past its end.
-    hostile_input_slot(slot(2, DATA, arena + 64, 1024 - 64 + 1), ErrorKind::InvalidDescriptor, "outside");
+    hostile_input_slot(
+        slot(2, DATA, arena + 64, 1024 - 64 + 1),
+        ErrorKind::InvalidDescriptor,
+        "outside",
+    );
 }
 
 #[test]
 fn hostile_zero_byte_message_with_a_nonzero_offset_poisons() {
     let arena = RawRegion::new(4, 1024, 1024).layout.input_arena_offset;
     for offset in [arena + 64, 64, u64::MAX] {
-        hostile_input_slot(slot(2, DATA, offset, 0), ErrorKind::InvalidDescriptor, "nonzero offset");
+        hostile_input_slot(
+            slot(2, DATA, offset, 0),
+            ErrorKind::InvalidDescriptor,
+            "nonzero offset",
+        );
     }
 }
 
@@ -1255,9 +1675,19 @@ fn hostile_tail_jumping_by_depth_plus_one_poisons() {
             l3.write(DATA, 0, &[]); // valid slots, so only the counter is wrong
         }
         l3.publish(); // tail = start + 5 = head + depth + 1
-        assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(ErrorKind::OutOfSpace)), "start {start:#x}");
+        assert_eq!(
+            l2.try_peek().map(|_| ()),
+            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            "start {start:#x}"
+        );
         assert_eq!(region.counter(IN_HEAD), start as u32);
-        assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Peek, "tail counter");
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::OutOfSpace,
+            Operation::Peek,
+            "tail counter",
+        );
     }
 }
 
@@ -1273,17 +1703,37 @@ fn hostile_tail_going_backwards_poisons() {
             l2.release(&m).unwrap();
         }
         region.set_counter(IN_TAIL, (start + 1) as u32);
-        assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(ErrorKind::OutOfSpace)), "start {start:#x}");
+        assert_eq!(
+            l2.try_peek().map(|_| ()),
+            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            "start {start:#x}"
+        );
         assert_eq!(region.counter(IN_HEAD), (start + 2) as u32);
-        assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Peek, "tail counter");
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::OutOfSpace,
+            Operation::Peek,
+            "tail counter",
+        );
     }
     // Far behind (by 2^31 and more): also poison, never a huge fold.
     for raw in [u32::MAX, 1 << 31, (1 << 31) + 1] {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
         region.set_counter(IN_TAIL, raw);
-        assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(ErrorKind::OutOfSpace)), "raw {raw:#x}");
-        assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Peek, "tail counter");
+        assert_eq!(
+            l2.try_peek().map(|_| ()),
+            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            "raw {raw:#x}"
+        );
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::OutOfSpace,
+            Operation::Peek,
+            "tail counter",
+        );
     }
 }
 
@@ -1299,9 +1749,18 @@ fn hostile_tail_more_than_depth_ahead_of_the_unreleased_head_poisons() {
         l3.write(DATA, 0, &[]);
     }
     l3.publish();
-    assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
+    assert_eq!(
+        l2.try_peek().map(|_| ()),
+        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+    );
     assert_eq!(region.counter(IN_HEAD), 0);
-    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Peek, "ahead of the head");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::OutOfSpace,
+        Operation::Peek,
+        "ahead of the head",
+    );
 }
 
 // ----------------------------------------------- hostile L3, output ring
@@ -1313,9 +1772,18 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     l2.try_send(DATA, &[1]).unwrap();
     region.set_counter(OUT_HEAD, 2); // only 1 published
     // A reserve that needs the head (the cached view shows no room).
-    assert_eq!(l2.try_reserve(1024).map(|_| ()), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
+    assert_eq!(
+        l2.try_reserve(1024).map(|_| ()),
+        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+    );
     assert_eq!(region.counter(OUT_TAIL), 1);
-    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Reserve, "head counter");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::OutOfSpace,
+        Operation::Reserve,
+        "head counter",
+    );
 
     // Jumping by depth + 1.
     let region = RawRegion::new(4, 1024, 1024);
@@ -1324,9 +1792,18 @@ fn hostile_output_head_past_the_published_tail_poisons() {
         l2.try_send(DATA, &[]).unwrap();
     }
     region.set_counter(OUT_HEAD, 5);
-    assert_eq!(l2.try_send(DATA, &[]), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
+    assert_eq!(
+        l2.try_send(DATA, &[]),
+        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+    );
     assert_eq!(region.counter(OUT_TAIL), 4);
-    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Enqueue, "head counter");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::OutOfSpace,
+        Operation::Enqueue,
+        "head counter",
+    );
 }
 
 #[test]
@@ -1338,9 +1815,18 @@ fn hostile_output_head_going_backwards_poisons() {
     sink.drain();
     l2.try_send(DATA, &[2; 64]).unwrap(); // refreshed: head 1
     region.set_counter(OUT_HEAD, 0);
-    assert_eq!(l2.try_send(DATA, &[3; 64]), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
+    assert_eq!(
+        l2.try_send(DATA, &[3; 64]),
+        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+    );
     assert_eq!(region.counter(OUT_TAIL), 2);
-    assert_poisoned(&mut l2, &region, ErrorKind::OutOfSpace, Operation::Enqueue, "head counter");
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::OutOfSpace,
+        Operation::Enqueue,
+        "head counter",
+    );
 }
 
 #[test]
@@ -1363,9 +1849,19 @@ fn hostile_released_output_slot_altered_before_replay_poisons() {
         alter(&mut s);
         region.write_slot(ring, 0, s);
         sink.release(); // head 1 of 2: L2 must replay message 1
-        assert_eq!(l2.try_reserve(1000).map(|_| ()), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)), "{s:?}");
+        assert_eq!(
+            l2.try_reserve(1000).map(|_| ()),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
+            "{s:?}"
+        );
         assert_eq!(region.counter(OUT_TAIL), 2);
-        assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Reserve, text);
+        assert_poisoned(
+            &mut l2,
+            &region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Reserve,
+            text,
+        );
     }
 }
 
@@ -1378,8 +1874,15 @@ fn peek_timeout_without_the_l3_abort_flag_is_timeout_and_does_not_poison() {
     let started = Instant::now();
     assert_eq!(l2.peek(3_000_000).map(|_| ()), Err(Error::Timeout));
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(3) && waited < Duration::from_secs(3), "{waited:?}");
-    assert_eq!(l2.peek(0).map(|_| ()), Err(Error::Timeout), "0: one immediate attempt");
+    assert!(
+        waited >= Duration::from_millis(3) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert_eq!(
+        l2.peek(0).map(|_| ()),
+        Err(Error::Timeout),
+        "0: one immediate attempt"
+    );
     assert_eq!(counters(&region), [0; 6]);
     assert_healthy(&l2, &region);
     RawProducer::input(&region, 0).send(DATA, 0, b"ok");
@@ -1394,7 +1897,11 @@ fn peek_timeout_with_the_l3_abort_flag_is_remote_aborted_and_leaves_the_l2_flag_
     region.set_counter(L3_FLAG, 1);
     assert_eq!(l2.peek(2_000_000).map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(l2.peek(0).map(|_| ()), Err(Error::RemoteAborted));
-    assert_eq!(region.counter(L2_FLAG), 0, "observing the peer's flag does not set ours");
+    assert_eq!(
+        region.counter(L2_FLAG),
+        0,
+        "observing the peer's flag does not set ours"
+    );
     assert!(l2.error().is_none(), "REMOTE_ABORTED is not local poison");
     // Any non-zero value is "set".
     region.set_counter(L3_FLAG, 0xFFFF_FFFF);
@@ -1413,7 +1920,10 @@ fn reserve_timeout_with_and_without_the_l3_abort_flag() {
     assert_eq!(l2.reserve(1, 3_000_000).map(|_| ()), Err(Error::Timeout));
     assert!(started.elapsed() >= Duration::from_millis(3));
     region.set_counter(L3_FLAG, 1);
-    assert_eq!(l2.reserve(1, 1_000_000).map(|_| ()), Err(Error::RemoteAborted));
+    assert_eq!(
+        l2.reserve(1, 1_000_000).map(|_| ()),
+        Err(Error::RemoteAborted)
+    );
     assert_eq!(l2.reserve(0, 0).map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(region.counter(L2_FLAG), 0);
     assert!(l2.error().is_none());
@@ -1434,16 +1944,39 @@ fn poison_keeps_the_first_error_and_abandons_held_work() {
     let held = l2.try_peek().unwrap();
     l2.try_send(DATA, b"out").unwrap();
     let r = l2.try_reserve(4).unwrap();
-    assert_eq!(l2.try_peek().map(|_| ()), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(
+        l2.try_peek().map(|_| ()),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
     let info = *l2.error().unwrap();
-    assert!(info.message().contains("message 1") && info.message().contains("invalid opcode"), "{:?}", info.message());
-    assert_poisoned(&mut l2, &region, ErrorKind::InvalidDescriptor, Operation::Peek, "invalid opcode");
+    assert!(
+        info.message().contains("message 1") && info.message().contains("invalid opcode"),
+        "{:?}",
+        info.message()
+    );
+    assert_poisoned(
+        &mut l2,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+        "invalid opcode",
+    );
     // A later misuse does not replace the record.
-    assert_eq!(l2.release(&held), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
-    assert_eq!(l2.publish(&r, STOP, 0), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(
+        l2.release(&held),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
+    assert_eq!(
+        l2.publish(&r, STOP, 0),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
     assert_eq!(l2.error().unwrap().operation, Operation::Peek as u32);
     assert_eq!((region.counter(IN_HEAD), region.counter(OUT_TAIL)), (0, 1));
-    assert_eq!(sink.drain().len(), 1, "what was published before poison stays published");
+    assert_eq!(
+        sink.drain().len(),
+        1,
+        "what was published before poison stays published"
+    );
     drop(l2);
     assert_eq!(region.counter(L2_FLAG), 1, "dropping keeps the flag");
 }

@@ -35,7 +35,14 @@ fn mapped(region: &RawRegion) -> MappedRegion {
 /// An L3 queue over the whole raw region, mapped.
 fn queue(region: &RawRegion) -> L3Queue<MappedRegion> {
     let l = region.layout;
-    L3Queue::create(mapped(region), &region.descriptor(), l.depth, l.input_arena_bytes, l.output_arena_bytes).expect("create")
+    L3Queue::create(
+        mapped(region),
+        &region.descriptor(),
+        l.depth,
+        l.input_arena_bytes,
+        l.output_arena_bytes,
+    )
+    .expect("create")
 }
 
 /// An L3 queue over the raw region, reached only through copy callbacks.
@@ -43,13 +50,21 @@ fn cb_queue(cb: &FaultyCallbacks<'_>) -> L3Queue<CallbackRegion> {
     let l = cb.region.layout;
     // SAFETY: every test declares the callbacks before the queue, so they outlive it.
     let backend = unsafe { cb.backend() };
-    L3Queue::create(backend, &cb.region.descriptor(), l.depth, l.input_arena_bytes, l.output_arena_bytes).expect("create")
+    L3Queue::create(
+        backend,
+        &cb.region.descriptor(),
+        l.depth,
+        l.input_arena_bytes,
+        l.output_arena_bytes,
+    )
+    .expect("create")
 }
 
 /// An L2 endpoint built from the queue's task scalars.
 fn l2_of<R: Region>(q: &L3Queue<R>, max_inflight: u64) -> L2Endpoint {
     // SAFETY: the raw region behind the queue outlives the endpoint in every test.
-    unsafe { L2Endpoint::from_task_scalars(&q.task_scalars(), max_inflight) }.expect("L2 accepts the L3 task scalars")
+    unsafe { L2Endpoint::from_task_scalars(&q.task_scalars(), max_inflight) }
+        .expect("L2 accepts the L3 task scalars")
 }
 
 fn counters(region: &RawRegion) -> [u32; 6] {
@@ -58,11 +73,16 @@ fn counters(region: &RawRegion) -> [u32; 6] {
 
 /// Every payload byte and every counter.
 fn snapshot(region: &RawRegion) -> (Vec<u8>, [u32; 6]) {
-    (region.read(0, region.layout.payload_bytes as usize), counters(region))
+    (
+        region.read(0, region.layout.payload_bytes as usize),
+        counters(region),
+    )
 }
 
 fn pattern(len: usize, salt: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt))
+        .collect()
 }
 
 fn in_off(region: &RawRegion, arena_pos: u64) -> u64 {
@@ -83,14 +103,27 @@ fn assert_healthy<R: Region>(q: &L3Queue<R>, region: &RawRegion) {
 /// alone, and that every later operation fails fast with the recorded
 /// kind without changing any shared byte.
 #[track_caller]
-fn assert_poisoned<R: Region>(q: &mut L3Queue<R>, region: &RawRegion, kind: ErrorKind, op: Operation) {
+fn assert_poisoned<R: Region>(
+    q: &mut L3Queue<R>,
+    region: &RawRegion,
+    kind: ErrorKind,
+    op: Operation,
+) {
     let info = *q.error().expect("queue must be poisoned");
     assert_eq!(info.kind(), kind, "{info:?}");
     assert_eq!(info.operation, op as u32, "{info:?}");
     assert_eq!(info.region_id, region.region_id);
     assert!(!info.message().is_empty());
-    assert_eq!(region.counter(L3_FLAG), 1, "poison must raise the L3 abort flag (offset 256)");
-    assert_eq!(region.counter(L2_FLAG), 0, "poison must not touch the L2 flag");
+    assert_eq!(
+        region.counter(L3_FLAG),
+        1,
+        "poison must raise the L3 abort flag (offset 256)"
+    );
+    assert_eq!(
+        region.counter(L2_FLAG),
+        0,
+        "poison must not touch the L2 flag"
+    );
     let before = snapshot(region);
     assert_eq!(q.try_enqueue(DATA, b"late"), Err(Error::Poisoned(kind)));
     assert_eq!(q.enqueue(DATA, b"late", MS), Err(Error::Poisoned(kind)));
@@ -101,7 +134,11 @@ fn assert_poisoned<R: Region>(q: &mut L3Queue<R>, region: &RawRegion, kind: Erro
     let mut buf = [0u8; 64];
     assert_eq!(q.try_dequeue_into(&mut buf), Err(Error::Poisoned(kind)));
     assert_eq!(q.release(&Message::EMPTY), Err(Error::Poisoned(kind)));
-    assert_eq!(snapshot(region), before, "a poisoned queue must not touch shared memory");
+    assert_eq!(
+        snapshot(region),
+        before,
+        "a poisoned queue must not touch shared memory"
+    );
     assert_eq!(q.error().unwrap().kind(), kind, "the first error is kept");
 }
 
@@ -123,18 +160,49 @@ fn layout_agrees_with_the_l2_side() {
 
     let d = *q.descriptor();
     let raw = region.descriptor();
-    assert_eq!(d, RegionDescriptor { payload_bytes: layout.payload_bytes, counter_bytes: L3L2Q_COUNTER_BYTES, ..raw });
+    assert_eq!(
+        d,
+        RegionDescriptor {
+            payload_bytes: layout.payload_bytes,
+            counter_bytes: L3L2Q_COUNTER_BYTES,
+            ..raw
+        }
+    );
     assert!(d.payload_bytes < raw.payload_bytes);
 
     let args = q.queue_args();
-    assert_eq!(args.magic_version, pack_magic_version(L3L2Q_QUEUE_MAGIC, 1, 1));
-    assert_eq!((args.depth, args.input_arena_bytes, args.output_arena_bytes), (8, 1024, 576));
-    assert_eq!((args.payload_bytes, args.counter_bytes), (layout.payload_bytes, 384));
+    assert_eq!(
+        args.magic_version,
+        pack_magic_version(L3L2Q_QUEUE_MAGIC, 1, 1)
+    );
+    assert_eq!(
+        (args.depth, args.input_arena_bytes, args.output_arena_bytes),
+        (8, 1024, 576)
+    );
+    assert_eq!(
+        (args.payload_bytes, args.counter_bytes),
+        (layout.payload_bytes, 384)
+    );
     assert_eq!(validate_queue(&d, &args), Ok(layout));
 
     let s = q.task_scalars().scalars;
-    assert_eq!(s, [d.magic_version, d.region_id, d.payload_base, d.payload_bytes, d.counter_base, d.counter_bytes,
-                   args.magic_version, args.depth, args.input_arena_bytes, args.output_arena_bytes, args.payload_bytes, args.counter_bytes]);
+    assert_eq!(
+        s,
+        [
+            d.magic_version,
+            d.region_id,
+            d.payload_base,
+            d.payload_bytes,
+            d.counter_base,
+            d.counter_bytes,
+            args.magic_version,
+            args.depth,
+            args.input_arena_bytes,
+            args.output_arena_bytes,
+            args.payload_bytes,
+            args.counter_bytes
+        ]
+    );
 
     // L2 accepts the scalars and computes the same layout; a message in
     // each direction lands where the other side looks for it.
@@ -158,13 +226,23 @@ fn layout_agrees_with_the_l2_side() {
 
 #[test]
 fn worked_layout_cases_from_the_spec() {
-    for (depth, ia, oa, out_desc, ia_off, oa_off, total) in
-        [(1, 64, 64, 32, 64, 128, 192), (4, 128, 192, 128, 256, 384, 576), (8, 192, 64, 256, 512, 704, 768)]
-    {
+    for (depth, ia, oa, out_desc, ia_off, oa_off, total) in [
+        (1, 64, 64, 32, 64, 128, 192),
+        (4, 128, 192, 128, 256, 384, 576),
+        (8, 192, 64, 256, 512, 704, 768),
+    ] {
         let region = RawRegion::new(depth, ia, oa);
         let q = queue(&region);
         let l = q.layout();
-        assert_eq!((l.output_desc_offset, l.input_arena_offset, l.output_arena_offset, l.payload_bytes), (out_desc, ia_off, oa_off, total));
+        assert_eq!(
+            (
+                l.output_desc_offset,
+                l.input_arena_offset,
+                l.output_arena_offset,
+                l.payload_bytes
+            ),
+            (out_desc, ia_off, oa_off, total)
+        );
         assert_eq!(*l2_of(&q, 1).layout(), *l);
     }
 }
@@ -213,8 +291,16 @@ fn creation_rejects_bad_depth_and_arenas_and_touches_nothing() {
     ];
     for (depth, ia, oa, violation) in cases {
         let r = L3Queue::create(mapped(&region), &d, depth, ia, oa);
-        assert_eq!(r.err(), Some(Error::BadDescriptor(violation)), "depth {depth} arenas {ia}/{oa}");
-        assert_eq!(snapshot(&region), before, "a failed create touched shared memory");
+        assert_eq!(
+            r.err(),
+            Some(Error::BadDescriptor(violation)),
+            "depth {depth} arenas {ia}/{oa}"
+        );
+        assert_eq!(
+            snapshot(&region),
+            before,
+            "a failed create touched shared memory"
+        );
     }
     // Through callbacks: not a single callback is called.
     let cb = FaultyCallbacks::new(&region);
@@ -237,18 +323,33 @@ fn creation_rejects_a_region_too_small() {
     let d = region.descriptor();
     // Payload range one arena line short.
     let r = L3Queue::create(mapped(&region), &d, 8, 1024, 1088);
-    assert_eq!(r.err(), Some(Error::BadDescriptor(Violation::RegionTooSmall)));
+    assert_eq!(
+        r.err(),
+        Some(Error::BadDescriptor(Violation::RegionTooSmall))
+    );
     // A deeper ring than the region holds.
     let r = L3Queue::create(mapped(&region), &d, 16, 1024, 1024);
-    assert_eq!(r.err(), Some(Error::BadDescriptor(Violation::RegionTooSmall)));
+    assert_eq!(
+        r.err(),
+        Some(Error::BadDescriptor(Violation::RegionTooSmall))
+    );
     // Counter range short of the six lines.
-    let short = RegionDescriptor { counter_bytes: 320, ..d };
+    let short = RegionDescriptor {
+        counter_bytes: 320,
+        ..d
+    };
     // SAFETY: a subset of the raw region.
     let m = unsafe { MappedRegion::from_descriptor(&short) }.unwrap();
-    assert_eq!(L3Queue::create(m, &short, 8, 1024, 1024).err(), Some(Error::BadDescriptor(Violation::RegionTooSmall)));
+    assert_eq!(
+        L3Queue::create(m, &short, 8, 1024, 1024).err(),
+        Some(Error::BadDescriptor(Violation::RegionTooSmall))
+    );
     // SAFETY: cb outlives the backend.
     let r = L3Queue::create(unsafe { cb.backend() }, &d, 8, 2048, 1024);
-    assert_eq!(r.err(), Some(Error::BadDescriptor(Violation::RegionTooSmall)));
+    assert_eq!(
+        r.err(),
+        Some(Error::BadDescriptor(Violation::RegionTooSmall))
+    );
     assert_eq!(cb.total_calls(), 0);
     assert_eq!(snapshot(&region), before);
     // The exact size is fine.
@@ -262,24 +363,79 @@ fn creation_rejects_a_bad_descriptor_before_any_callback() {
     let cb = FaultyCallbacks::new(&region);
     let good = region.descriptor();
     let cases = [
-        (RegionDescriptor { magic_version: pack_magic_version(0x1234_5678, 2, 0), ..good }, Violation::RegionMagic),
-        (RegionDescriptor { magic_version: pack_magic_version(L3L2Q_REGION_MAGIC, 1, 0), ..good }, Violation::RegionMajor),
-        (RegionDescriptor { region_id: 0, ..good }, Violation::RegionIdZero),
-        (RegionDescriptor { payload_base: 0, ..good }, Violation::PayloadBaseZero),
-        (RegionDescriptor { counter_base: good.counter_base + 4, ..good }, Violation::CounterBaseMisaligned),
-        (RegionDescriptor { counter_bytes: 6, ..good }, Violation::CounterBytesInvalid),
-        (RegionDescriptor { payload_bytes: u64::MAX, ..good }, Violation::PayloadRangeOverflow),
-        (RegionDescriptor { counter_base: good.payload_base & !63, ..good }, Violation::RangesOverlap),
+        (
+            RegionDescriptor {
+                magic_version: pack_magic_version(0x1234_5678, 2, 0),
+                ..good
+            },
+            Violation::RegionMagic,
+        ),
+        (
+            RegionDescriptor {
+                magic_version: pack_magic_version(L3L2Q_REGION_MAGIC, 1, 0),
+                ..good
+            },
+            Violation::RegionMajor,
+        ),
+        (
+            RegionDescriptor {
+                region_id: 0,
+                ..good
+            },
+            Violation::RegionIdZero,
+        ),
+        (
+            RegionDescriptor {
+                payload_base: 0,
+                ..good
+            },
+            Violation::PayloadBaseZero,
+        ),
+        (
+            RegionDescriptor {
+                counter_base: good.counter_base + 4,
+                ..good
+            },
+            Violation::CounterBaseMisaligned,
+        ),
+        (
+            RegionDescriptor {
+                counter_bytes: 6,
+                ..good
+            },
+            Violation::CounterBytesInvalid,
+        ),
+        (
+            RegionDescriptor {
+                payload_bytes: u64::MAX,
+                ..good
+            },
+            Violation::PayloadRangeOverflow,
+        ),
+        (
+            RegionDescriptor {
+                counter_base: good.payload_base & !63,
+                ..good
+            },
+            Violation::RangesOverlap,
+        ),
     ];
     for (d, violation) in cases {
         // SAFETY: cb outlives the backend; the backend is never called on this path.
         let r = L3Queue::create(unsafe { cb.backend() }, &d, 4, 128, 128);
         assert_eq!(r.err(), Some(Error::BadDescriptor(violation)), "{d:?}");
     }
-    assert_eq!(cb.total_calls(), 0, "validation must come before any access");
+    assert_eq!(
+        cb.total_calls(),
+        0,
+        "validation must come before any access"
+    );
     // Minor may differ; major 3 is accepted too.
     for (major, minor) in [(2, 7), (3, 0)] {
-        let d = RegionDescriptor { magic_version: pack_magic_version(L3L2Q_REGION_MAGIC, major, minor), ..good };
+        let d = RegionDescriptor {
+            magic_version: pack_magic_version(L3L2Q_REGION_MAGIC, major, minor),
+            ..good
+        };
         // SAFETY: as above.
         assert!(L3Queue::create(unsafe { cb.backend() }, &d, 4, 128, 128).is_ok());
     }
@@ -311,17 +467,36 @@ fn zero_byte_enqueue_and_dequeue() {
     q.enqueue(ERROR, &[], MS).unwrap();
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 2);
     let (s, p) = l2.expect();
-    assert_eq!(s, DescriptorSlot { seq: 1, opcode: DATA, payload_offset: 0, payload_nbytes: 0 });
+    assert_eq!(
+        s,
+        DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: 0,
+            payload_nbytes: 0
+        }
+    );
     assert!(p.is_empty());
     let (s, _) = l2.expect();
-    assert_eq!(s, DescriptorSlot { seq: 2, opcode: ERROR, payload_offset: 0, payload_nbytes: 0 });
+    assert_eq!(
+        s,
+        DescriptorSlot {
+            seq: 2,
+            opcode: ERROR,
+            payload_offset: 0,
+            payload_nbytes: 0
+        }
+    );
     // Zero-byte messages use no arena: a full-arena message still fits.
     q.try_enqueue(DATA, &[9; 128]).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 0));
 
     out.send(DATA, 0, &[]);
     let m = q.try_peek().unwrap();
-    assert_eq!((m.seq, m.opcode, m.payload_offset, m.payload_nbytes), (1, DATA, 0, 0));
+    assert_eq!(
+        (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
+        (1, DATA, 0, 0)
+    );
     assert!(m.data.is_null());
     assert_eq!(q.read_into(&m, &mut []), Ok(0));
     q.release(&m).unwrap();
@@ -357,20 +532,30 @@ fn exactly_depth_messages_fit_then_ring_full_is_no_progress() {
     }
     let before = snapshot(&region);
     assert_eq!(q.try_enqueue(DATA, &[4; 10]), Err(Error::NoProgress));
-    assert_eq!(q.try_enqueue(DATA, &[]), Err(Error::NoProgress), "zero-byte messages need a slot too");
+    assert_eq!(
+        q.try_enqueue(DATA, &[]),
+        Err(Error::NoProgress),
+        "zero-byte messages need a slot too"
+    );
     assert_eq!(q.try_request_stop(), Err(Error::NoProgress));
     assert!(!q.is_stopped());
     assert_eq!(snapshot(&region), before, "a full ring changes nothing");
     assert_healthy(&q, &region);
     for i in 0..4u64 {
         let (s, p) = l2.expect();
-        assert_eq!((s.seq, s.payload_offset, p), (i + 1, in_off(&region, 10 * i), vec![i as u8; 10]));
+        assert_eq!(
+            (s.seq, s.payload_offset, p),
+            (i + 1, in_off(&region, 10 * i), vec![i as u8; 10])
+        );
     }
     l2.release_to(1);
     q.try_enqueue(DATA, &[4; 10]).unwrap();
     assert_eq!(q.try_enqueue(DATA, &[5; 10]), Err(Error::NoProgress));
     let (s, p) = l2.expect();
-    assert_eq!((s.seq, s.payload_offset, p), (5, in_off(&region, 40), vec![4; 10]));
+    assert_eq!(
+        (s.seq, s.payload_offset, p),
+        (5, in_off(&region, 40), vec![4; 10])
+    );
     assert_healthy(&q, &region);
 }
 
@@ -381,21 +566,35 @@ fn arena_full_is_no_progress_without_poison() {
     let mut l2 = RawConsumer::input(&region, 0);
     q.try_enqueue(DATA, &[1; 200]).unwrap();
     let before = snapshot(&region);
-    assert_eq!(q.try_enqueue(DATA, &[2; 100]), Err(Error::NoProgress), "needs a wrap over live bytes");
+    assert_eq!(
+        q.try_enqueue(DATA, &[2; 100]),
+        Err(Error::NoProgress),
+        "needs a wrap over live bytes"
+    );
     assert_eq!(q.try_reserve(100).err(), Some(Error::NoProgress));
     assert_eq!(snapshot(&region), before);
     q.try_enqueue(DATA, &[3; 56]).unwrap(); // exactly the rest of the arena
-    assert_eq!(q.try_enqueue(DATA, &[4; 1]), Err(Error::NoProgress), "arena full");
+    assert_eq!(
+        q.try_enqueue(DATA, &[4; 1]),
+        Err(Error::NoProgress),
+        "arena full"
+    );
     q.try_enqueue(DATA, &[]).unwrap(); // zero bytes still go
     assert_healthy(&q, &region);
     for (pos, len) in [(0, 200), (200, 56), (0, 0)] {
         let (s, p) = l2.expect();
-        assert_eq!((s.payload_offset, p.len()), (if len == 0 { 0 } else { in_off(&region, pos) }, len));
+        assert_eq!(
+            (s.payload_offset, p.len()),
+            (if len == 0 { 0 } else { in_off(&region, pos) }, len)
+        );
     }
     l2.release_all();
     q.try_enqueue(DATA, &[5; 256]).unwrap();
     let (s, p) = l2.expect();
-    assert_eq!((s.seq, s.payload_offset, p), (4, in_off(&region, 0), vec![5; 256]));
+    assert_eq!(
+        (s.seq, s.payload_offset, p),
+        (4, in_off(&region, 0), vec![5; 256])
+    );
     assert_healthy(&q, &region);
 }
 
@@ -406,7 +605,11 @@ fn message_larger_than_the_arena_is_bad_argument() {
     let before = snapshot(&region);
     let started = Instant::now();
     assert_eq!(q.try_enqueue(DATA, &[0; 257]), Err(Error::BadArgument));
-    assert_eq!(q.enqueue(DATA, &[0; 257], 10_000 * MS), Err(Error::BadArgument), "must not wait for room that never comes");
+    assert_eq!(
+        q.enqueue(DATA, &[0; 257], 10_000 * MS),
+        Err(Error::BadArgument),
+        "must not wait for room that never comes"
+    );
     assert_eq!(q.try_reserve(257).err(), Some(Error::BadArgument));
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(snapshot(&region), before);
@@ -431,9 +634,16 @@ fn releases_are_replayed_before_the_arena_is_reused() {
     // L2 frees only the first message: exactly its 300 bytes come back.
     l2.release_to(1);
     q.try_enqueue(DATA, &[4; 300]).unwrap();
-    assert_eq!(q.try_enqueue(DATA, &[5; 1]), Err(Error::NoProgress), "[300, 1024) and [0, 300) are live");
+    assert_eq!(
+        q.try_enqueue(DATA, &[5; 1]),
+        Err(Error::NoProgress),
+        "[300, 1024) and [0, 300) are live"
+    );
     let (s, p) = l2.expect();
-    assert_eq!((s.seq, s.payload_offset, p), (4, in_off(&region, 0), vec![4; 300]));
+    assert_eq!(
+        (s.seq, s.payload_offset, p),
+        (4, in_off(&region, 0), vec![4; 300])
+    );
     l2.release_to(2);
     q.try_enqueue(DATA, &[5; 1]).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 300));
@@ -459,9 +669,18 @@ fn replay_rejects_an_altered_released_descriptor() {
         }
         region.write_slot(region.layout.input_desc_offset, 0, s);
         l2.release_to(1);
-        assert_eq!(q.try_enqueue(DATA, &[4; 300]), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)), "tamper {tamper}");
+        assert_eq!(
+            q.try_enqueue(DATA, &[4; 300]),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
+            "tamper {tamper}"
+        );
         // A breach found while placing an enqueued message records Enqueue.
-        assert_poisoned(&mut q, &region, ErrorKind::InvalidDescriptor, Operation::Enqueue);
+        assert_poisoned(
+            &mut q,
+            &region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Enqueue,
+        );
     }
 }
 
@@ -478,7 +697,11 @@ fn failed_try_of_a_large_message_then_a_smaller_one_does_not_poison_the_peer() {
     q.try_enqueue(DATA, &[4; 100]).unwrap();
     let _ = (l2.expect(), l2.expect());
     let (s, p) = l2.expect();
-    assert_eq!((s.seq, s.payload_offset, p), (3, in_off(&region, 900), vec![4; 100]), "padding of the failed try leaked");
+    assert_eq!(
+        (s.seq, s.payload_offset, p),
+        (3, in_off(&region, 900), vec![4; 100]),
+        "padding of the failed try leaked"
+    );
 
     // Library peer: it validates arena positions and must stay healthy.
     let region = RawRegion::new(8, 1024, 64);
@@ -512,9 +735,13 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
     assert_eq!(q.try_enqueue(DATA, &[2; 800]), Err(Error::NoProgress));
     l2.expect();
     l2.release_all();
-    q.enqueue(DATA, &[2; 800], 1000 * MS).expect("must not wait forever");
+    q.enqueue(DATA, &[2; 800], 1000 * MS)
+        .expect("must not wait forever");
     let (s, p) = l2.expect();
-    assert_eq!((s.seq, s.payload_offset, p), (2, in_off(&region, 0), vec![2; 800]));
+    assert_eq!(
+        (s.seq, s.payload_offset, p),
+        (2, in_off(&region, 0), vec![2; 800])
+    );
     // And the whole arena after another full drain, from a non-zero position.
     l2.release_all();
     q.enqueue(DATA, &[3; 1024], 1000 * MS).unwrap();
@@ -538,7 +765,8 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
             assert!(l2.error().is_none());
         });
         for (len, byte) in [(300usize, 1u8), (800, 2), (1024, 3), (0, 4), (1000, 5)] {
-            q.enqueue(DATA, &vec![byte; len], 5_000 * MS).expect("enqueue");
+            q.enqueue(DATA, &vec![byte; len], 5_000 * MS)
+                .expect("enqueue");
         }
     });
     assert_healthy(&q, &region);
@@ -556,7 +784,15 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     assert!(q.is_stopped());
     l2.expect();
     let (s, p) = l2.expect();
-    assert_eq!(s, DescriptorSlot { seq: 2, opcode: STOP, payload_offset: 0, payload_nbytes: 0 });
+    assert_eq!(
+        s,
+        DescriptorSlot {
+            seq: 2,
+            opcode: STOP,
+            payload_offset: 0,
+            payload_nbytes: 0
+        }
+    );
     assert!(p.is_empty());
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 2);
 
@@ -569,7 +805,11 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     assert_eq!(q.try_request_stop(), Err(Error::Stopped));
     assert_eq!(q.request_stop(MS), Err(Error::Stopped));
     assert_eq!(q.flush(), Ok(()));
-    assert_eq!(snapshot(&region), before, "STOPPED must not touch shared memory");
+    assert_eq!(
+        snapshot(&region),
+        before,
+        "STOPPED must not touch shared memory"
+    );
     assert_healthy(&q, &region);
 
     // Through callbacks: not a single callback call.
@@ -627,14 +867,36 @@ fn expect_output_poison(slot: impl Fn(&RawRegion) -> DescriptorSlot, kind: Error
     out.write_slot(slot(&region));
     out.publish();
     assert_eq!(q.try_peek(), Err(Error::Poisoned(kind)), "{what}");
-    assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), 0, "{what}: nothing released");
+    assert_eq!(
+        region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET),
+        0,
+        "{what}: nothing released"
+    );
     assert_poisoned(&mut q, &region, kind, Operation::Peek);
 }
 
 #[test]
 fn stop_on_the_output_ring_poisons() {
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: STOP, payload_offset: 0, payload_nbytes: 0 }, ErrorKind::InvalidDescriptor, "STOP");
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: STOP, payload_offset: out_off(r, 0), payload_nbytes: 8 }, ErrorKind::InvalidDescriptor, "STOP with payload");
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: STOP,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        },
+        ErrorKind::InvalidDescriptor,
+        "STOP",
+    );
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: STOP,
+            payload_offset: out_off(r, 0),
+            payload_nbytes: 8,
+        },
+        ErrorKind::InvalidDescriptor,
+        "STOP with payload",
+    );
     // Also through the blocking and the copying forms, after a good message.
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
@@ -643,27 +905,125 @@ fn stop_on_the_output_ring_poisons() {
     out.send(STOP, 0, &[]);
     let mut buf = [0u8; 16];
     assert_eq!(q.dequeue_into(&mut buf, MS), Ok((DATA, 4)));
-    assert_eq!(q.dequeue_into(&mut buf, MS), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
-    assert_poisoned(&mut q, &region, ErrorKind::InvalidDescriptor, Operation::Peek);
+    assert_eq!(
+        q.dequeue_into(&mut buf, MS),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+    );
 }
 
 #[test]
 fn zero_byte_output_with_nonzero_offset_poisons() {
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: out_off(r, 0), payload_nbytes: 0 }, ErrorKind::InvalidDescriptor, "arena start");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: ERROR, payload_offset: 1, payload_nbytes: 0 }, ErrorKind::InvalidDescriptor, "offset 1");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: u64::MAX, payload_nbytes: 0 }, ErrorKind::InvalidDescriptor, "offset MAX");
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: out_off(r, 0),
+            payload_nbytes: 0,
+        },
+        ErrorKind::InvalidDescriptor,
+        "arena start",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: ERROR,
+            payload_offset: 1,
+            payload_nbytes: 0,
+        },
+        ErrorKind::InvalidDescriptor,
+        "offset 1",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: u64::MAX,
+            payload_nbytes: 0,
+        },
+        ErrorKind::InvalidDescriptor,
+        "offset MAX",
+    );
 }
 
 #[test]
 fn output_offset_mismatch_poisons() {
     let k = ErrorKind::InvalidDescriptor;
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: out_off(r, 64), payload_nbytes: 16 }, k, "not at the expected position");
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: in_off(r, 0), payload_nbytes: 16 }, k, "in the input arena");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: 0, payload_nbytes: 16 }, k, "in the descriptor rings");
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: out_off(r, 200), payload_nbytes: 100 }, k, "past the arena end");
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: out_off(r, 0), payload_nbytes: 257 }, k, "larger than the arena");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: u64::MAX - 3, payload_nbytes: 8 }, k, "offset overflows");
-    expect_output_poison(|r| DescriptorSlot { seq: 1, opcode: DATA, payload_offset: out_off(r, 0), payload_nbytes: u64::MAX }, k, "size overflows");
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: out_off(r, 64),
+            payload_nbytes: 16,
+        },
+        k,
+        "not at the expected position",
+    );
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: in_off(r, 0),
+            payload_nbytes: 16,
+        },
+        k,
+        "in the input arena",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: 0,
+            payload_nbytes: 16,
+        },
+        k,
+        "in the descriptor rings",
+    );
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: out_off(r, 200),
+            payload_nbytes: 100,
+        },
+        k,
+        "past the arena end",
+    );
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: out_off(r, 0),
+            payload_nbytes: 257,
+        },
+        k,
+        "larger than the arena",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: u64::MAX - 3,
+            payload_nbytes: 8,
+        },
+        k,
+        "offset overflows",
+    );
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 1,
+            opcode: DATA,
+            payload_offset: out_off(r, 0),
+            payload_nbytes: u64::MAX,
+        },
+        k,
+        "size overflows",
+    );
 
     // After a message at [0, 100) is released, the next one must be at 100
     // (or 0, as a wrap); 200 is neither.
@@ -681,18 +1041,67 @@ fn output_offset_mismatch_poisons() {
 #[test]
 fn output_seq_opcode_and_counter_breaches_poison() {
     let k = ErrorKind::InvalidDescriptor;
-    expect_output_poison(|r| DescriptorSlot { seq: 2, opcode: DATA, payload_offset: out_off(r, 0), payload_nbytes: 4 }, k, "seq ahead");
-    expect_output_poison(|r| DescriptorSlot { seq: 0, opcode: DATA, payload_offset: out_off(r, 0), payload_nbytes: 4 }, k, "seq 0");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: L3L2Q_OPCODE_INVALID, payload_offset: 0, payload_nbytes: 0 }, k, "INVALID");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: 4, payload_offset: 0, payload_nbytes: 0 }, k, "opcode 4");
-    expect_output_poison(|_| DescriptorSlot { seq: 1, opcode: u64::MAX, payload_offset: 0, payload_nbytes: 0 }, k, "opcode MAX");
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 2,
+            opcode: DATA,
+            payload_offset: out_off(r, 0),
+            payload_nbytes: 4,
+        },
+        k,
+        "seq ahead",
+    );
+    expect_output_poison(
+        |r| DescriptorSlot {
+            seq: 0,
+            opcode: DATA,
+            payload_offset: out_off(r, 0),
+            payload_nbytes: 4,
+        },
+        k,
+        "seq 0",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: L3L2Q_OPCODE_INVALID,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        },
+        k,
+        "INVALID",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: 4,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        },
+        k,
+        "opcode 4",
+    );
+    expect_output_poison(
+        |_| DescriptorSlot {
+            seq: 1,
+            opcode: u64::MAX,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        },
+        k,
+        "opcode MAX",
+    );
 
     // Impossible tails: more than depth ahead, 2^31 ahead, backwards.
     for tail in [5u32, 0x8000_0000, u32::MAX] {
         let region = RawRegion::new(4, 256, 256);
         let mut q = queue(&region);
         region.set_counter(L3L2Q_OUTPUT_DESC_TAIL_OFFSET, tail);
-        assert_eq!(q.try_peek(), Err(Error::Poisoned(ErrorKind::OutOfSpace)), "tail {tail:#x}");
+        assert_eq!(
+            q.try_peek(),
+            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            "tail {tail:#x}"
+        );
         assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Peek);
     }
     let region = RawRegion::new(4, 256, 256);
@@ -719,14 +1128,20 @@ fn input_head_breaches_poison() {
     q.try_enqueue(DATA, b"a").unwrap();
     q.try_enqueue(DATA, b"b").unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 3);
-    assert_eq!(q.try_enqueue(DATA, b"c"), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
+    assert_eq!(
+        q.try_enqueue(DATA, b"c"),
+        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+    );
     assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Enqueue);
     // Head past the published tail, within depth.
     let region = RawRegion::new(4, 64, 64);
     let mut q = queue(&region);
     q.try_enqueue(DATA, &[1; 64]).unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 2);
-    assert_eq!(q.try_enqueue(DATA, &[2; 1]), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
+    assert_eq!(
+        q.try_enqueue(DATA, &[2; 1]),
+        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+    );
     assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Enqueue);
 }
 
@@ -760,9 +1175,17 @@ fn output_wrap_over_held_bytes_poisons() {
     out.send(DATA, 0, &[2; 100]); // would overwrite the bytes L3 holds
     // Acquiring the second while the first is held must poison.
     let mut batch = [Message::EMPTY; 2];
-    assert_eq!(q.try_peek_batch(&mut batch), Err(Error::Poisoned(ErrorKind::InvalidDescriptor)));
+    assert_eq!(
+        q.try_peek_batch(&mut batch),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
     assert_eq!(batch[0], m);
-    assert_poisoned(&mut q, &region, ErrorKind::InvalidDescriptor, Operation::Peek);
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+    );
 }
 
 #[test]
@@ -805,7 +1228,11 @@ fn repeated_try_peek_returns_the_same_message_until_released() {
         assert_eq!(q.peek(MS), Ok(m));
     }
     assert_eq!(m.seq, 1);
-    assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), 0, "peeking releases nothing");
+    assert_eq!(
+        region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET),
+        0,
+        "peeking releases nothing"
+    );
     let mut buf = [0u8; 16];
     assert_eq!(q.read_into(&m, &mut buf), Ok(5));
     assert_eq!(q.read_into(&m, &mut buf), Ok(5), "reading does not release");
@@ -844,20 +1271,41 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
     type Case = fn(&mut L3Queue<MappedRegion>, &RawRegion) -> (Result<(), Error>, Operation);
     let cases: [(&str, Case); 8] = [
         ("release before any peek", |q, r| {
-            let fake = Message { seq: 1, opcode: DATA, payload_offset: out_off(r, 0), payload_nbytes: 4, data: core::ptr::null() };
+            let fake = Message {
+                seq: 1,
+                opcode: DATA,
+                payload_offset: out_off(r, 0),
+                payload_nbytes: 4,
+                data: core::ptr::null(),
+            };
             (q.release(&fake), Operation::Release)
         }),
         ("release an altered size", |q, _| {
             let m = q.try_peek().unwrap();
-            (q.release(&Message { payload_nbytes: 3, ..m }), Operation::Release)
+            (
+                q.release(&Message {
+                    payload_nbytes: 3,
+                    ..m
+                }),
+                Operation::Release,
+            )
         }),
         ("release an altered offset", |q, _| {
             let m = q.try_peek().unwrap();
-            (q.release(&Message { payload_offset: m.payload_offset + 1, ..m }), Operation::Release)
+            (
+                q.release(&Message {
+                    payload_offset: m.payload_offset + 1,
+                    ..m
+                }),
+                Operation::Release,
+            )
         }),
         ("release an altered opcode", |q, _| {
             let m = q.try_peek().unwrap();
-            (q.release(&Message { opcode: ERROR, ..m }), Operation::Release)
+            (
+                q.release(&Message { opcode: ERROR, ..m }),
+                Operation::Release,
+            )
         }),
         ("release twice", |q, _| {
             let m = q.try_peek().unwrap();
@@ -866,7 +1314,12 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         }),
         ("release the next message instead", |q, r| {
             let m = q.try_peek().unwrap();
-            let next = Message { seq: 2, payload_offset: out_off(r, 4), data: core::ptr::null(), ..m };
+            let next = Message {
+                seq: 2,
+                payload_offset: out_off(r, 4),
+                data: core::ptr::null(),
+                ..m
+            };
             (q.release(&next), Operation::Release)
         }),
         ("release an empty message", |q, _| {
@@ -889,7 +1342,10 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         let head = region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET);
         let (result, op) = case(&mut q, &region);
         assert_eq!(result, Err(Error::Poisoned(ErrorKind::Ownership)), "{what}");
-        assert!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET) <= head + 1, "{what}");
+        assert!(
+            region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET) <= head + 1,
+            "{what}"
+        );
         assert_poisoned(&mut q, &region, ErrorKind::Ownership, op);
     }
 }
@@ -981,14 +1437,27 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
 
     // The ring looks full locally, so the queue must load the head first.
     let before = snapshot(&region);
-    let (writes, stores) = (cb.calls(CallKind::PayloadWrite), cb.calls(CallKind::CounterStore));
+    let (writes, stores) = (
+        cb.calls(CallKind::PayloadWrite),
+        cb.calls(CallKind::CounterStore),
+    );
     cb.fail_nth(CallKind::CounterLoad, 1);
     assert_eq!(q.try_enqueue(DATA, b"three"), Err(Error::CallbackFailed));
-    assert_eq!((cb.calls(CallKind::PayloadWrite), cb.calls(CallKind::CounterStore)), (writes, stores));
+    assert_eq!(
+        (
+            cb.calls(CallKind::PayloadWrite),
+            cb.calls(CallKind::CounterStore)
+        ),
+        (writes, stores)
+    );
     assert_eq!(snapshot(&region), before);
     assert_healthy(&q, &region);
     cb.fail_nth(CallKind::CounterLoad, 1);
-    assert_eq!(q.enqueue(DATA, b"three", 1000 * MS), Err(Error::CallbackFailed), "a failed load ends a blocking call at once");
+    assert_eq!(
+        q.enqueue(DATA, b"three", 1000 * MS),
+        Err(Error::CallbackFailed),
+        "a failed load ends a blocking call at once"
+    );
     assert_healthy(&q, &region);
     // Retried, it goes through.
     q.try_enqueue(DATA, b"three").unwrap();
@@ -1056,19 +1525,42 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     cb.fail_nth(CallKind::PayloadWrite, 1);
-    assert_eq!(q.try_enqueue(DATA, b"hello"), Err(Error::Poisoned(ErrorKind::EndpointError)));
-    assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0, "nothing published");
+    assert_eq!(
+        q.try_enqueue(DATA, b"hello"),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
+    assert_eq!(
+        region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET),
+        0,
+        "nothing published"
+    );
     assert_eq!(region.counter(L3_FLAG), 1);
     let info = *q.error().unwrap();
-    assert!(matches!(info.operation, o if o == Operation::Publish as u32 || o == Operation::Enqueue as u32), "{info:?}");
+    assert!(
+        matches!(info.operation, o if o == Operation::Publish as u32 || o == Operation::Enqueue as u32),
+        "{info:?}"
+    );
     let op = info.operation;
     let calls = cb.total_calls();
     let kind = ErrorKind::EndpointError;
     assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_peek(), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_request_stop(), Err(Error::Poisoned(kind)));
-    assert_eq!(cb.total_calls(), calls, "fail fast: no callback after poison");
-    assert_poisoned(&mut q, &region, kind, if op == Operation::Publish as u32 { Operation::Publish } else { Operation::Enqueue });
+    assert_eq!(
+        cb.total_calls(),
+        calls,
+        "fail fast: no callback after poison"
+    );
+    assert_poisoned(
+        &mut q,
+        &region,
+        kind,
+        if op == Operation::Publish as u32 {
+            Operation::Publish
+        } else {
+            Operation::Enqueue
+        },
+    );
 
     // The zero-copy path: write_reserved fails.
     let region = RawRegion::new(4, 256, 256);
@@ -1078,9 +1570,15 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     assert!(r.data.is_null());
     q.write_reserved(&r, 0, &[1; 8]).unwrap();
     cb.fail_nth(CallKind::PayloadWrite, 1);
-    assert_eq!(q.write_reserved(&r, 8, &[2; 8]), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.write_reserved(&r, 8, &[2; 8]),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert_eq!(region.counter(L3_FLAG), 1);
-    assert_eq!(q.commit(&r, DATA, 16), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.commit(&r, DATA, 16),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0);
 }
 
@@ -1092,9 +1590,18 @@ fn slot_write_failure_poisons() {
         let mut q = cb_queue(&cb);
         // Zero bytes: the only writes are the slot's (fields, then seq).
         cb.fail_nth(CallKind::PayloadWrite, nth);
-        assert_eq!(q.try_enqueue(ERROR, &[]), Err(Error::Poisoned(ErrorKind::EndpointError)), "slot write {nth}");
+        assert_eq!(
+            q.try_enqueue(ERROR, &[]),
+            Err(Error::Poisoned(ErrorKind::EndpointError)),
+            "slot write {nth}"
+        );
         assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0);
-        assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Enqueue);
+        assert_poisoned(
+            &mut q,
+            &region,
+            ErrorKind::EndpointError,
+            Operation::Enqueue,
+        );
     }
 }
 
@@ -1105,18 +1612,34 @@ fn tail_store_failure_poisons_and_sets_flag_256() {
     let mut q = cb_queue(&cb);
     q.try_enqueue(DATA, b"ok").unwrap();
     cb.fail_nth(CallKind::CounterStore, 1);
-    assert_eq!(q.try_enqueue(DATA, b"lost"), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.try_enqueue(DATA, b"lost"),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 1);
-    assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Enqueue);
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::EndpointError,
+        Operation::Enqueue,
+    );
 
     // STOP's tail store.
     let region = RawRegion::new(4, 256, 256);
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     cb.fail_nth(CallKind::CounterStore, 1);
-    assert_eq!(q.try_request_stop(), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.try_request_stop(),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert!(!q.is_stopped());
-    assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::RequestStop);
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::EndpointError,
+        Operation::RequestStop,
+    );
 }
 
 #[test]
@@ -1127,9 +1650,17 @@ fn head_store_failure_poisons() {
     RawProducer::output(&region, 0).send(DATA, 0, b"abc");
     let m = q.try_peek().unwrap();
     cb.fail_nth(CallKind::CounterStore, 1);
-    assert_eq!(q.release(&m), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.release(&m),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), 0);
-    assert_poisoned(&mut q, &region, ErrorKind::EndpointError, Operation::Release);
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::EndpointError,
+        Operation::Release,
+    );
 }
 
 #[test]
@@ -1138,18 +1669,37 @@ fn poison_stands_when_the_abort_flag_cannot_be_stored() {
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     cb.fail_all(CallKind::CounterStore);
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Poisoned(ErrorKind::EndpointError)));
-    assert!(cb.calls(CallKind::CounterStore) >= 2, "the queue must try to raise its flag");
+    assert_eq!(
+        q.try_enqueue(DATA, b"x"),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
+    assert!(
+        cb.calls(CallKind::CounterStore) >= 2,
+        "the queue must try to raise its flag"
+    );
     assert_eq!(region.counter(L3_FLAG), 0, "the store failed");
     assert_eq!(q.error().unwrap().kind(), ErrorKind::EndpointError);
     let calls = cb.total_calls();
     let mut buf = [0u8; 4];
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.try_enqueue(DATA, b"x"),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert_eq!(q.try_peek(), Err(Error::Poisoned(ErrorKind::EndpointError)));
-    assert_eq!(q.try_dequeue_into(&mut buf), Err(Error::Poisoned(ErrorKind::EndpointError)));
-    assert_eq!(q.request_stop(MS), Err(Error::Poisoned(ErrorKind::EndpointError)));
+    assert_eq!(
+        q.try_dequeue_into(&mut buf),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
+    assert_eq!(
+        q.request_stop(MS),
+        Err(Error::Poisoned(ErrorKind::EndpointError))
+    );
     assert_eq!(q.flush(), Err(Error::Poisoned(ErrorKind::EndpointError)));
-    assert_eq!(cb.total_calls(), calls, "fail fast without touching the region");
+    assert_eq!(
+        cb.total_calls(),
+        calls,
+        "fail fast without touching the region"
+    );
     drop(q); // freeing a poisoned queue is fine
 }
 
@@ -1160,8 +1710,19 @@ fn counters_cross_2_pow_31_and_2_pow_32() {
     for initial in [(1u64 << 31) - 5, (1u64 << 32) - 5, (7u64 << 32) - 5] {
         let region = RawRegion::new(4, 256, 256);
         let l = region.layout;
-        let mut q = L3Queue::create_at(mapped(&region), &region.descriptor(), 4, 256, 256, initial).unwrap();
-        assert_eq!(counters(&region), [initial as u32, initial as u32, initial as u32, initial as u32, 0, 0]);
+        let mut q = L3Queue::create_at(mapped(&region), &region.descriptor(), 4, 256, 256, initial)
+            .unwrap();
+        assert_eq!(
+            counters(&region),
+            [
+                initial as u32,
+                initial as u32,
+                initial as u32,
+                initial as u32,
+                0,
+                0
+            ]
+        );
         let mut l2 = RawConsumer::input(&region, initial);
         let mut out = RawProducer::output(&region, initial);
         let mut buf = [0u8; 256];
@@ -1178,8 +1739,14 @@ fn counters_cross_2_pow_31_and_2_pow_32() {
             assert_eq!(q.dequeue_into(&mut buf, MS), Ok((ERROR, payload.len())));
             assert_eq!(&buf[..payload.len()], payload.as_slice());
         }
-        assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), (initial + 24) as u32);
-        assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), (initial + 24) as u32);
+        assert_eq!(
+            region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET),
+            (initial + 24) as u32
+        );
+        assert_eq!(
+            region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET),
+            (initial + 24) as u32
+        );
         assert_eq!(l.depth, 4);
         assert_healthy(&q, &region);
     }
@@ -1195,7 +1762,10 @@ fn callbacks_backend_round_trips_with_a_library_l2() {
     for k in 0..200usize {
         let payload = pattern((k * 53) % 513, k as u8);
         if k % 3 == 0 {
-            let r = q.try_reserve(payload.len() as u64 + 7).or_else(|_| q.try_reserve(payload.len() as u64)).unwrap();
+            let r = q
+                .try_reserve(payload.len() as u64 + 7)
+                .or_else(|_| q.try_reserve(payload.len() as u64))
+                .unwrap();
             assert!(r.data.is_null());
             q.write_reserved(&r, 0, &payload).unwrap();
             q.commit(&r, DATA, payload.len() as u64).unwrap();
@@ -1206,9 +1776,13 @@ fn callbacks_backend_round_trips_with_a_library_l2() {
         assert_eq!(l2.payload(&m), payload.as_slice());
         l2.release(&m).unwrap();
         let reply = pattern((k * 29) % 385, !(k as u8));
-        l2.try_send(if k % 5 == 0 { ERROR } else { DATA }, &reply).unwrap();
+        l2.try_send(if k % 5 == 0 { ERROR } else { DATA }, &reply)
+            .unwrap();
         let (op, n) = q.dequeue_into(&mut buf, MS).unwrap();
-        assert_eq!((op, &buf[..n]), (if k % 5 == 0 { ERROR } else { DATA }, reply.as_slice()));
+        assert_eq!(
+            (op, &buf[..n]),
+            (if k % 5 == 0 { ERROR } else { DATA }, reply.as_slice())
+        );
     }
     q.request_stop(MS).unwrap();
     let stop = l2.try_peek().unwrap();
@@ -1231,7 +1805,11 @@ fn zero_copy_reservation_fills_in_place_and_shrinks() {
     assert_eq!((r.capacity, r.payload_offset), (100, in_off(&region, 0)));
     // SAFETY: the active reservation's bytes, not visible to L2 before commit.
     unsafe { core::slice::from_raw_parts_mut(r.data, 100) }.fill(7);
-    assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0, "nothing visible before commit");
+    assert_eq!(
+        region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET),
+        0,
+        "nothing visible before commit"
+    );
     q.commit(&r, DATA, 60).unwrap();
     let (s, p) = l2.expect();
     assert_eq!((s.payload_offset, p), (in_off(&region, 0), vec![7; 60]));
@@ -1241,7 +1819,15 @@ fn zero_copy_reservation_fills_in_place_and_shrinks() {
     // Committing zero bytes rolls the reservation back and writes offset 0.
     let r = q.try_reserve(50).unwrap();
     q.commit(&r, ERROR, 0).unwrap();
-    assert_eq!(l2.expect().0, DescriptorSlot { seq: 3, opcode: ERROR, payload_offset: 0, payload_nbytes: 0 });
+    assert_eq!(
+        l2.expect().0,
+        DescriptorSlot {
+            seq: 3,
+            opcode: ERROR,
+            payload_offset: 0,
+            payload_nbytes: 0
+        }
+    );
     q.try_enqueue(DATA, b"x").unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 64));
     assert_healthy(&q, &region);
@@ -1255,7 +1841,10 @@ fn zero_copy_reservation_misuse() {
     let r = q.try_reserve(8).unwrap();
     assert_eq!(q.commit(&r, DATA, 9), Err(Error::BadArgument));
     assert_eq!(q.write_reserved(&r, 4, &[0; 5]), Err(Error::BadArgument));
-    assert_eq!(q.write_reserved(&r, u64::MAX, &[0; 1]), Err(Error::BadArgument));
+    assert_eq!(
+        q.write_reserved(&r, u64::MAX, &[0; 1]),
+        Err(Error::BadArgument)
+    );
     // STOP cannot overtake an uncommitted input.
     assert_eq!(q.try_request_stop(), Err(Error::BadArgument));
     assert!(!q.is_stopped());
@@ -1268,28 +1857,59 @@ fn zero_copy_reservation_misuse() {
     let cases: [(&str, Case); 6] = [
         ("second reserve while one is active", |q| {
             let _r = q.try_reserve(8).unwrap();
-            (q.try_reserve(8).map(|_| ()), ErrorKind::Ownership, Operation::Reserve)
+            (
+                q.try_reserve(8).map(|_| ()),
+                ErrorKind::Ownership,
+                Operation::Reserve,
+            )
         }),
         ("enqueue while a reservation is active", |q| {
             let _r = q.try_reserve(8).unwrap();
-            (q.try_enqueue(DATA, b"x"), ErrorKind::Ownership, Operation::Reserve)
+            (
+                q.try_enqueue(DATA, b"x"),
+                ErrorKind::Ownership,
+                Operation::Reserve,
+            )
         }),
         ("commit twice", |q| {
             let r = q.try_reserve(8).unwrap();
             q.commit(&r, DATA, 8).unwrap();
-            (q.commit(&r, DATA, 8), ErrorKind::Ownership, Operation::Publish)
+            (
+                q.commit(&r, DATA, 8),
+                ErrorKind::Ownership,
+                Operation::Publish,
+            )
         }),
         ("commit an altered reservation", |q| {
             let r = q.try_reserve(8).unwrap();
-            (q.commit(&Reservation { payload_offset: r.payload_offset + 8, ..r }, DATA, 8), ErrorKind::Ownership, Operation::Publish)
+            (
+                q.commit(
+                    &Reservation {
+                        payload_offset: r.payload_offset + 8,
+                        ..r
+                    },
+                    DATA,
+                    8,
+                ),
+                ErrorKind::Ownership,
+                Operation::Publish,
+            )
         }),
         ("commit with STOP", |q| {
             let r = q.try_reserve(0).unwrap();
-            (q.commit(&r, STOP, 0), ErrorKind::InvalidDescriptor, Operation::Publish)
+            (
+                q.commit(&r, STOP, 0),
+                ErrorKind::InvalidDescriptor,
+                Operation::Publish,
+            )
         }),
         ("commit with an invalid opcode", |q| {
             let r = q.try_reserve(4).unwrap();
-            (q.commit(&r, 9, 4), ErrorKind::InvalidDescriptor, Operation::Publish)
+            (
+                q.commit(&r, 9, 4),
+                ErrorKind::InvalidDescriptor,
+                Operation::Publish,
+            )
         }),
     ];
     for (what, case) in cases {
@@ -1298,7 +1918,10 @@ fn zero_copy_reservation_misuse() {
         let tail = region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET);
         let (result, kind, op) = case(&mut q);
         assert_eq!(result, Err(Error::Poisoned(kind)), "{what}");
-        assert!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET) <= tail + 1, "{what}");
+        assert!(
+            region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET) <= tail + 1,
+            "{what}"
+        );
         assert_poisoned(&mut q, &region, kind, op);
     }
 }

@@ -97,7 +97,10 @@ fn candidate(rng: &mut Rng, arena: u64) -> Candidate {
         85..=91 => arena,
         _ => arena - rng.below(64.min(arena)),
     };
-    Candidate { len, opcode: if rng.chance(10) { ERROR } else { DATA } }
+    Candidate {
+        len,
+        opcode: if rng.chance(10) { ERROR } else { DATA },
+    }
 }
 
 /// Ok, or None for the ordinary no-progress results; anything else fails.
@@ -119,7 +122,12 @@ struct Watch<'a> {
 
 impl<'a> Watch<'a> {
     fn new(side: &'static str, failed: &'a AtomicBool) -> Self {
-        Watch { side, last: Instant::now(), failed, idle: 0 }
+        Watch {
+            side,
+            last: Instant::now(),
+            failed,
+            idle: 0,
+        }
     }
     fn progress(&mut self) {
         self.last = Instant::now();
@@ -132,8 +140,17 @@ impl<'a> Watch<'a> {
         if self.idle % 16 == 0 {
             std::thread::yield_now();
         }
-        assert!(!self.failed.load(Ordering::SeqCst), "{}: the other side failed", self.side);
-        assert!(self.last.elapsed() < STALL, "{} made no progress for {STALL:?} (deadlock?): {}", self.side, state());
+        assert!(
+            !self.failed.load(Ordering::SeqCst),
+            "{}: the other side failed",
+            self.side
+        );
+        assert!(
+            self.last.elapsed() < STALL,
+            "{} made no progress for {STALL:?} (deadlock?): {}",
+            self.side,
+            state()
+        );
     }
 }
 
@@ -158,9 +175,20 @@ struct Cursor {
 impl Cursor {
     /// Follows a payload of `n` bytes at arena offset `rel`; with `strict`
     /// only the exact next position (or 0 when it cannot fit) is allowed.
-    fn try_follow(&mut self, arena: u64, n: u64, rel: u64, strict: bool, what: &str) -> Result<(), String> {
+    fn try_follow(
+        &mut self,
+        arena: u64,
+        n: u64,
+        rel: u64,
+        strict: bool,
+        what: &str,
+    ) -> Result<(), String> {
         if n == 0 {
-            return if rel == 0 { Ok(()) } else { Err(format!("{what}: a zero-byte message at offset {rel}")) };
+            return if rel == 0 {
+                Ok(())
+            } else {
+                Err(format!("{what}: a zero-byte message at offset {rel}"))
+            };
         }
         let pos = self.at % arena;
         let fits = pos + n <= arena;
@@ -169,10 +197,14 @@ impl Cursor {
             return Ok(());
         }
         if rel != 0 {
-            return Err(format!("{what}: {n} bytes at {rel}, expected {pos} (or 0 when it cannot fit)"));
+            return Err(format!(
+                "{what}: {n} bytes at {rel}, expected {pos} (or 0 when it cannot fit)"
+            ));
         }
         if strict && fits {
-            return Err(format!("{what}: {n} bytes fit at {pos} but were placed at 0 (a strict consumer rejects this)"));
+            return Err(format!(
+                "{what}: {n} bytes fit at {pos} but were placed at 0 (a strict consumer rejects this)"
+            ));
         }
         self.wraps += 1;
         if n > pos {
@@ -232,21 +264,48 @@ struct Stats {
 
 /// The L3 thread: produces `inputs` messages then STOP, consumes
 /// `outputs` messages, all by random operations.
-fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_in: Sender<Sent>, sent_out: Receiver<Sent>, failed: &AtomicBool) -> Stats {
+fn l3_side(
+    sc: Scenario,
+    region: &RawRegion,
+    scalars: Sender<TaskScalars>,
+    sent_in: Sender<Sent>,
+    sent_out: Receiver<Sent>,
+    failed: &AtomicBool,
+) -> Stats {
     let mut watch = Watch::new("L3", failed);
     // SAFETY: the raw region outlives this thread (scoped) and is mapped in this process.
     let mapped = unsafe { MappedRegion::from_descriptor(&region.descriptor()) }.expect("mapped");
-    let mut q = L3Queue::create(mapped, &region.descriptor(), sc.depth, sc.in_arena, sc.out_arena).expect("queue");
+    let mut q = L3Queue::create(
+        mapped,
+        &region.descriptor(),
+        sc.depth,
+        sc.in_arena,
+        sc.out_arena,
+    )
+    .expect("queue");
     scalars.send(q.task_scalars()).expect("L2 thread alive");
     let mut rng = Rng::new(sc.seed ^ 0x33);
     let mut stats = Stats::default();
     let mut cands: VecDeque<Candidate> = VecDeque::new();
     let (mut next, mut stop_sent) = (0u64, false);
-    let mut out = Outputs { held: VecDeque::new(), released: 0, last_end: 0, wraps: 0, buf: vec![0u8; sc.out_arena as usize], rx: sent_out, arena_off: q.layout().output_arena_offset };
+    let mut out = Outputs {
+        held: VecDeque::new(),
+        released: 0,
+        last_end: 0,
+        wraps: 0,
+        buf: vec![0u8; sc.out_arena as usize],
+        rx: sent_out,
+        arena_off: q.layout().output_arena_offset,
+    };
     let mut msgs = [Message::EMPTY; 8];
 
     while !(stop_sent && out.released == sc.outputs) {
-        watch.check(|| format!("sent {next}/{} inputs, stop {stop_sent}, released {}/{} outputs", sc.inputs, out.released, sc.outputs));
+        watch.check(|| {
+            format!(
+                "sent {next}/{} inputs, stop {stop_sent}, released {}/{} outputs",
+                sc.inputs, out.released, sc.outputs
+            )
+        });
         if !stop_sent && rng.chance(55) {
             while cands.len() < 5 {
                 cands.push_back(candidate(&mut rng, sc.in_arena));
@@ -264,15 +323,31 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
                 0..=39 => match q.try_enqueue(c.opcode, &pattern(IN_SALT, next, c.len)) {
                     Ok(()) => {
                         cands.pop_front();
-                        sent_in.send(Sent { k: next, opcode: c.opcode, len: c.len }).unwrap();
+                        sent_in
+                            .send(Sent {
+                                k: next,
+                                opcode: c.opcode,
+                                len: c.len,
+                            })
+                            .unwrap();
                         next += 1;
                     }
                     Err(Error::NoProgress) => {
                         stats.no_progress += 1;
                         // A failed large try followed by a small message.
                         let small = rng.below(17);
-                        if c.len > 16 && rng.chance(50) && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small").is_some() {
-                            sent_in.send(Sent { k: next, opcode: DATA, len: small }).unwrap();
+                        if c.len > 16
+                            && rng.chance(50)
+                            && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small")
+                                .is_some()
+                        {
+                            sent_in
+                                .send(Sent {
+                                    k: next,
+                                    opcode: DATA,
+                                    len: small,
+                                })
+                                .unwrap();
                             next += 1;
                             stats.small_after_large += 1;
                         }
@@ -280,20 +355,42 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
                     Err(e) => panic!("try_enqueue: {e:?}"),
                 },
                 40..=49 => {
-                    if soft(q.enqueue(c.opcode, &pattern(IN_SALT, next, c.len), 200_000), "enqueue").is_some() {
+                    if soft(
+                        q.enqueue(c.opcode, &pattern(IN_SALT, next, c.len), 200_000),
+                        "enqueue",
+                    )
+                    .is_some()
+                    {
                         cands.pop_front();
-                        sent_in.send(Sent { k: next, opcode: c.opcode, len: c.len }).unwrap();
+                        sent_in
+                            .send(Sent {
+                                k: next,
+                                opcode: c.opcode,
+                                len: c.len,
+                            })
+                            .unwrap();
                         next += 1;
                     }
                 }
                 50..=64 => {
                     let b = (1 + rng.below(4)).min(sc.inputs - next) as usize;
                     let opcode = c.opcode;
-                    let payloads: Vec<Vec<u8>> = (0..b).map(|i| pattern(IN_SALT, next + i as u64, cands[i].len)).collect();
-                    if let Some(n) = soft(q.try_enqueue_batch(opcode, payloads.iter().map(Vec::as_slice)), "batch") {
+                    let payloads: Vec<Vec<u8>> = (0..b)
+                        .map(|i| pattern(IN_SALT, next + i as u64, cands[i].len))
+                        .collect();
+                    if let Some(n) = soft(
+                        q.try_enqueue_batch(opcode, payloads.iter().map(Vec::as_slice)),
+                        "batch",
+                    ) {
                         for _ in 0..n {
                             let c = cands.pop_front().unwrap();
-                            sent_in.send(Sent { k: next, opcode, len: c.len }).unwrap();
+                            sent_in
+                                .send(Sent {
+                                    k: next,
+                                    opcode,
+                                    len: c.len,
+                                })
+                                .unwrap();
                             next += 1;
                         }
                     }
@@ -308,9 +405,11 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
                         let p = pattern(IN_SALT, next, used);
                         let split = rng.below(used + 1) as usize;
                         q.write_reserved(&r, 0, &p[..split]).expect("write");
-                        q.write_reserved(&r, split as u64, &p[split..]).expect("write");
+                        q.write_reserved(&r, split as u64, &p[split..])
+                            .expect("write");
                         if rng.chance(30) {
-                            q.commit_deferred(&r, c.opcode, used).expect("commit_deferred");
+                            q.commit_deferred(&r, c.opcode, used)
+                                .expect("commit_deferred");
                             stats.deferred += 1;
                         } else {
                             q.commit(&r, c.opcode, used).expect("commit");
@@ -318,7 +417,13 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
                         stats.rolled_back += u64::from(used == 0 && c.len > 0);
                         stats.shrunk += u64::from(used > 0 && used < c.len);
                         cands.pop_front();
-                        sent_in.send(Sent { k: next, opcode: c.opcode, len: used }).unwrap();
+                        sent_in
+                            .send(Sent {
+                                k: next,
+                                opcode: c.opcode,
+                                len: used,
+                            })
+                            .unwrap();
                         next += 1;
                     }
                 }
@@ -334,7 +439,11 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
         }
         match rng.below(100) {
             0..=34 => {
-                let m = if rng.chance(20) { soft(q.peek(200_000), "peek") } else { soft(q.try_peek(), "try_peek") };
+                let m = if rng.chance(20) {
+                    soft(q.peek(200_000), "peek")
+                } else {
+                    soft(q.try_peek(), "try_peek")
+                };
                 if let Some(m) = m {
                     out.seen(&mut q, &m, 0);
                     if rng.chance(70) {
@@ -354,7 +463,11 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
                     }
                     let e = out.held[0];
                     assert_eq!((opcode, n as u64), (e.opcode, e.len), "output {e:?}");
-                    assert!(out.buf[..n] == pattern(OUT_SALT, e.k, e.len)[..], "output {} payload", e.k);
+                    assert!(
+                        out.buf[..n] == pattern(OUT_SALT, e.k, e.len)[..],
+                        "output {} payload",
+                        e.k
+                    );
                     out.drop_front(1);
                     watch.progress();
                 }
@@ -373,7 +486,11 @@ fn l3_side(sc: Scenario, region: &RawRegion, scalars: Sender<TaskScalars>, sent_
             }
         }
     }
-    assert_eq!(q.try_peek(), Err(Error::NoProgress), "no output beyond the last");
+    assert_eq!(
+        q.try_peek(),
+        Err(Error::NoProgress),
+        "no output beyond the last"
+    );
     assert!(q.error().is_none(), "L3 poisoned: {:?}", q.error());
     assert!(!q.peer_aborted());
     stats.messages = next + out.released;
@@ -401,7 +518,11 @@ impl Outputs {
     fn seen(&mut self, q: &mut L3Queue<MappedRegion>, m: &Message, i: usize) {
         if i == self.held.len() {
             let e = self.rx.recv_timeout(RECV).expect("L2 announced the output");
-            assert_eq!(e.k, self.released + i as u64, "outputs in order, exactly once");
+            assert_eq!(
+                e.k,
+                self.released + i as u64,
+                "outputs in order, exactly once"
+            );
             if m.payload_nbytes > 0 {
                 let rel = m.payload_offset - self.arena_off;
                 self.wraps += u64::from(rel < self.last_end);
@@ -410,9 +531,19 @@ impl Outputs {
             self.held.push_back(e);
         }
         let e = self.held[i];
-        assert_eq!((m.seq, m.opcode, m.payload_nbytes), (e.k + 1, e.opcode, e.len), "output {e:?}");
-        let n = q.read_into(m, &mut self.buf).expect("read_into a held output");
-        assert!(self.buf[..n] == pattern(OUT_SALT, e.k, e.len)[..], "output {} payload intact while held", e.k);
+        assert_eq!(
+            (m.seq, m.opcode, m.payload_nbytes),
+            (e.k + 1, e.opcode, e.len),
+            "output {e:?}"
+        );
+        let n = q
+            .read_into(m, &mut self.buf)
+            .expect("read_into a held output");
+        assert!(
+            self.buf[..n] == pattern(OUT_SALT, e.k, e.len)[..],
+            "output {} payload intact while held",
+            e.k
+        );
     }
 
     fn drop_front(&mut self, count: usize) {
@@ -425,7 +556,13 @@ impl Outputs {
 
 /// The L2 thread: consumes inputs with a window and out-of-order releases
 /// until drained, produces `outputs` messages.
-fn l2_side(sc: Scenario, scalars: Receiver<TaskScalars>, sent_in: Receiver<Sent>, sent_out: Sender<Sent>, failed: &AtomicBool) -> Stats {
+fn l2_side(
+    sc: Scenario,
+    scalars: Receiver<TaskScalars>,
+    sent_in: Receiver<Sent>,
+    sent_out: Sender<Sent>,
+    failed: &AtomicBool,
+) -> Stats {
     let mut watch = Watch::new("L2", failed);
     let scalars = scalars.recv_timeout(RECV).expect("task scalars");
     // SAFETY: the scalars describe the raw region, mapped in this process and outliving this thread.
@@ -444,24 +581,47 @@ fn l2_side(sc: Scenario, scalars: Receiver<TaskScalars>, sent_in: Receiver<Sent>
         watch.check(|| format!("received {next_in}/{} inputs, holding {}, stop {stop:?}, sent {next_out}/{} outputs", sc.inputs, held.len(), sc.outputs));
         if next_out == sc.outputs || rng.chance(50) {
             let room = sc.window - held.len() as u64;
-            let mut accept = |m: Message, ep: &L2Endpoint, held: &mut Vec<(Message, Sent)>, stop: &mut Option<(Message, bool)>| {
+            let mut accept = |m: Message,
+                              ep: &L2Endpoint,
+                              held: &mut Vec<(Message, Sent)>,
+                              stop: &mut Option<(Message, bool)>| {
                 if m.opcode == STOP {
-                    assert_eq!((next_in, m.payload_nbytes, m.payload_offset), (sc.inputs, 0, 0), "STOP is last and empty");
+                    assert_eq!(
+                        (next_in, m.payload_nbytes, m.payload_offset),
+                        (sc.inputs, 0, 0),
+                        "STOP is last and empty"
+                    );
                     *stop = Some((m, false));
                     return;
                 }
                 let e = sent_in.recv_timeout(RECV).expect("L3 announced the input");
                 assert_eq!(e.k, next_in, "inputs in order, exactly once");
-                assert_eq!((m.seq, m.opcode, m.payload_nbytes), (e.k + 1, e.opcode, e.len), "input {e:?}");
-                let rel = if m.payload_nbytes == 0 { 0 } else { m.payload_offset - arena_off };
+                assert_eq!(
+                    (m.seq, m.opcode, m.payload_nbytes),
+                    (e.k + 1, e.opcode, e.len),
+                    "input {e:?}"
+                );
+                let rel = if m.payload_nbytes == 0 {
+                    0
+                } else {
+                    m.payload_offset - arena_off
+                };
                 cursor.follow(sc.in_arena, m.payload_nbytes, rel, false, "L2 input");
-                assert!(ep.payload(&m) == &pattern(IN_SALT, e.k, e.len)[..], "input {} payload", e.k);
+                assert!(
+                    ep.payload(&m) == &pattern(IN_SALT, e.k, e.len)[..],
+                    "input {} payload",
+                    e.k
+                );
                 next_in += 1;
                 held.push((m, e));
             };
             match rng.below(100) {
                 0..=29 if room > 0 && stop.is_none() => {
-                    let m = if rng.chance(20) { soft(ep.peek(100_000), "peek") } else { soft(ep.try_peek(), "try_peek") };
+                    let m = if rng.chance(20) {
+                        soft(ep.peek(100_000), "peek")
+                    } else {
+                        soft(ep.try_peek(), "try_peek")
+                    };
                     if let Some(m) = m {
                         accept(m, &ep, &mut held, &mut stop);
                         watch.progress();
@@ -479,11 +639,19 @@ fn l2_side(sc: Scenario, scalars: Receiver<TaskScalars>, sent_in: Receiver<Sent>
                 _ if !held.is_empty() => {
                     // Release a random subset in random order, checking
                     // that no held payload was overwritten meanwhile.
-                    let count = if rng.chance(50) { 1 } else { 1 + rng.below(held.len() as u64) as usize };
+                    let count = if rng.chance(50) {
+                        1
+                    } else {
+                        1 + rng.below(held.len() as u64) as usize
+                    };
                     let mut batch = Vec::new();
                     for _ in 0..count {
                         let (m, e) = held.swap_remove(rng.below(held.len() as u64) as usize);
-                        assert!(ep.payload(&m) == &pattern(IN_SALT, e.k, e.len)[..], "input {} intact while held", e.k);
+                        assert!(
+                            ep.payload(&m) == &pattern(IN_SALT, e.k, e.len)[..],
+                            "input {} intact while held",
+                            e.k
+                        );
                         batch.push(m);
                     }
                     if batch.len() == 1 && rng.chance(50) {
@@ -510,16 +678,22 @@ fn l2_side(sc: Scenario, scalars: Receiver<TaskScalars>, sent_in: Receiver<Sent>
         let before = next_out;
         match rng.below(100) {
             0..=39 => {
-                let r = if rng.chance(20) { soft(ep.reserve(c.len, 100_000), "reserve") } else { soft(ep.try_reserve(c.len), "try_reserve") };
+                let r = if rng.chance(20) {
+                    soft(ep.reserve(c.len, 100_000), "reserve")
+                } else {
+                    soft(ep.try_reserve(c.len), "try_reserve")
+                };
                 if let Some(r) = r {
                     let used = match rng.below(4) {
                         0 => 0,
                         1 => rng.below(c.len + 1),
                         _ => c.len,
                     };
-                    ep.reserved_mut(&r)[..used as usize].copy_from_slice(&pattern(OUT_SALT, next_out, used));
+                    ep.reserved_mut(&r)[..used as usize]
+                        .copy_from_slice(&pattern(OUT_SALT, next_out, used));
                     if rng.chance(30) {
-                        ep.publish_deferred(&r, c.opcode, used).expect("publish_deferred");
+                        ep.publish_deferred(&r, c.opcode, used)
+                            .expect("publish_deferred");
                         stats.deferred += 1;
                     } else {
                         ep.publish(&r, c.opcode, used).expect("publish");
@@ -527,14 +701,26 @@ fn l2_side(sc: Scenario, scalars: Receiver<TaskScalars>, sent_in: Receiver<Sent>
                     stats.rolled_back += u64::from(used == 0 && c.len > 0);
                     stats.shrunk += u64::from(used > 0 && used < c.len);
                     cands.pop_front();
-                    sent_out.send(Sent { k: next_out, opcode: c.opcode, len: used }).unwrap();
+                    sent_out
+                        .send(Sent {
+                            k: next_out,
+                            opcode: c.opcode,
+                            len: used,
+                        })
+                        .unwrap();
                     next_out += 1;
                 }
             }
             40..=69 => match ep.try_send(c.opcode, &pattern(OUT_SALT, next_out, c.len)) {
                 Ok(()) => {
                     cands.pop_front();
-                    sent_out.send(Sent { k: next_out, opcode: c.opcode, len: c.len }).unwrap();
+                    sent_out
+                        .send(Sent {
+                            k: next_out,
+                            opcode: c.opcode,
+                            len: c.len,
+                        })
+                        .unwrap();
                     next_out += 1;
                 }
                 Err(Error::NoProgress) => stats.no_progress += 1,
@@ -542,11 +728,22 @@ fn l2_side(sc: Scenario, scalars: Receiver<TaskScalars>, sent_in: Receiver<Sent>
             },
             70..=89 => {
                 let b = (1 + rng.below(4)).min(sc.outputs - next_out) as usize;
-                let payloads: Vec<Vec<u8>> = (0..b).map(|i| pattern(OUT_SALT, next_out + i as u64, cands[i].len)).collect();
-                if let Some(n) = soft(ep.try_send_batch(c.opcode, payloads.iter().map(Vec::as_slice)), "send_batch") {
+                let payloads: Vec<Vec<u8>> = (0..b)
+                    .map(|i| pattern(OUT_SALT, next_out + i as u64, cands[i].len))
+                    .collect();
+                if let Some(n) = soft(
+                    ep.try_send_batch(c.opcode, payloads.iter().map(Vec::as_slice)),
+                    "send_batch",
+                ) {
                     for _ in 0..n {
                         let len = cands.pop_front().unwrap().len;
-                        sent_out.send(Sent { k: next_out, opcode: c.opcode, len }).unwrap();
+                        sent_out
+                            .send(Sent {
+                                k: next_out,
+                                opcode: c.opcode,
+                                len,
+                            })
+                            .unwrap();
                         next_out += 1;
                     }
                 }
@@ -585,19 +782,45 @@ fn run(sc: Scenario) -> (Stats, Stats) {
         (Ok(a), Ok(b)) => (a, b),
         (a, b) => panic!("{sc:?} failed (L3 ok: {}, L2 ok: {})", a.is_ok(), b.is_ok()),
     };
-    let c: Vec<u32> = [0u64, 64, 128, 192, 256, 320].iter().map(|&o| region.counter(o)).collect();
-    assert_eq!(c, [sc.inputs as u32 + 1, sc.inputs as u32 + 1, sc.outputs as u32, sc.outputs as u32, 0, 0], "{sc:?}: final counters");
+    let c: Vec<u32> = [0u64, 64, 128, 192, 256, 320]
+        .iter()
+        .map(|&o| region.counter(o))
+        .collect();
+    assert_eq!(
+        c,
+        [
+            sc.inputs as u32 + 1,
+            sc.inputs as u32 + 1,
+            sc.outputs as u32,
+            sc.outputs as u32,
+            0,
+            0
+        ],
+        "{sc:?}: final counters"
+    );
     (l3, l2)
 }
 
 /// Messages per direction and scenario: `base`, times the integer in
 /// `L3L2Q_LIVENESS_SCALE` for a longer soak (default 1).
 fn messages(base: u64) -> u64 {
-    base * std::env::var("L3L2Q_LIVENESS_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1u64).max(1)
+    base * std::env::var("L3L2Q_LIVENESS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1u64)
+        .max(1)
 }
 
 fn scenarios(random: u64, messages: u64) -> Vec<Scenario> {
-    let fixed = |depth, in_arena, out_arena, window, seed| Scenario { depth, in_arena, out_arena, window, inputs: messages, outputs: messages, seed };
+    let fixed = |depth, in_arena, out_arena, window, seed| Scenario {
+        depth,
+        in_arena,
+        out_arena,
+        window,
+        inputs: messages,
+        outputs: messages,
+        seed,
+    };
     let mut all = vec![
         fixed(1, 64, 64, 1, 1),
         fixed(2, 192, 128, 2, 2),
@@ -613,7 +836,16 @@ fn scenarios(random: u64, messages: u64) -> Vec<Scenario> {
 #[test]
 fn random_use_delivers_every_message_once_in_order_without_stalls() {
     let started = Instant::now();
-    let (mut total, mut wraps, mut drained_wraps, mut np, mut small, mut shrunk, mut rolled, mut deferred) = (0, 0, 0, 0, 0, 0, 0, 0);
+    let (
+        mut total,
+        mut wraps,
+        mut drained_wraps,
+        mut np,
+        mut small,
+        mut shrunk,
+        mut rolled,
+        mut deferred,
+    ) = (0, 0, 0, 0, 0, 0, 0, 0);
     let all = scenarios(10, messages(4000));
     for sc in &all {
         let t = Instant::now();
@@ -634,7 +866,10 @@ fn random_use_delivers_every_message_once_in_order_without_stalls() {
         all.len(),
         started.elapsed()
     );
-    assert!(wraps > 1000 && drained_wraps > 500 && small > 500 && rolled > 500, "the random mix exercised too little");
+    assert!(
+        wraps > 1000 && drained_wraps > 500 && small > 500 && rolled > 500,
+        "the random mix exercised too little"
+    );
 }
 
 // ------------------------------------------------------- strict consumer
@@ -644,7 +879,13 @@ fn random_use_delivers_every_message_once_in_order_without_stalls() {
 /// next position `cursor % arena`, or at 0 exactly when it cannot fit
 /// before the arena end. It holds up to `hold` messages, re-checks their
 /// bytes before releasing a FIFO prefix, and ends at STOP.
-fn strict_consumer(sc: Scenario, region: &RawRegion, hold: usize, sent: Receiver<Sent>, failed: &AtomicBool) -> Cursor {
+fn strict_consumer(
+    sc: Scenario,
+    region: &RawRegion,
+    hold: usize,
+    sent: Receiver<Sent>,
+    failed: &AtomicBool,
+) -> Cursor {
     let mut watch = Watch::new("strict consumer", failed);
     let l = region.layout;
     let mut rng = Rng::new(sc.seed ^ 0x5);
@@ -652,20 +893,38 @@ fn strict_consumer(sc: Scenario, region: &RawRegion, hold: usize, sent: Receiver
     let mut held: VecDeque<(Sent, u64)> = VecDeque::new();
     loop {
         watch.check(|| format!("read {next}, holding {}", held.len()));
-        let available = region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET).wrapping_sub(next as u32);
+        let available = region
+            .counter(L3L2Q_INPUT_DESC_TAIL_OFFSET)
+            .wrapping_sub(next as u32);
         assert!(u64::from(available) <= sc.depth, "tail ran ahead");
         if available > 0 && held.len() < hold && !stopped {
             let slot = region.read_slot(l.input_desc_offset, next);
             assert_eq!(slot.seq, next + 1, "seq");
             if slot.opcode == STOP {
-                assert_eq!((next, slot.payload_offset, slot.payload_nbytes), (sc.inputs, 0, 0), "STOP last and empty");
+                assert_eq!(
+                    (next, slot.payload_offset, slot.payload_nbytes),
+                    (sc.inputs, 0, 0),
+                    "STOP last and empty"
+                );
                 stopped = true;
             } else {
                 let e = sent.recv_timeout(RECV).expect("announced");
-                assert_eq!((e.k, e.opcode, e.len), (next, slot.opcode, slot.payload_nbytes), "message {next}");
-                let rel = if e.len == 0 { slot.payload_offset } else { slot.payload_offset - l.input_arena_offset };
+                assert_eq!(
+                    (e.k, e.opcode, e.len),
+                    (next, slot.opcode, slot.payload_nbytes),
+                    "message {next}"
+                );
+                let rel = if e.len == 0 {
+                    slot.payload_offset
+                } else {
+                    slot.payload_offset - l.input_arena_offset
+                };
                 cursor.follow(l.input_arena_bytes, e.len, rel, true, "strict consumer");
-                assert!(region.read(slot.payload_offset, e.len as usize) == pattern(IN_SALT, e.k, e.len), "payload {next}");
+                assert!(
+                    region.read(slot.payload_offset, e.len as usize)
+                        == pattern(IN_SALT, e.k, e.len),
+                    "payload {next}"
+                );
                 held.push_back((e, slot.payload_offset));
             }
             next += 1;
@@ -674,9 +933,15 @@ fn strict_consumer(sc: Scenario, region: &RawRegion, hold: usize, sent: Receiver
         if !held.is_empty() && (rng.chance(30) || held.len() == hold || available == 0 || stopped) {
             let c = 1 + rng.below(held.len() as u64) as usize;
             for (e, off) in held.drain(..c) {
-                assert!(region.read(off, e.len as usize) == pattern(IN_SALT, e.k, e.len), "payload {} intact while held", e.k);
+                assert!(
+                    region.read(off, e.len as usize) == pattern(IN_SALT, e.k, e.len),
+                    "payload {} intact while held",
+                    e.k
+                );
             }
-            let head = held.front().map_or(if stopped { next - 1 } else { next }, |(e, _)| e.k);
+            let head = held
+                .front()
+                .map_or(if stopped { next - 1 } else { next }, |(e, _)| e.k);
             region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, head as u32);
             watch.progress();
         }
@@ -692,11 +957,23 @@ fn strict_consumer(sc: Scenario, region: &RawRegion, hold: usize, sent: Receiver
 
 /// L3 side for the strict consumer: try_enqueue (with a small message
 /// after a failed large one), blocking enqueue and batches; never reserve.
-fn strict_producer(sc: Scenario, region: &RawRegion, sent: Sender<Sent>, failed: &AtomicBool) -> u64 {
+fn strict_producer(
+    sc: Scenario,
+    region: &RawRegion,
+    sent: Sender<Sent>,
+    failed: &AtomicBool,
+) -> u64 {
     let mut watch = Watch::new("L3 (strict)", failed);
     // SAFETY: the raw region outlives this thread and is mapped in this process.
     let mapped = unsafe { MappedRegion::from_descriptor(&region.descriptor()) }.expect("mapped");
-    let mut q = L3Queue::create(mapped, &region.descriptor(), sc.depth, sc.in_arena, sc.out_arena).expect("queue");
+    let mut q = L3Queue::create(
+        mapped,
+        &region.descriptor(),
+        sc.depth,
+        sc.in_arena,
+        sc.out_arena,
+    )
+    .expect("queue");
     let mut rng = Rng::new(sc.seed ^ 0x7);
     let mut next = 0u64;
     let mut small_after_large = 0;
@@ -714,7 +991,10 @@ fn strict_producer(sc: Scenario, region: &RawRegion, sent: Sender<Sent>, failed:
                 }
                 Err(Error::NoProgress) => {
                     let small = rng.below(c.len.min(17));
-                    if c.len > 16 && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small").is_some() {
+                    if c.len > 16
+                        && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small")
+                            .is_some()
+                    {
                         announce(next, DATA, small);
                         next += 1;
                         small_after_large += 1;
@@ -725,7 +1005,12 @@ fn strict_producer(sc: Scenario, region: &RawRegion, sent: Sender<Sent>, failed:
                 Err(e) => panic!("try_enqueue: {e:?}"),
             },
             60..=79 => {
-                if soft(q.enqueue(c.opcode, &pattern(IN_SALT, next, c.len), 200_000), "enqueue").is_some() {
+                if soft(
+                    q.enqueue(c.opcode, &pattern(IN_SALT, next, c.len), 200_000),
+                    "enqueue",
+                )
+                .is_some()
+                {
                     announce(next, c.opcode, c.len);
                     next += 1;
                     c = candidate(&mut rng, sc.in_arena);
@@ -735,13 +1020,24 @@ fn strict_producer(sc: Scenario, region: &RawRegion, sent: Sender<Sent>, failed:
                 let b = (1 + rng.below(4)).min(sc.inputs - next);
                 let mut batch = vec![c];
                 batch.extend((1..b).map(|_| candidate(&mut rng, sc.in_arena)));
-                let payloads: Vec<Vec<u8>> = batch.iter().enumerate().map(|(i, x)| pattern(IN_SALT, next + i as u64, x.len)).collect();
-                let n = soft(q.try_enqueue_batch(c.opcode, payloads.iter().map(Vec::as_slice)), "batch").unwrap_or(0);
+                let payloads: Vec<Vec<u8>> = batch
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| pattern(IN_SALT, next + i as u64, x.len))
+                    .collect();
+                let n = soft(
+                    q.try_enqueue_batch(c.opcode, payloads.iter().map(Vec::as_slice)),
+                    "batch",
+                )
+                .unwrap_or(0);
                 for x in &batch[..n] {
                     announce(next, c.opcode, x.len);
                     next += 1;
                 }
-                c = batch.get(n).copied().unwrap_or_else(|| candidate(&mut rng, sc.in_arena));
+                c = batch
+                    .get(n)
+                    .copied()
+                    .unwrap_or_else(|| candidate(&mut rng, sc.in_arena));
             }
         }
         if next > before {
@@ -775,15 +1071,26 @@ fn a_strict_consumer_accepts_every_placement_of_try_enqueue() {
         });
         let (p, c) = match (p, c) {
             (Ok(p), Ok(c)) => (p, c),
-            (p, c) => panic!("{sc:?} failed (producer ok: {}, consumer ok: {})", p.is_ok(), c.is_ok()),
+            (p, c) => panic!(
+                "{sc:?} failed (producer ok: {}, consumer ok: {})",
+                p.is_ok(),
+                c.is_ok()
+            ),
         };
         total += sc.inputs;
         wraps += c.wraps;
         drained += c.wraps_after_drain;
         small += p;
     }
-    eprintln!("strict consumer: {} scenarios, {total} messages in {:?}, {wraps} wraps ({drained} after a full drain), {small} small-after-failed-large", all.len(), started.elapsed());
-    assert!(wraps > 1000 && drained > 100, "the sizes exercised too few wraps");
+    eprintln!(
+        "strict consumer: {} scenarios, {total} messages in {:?}, {wraps} wraps ({drained} after a full drain), {small} small-after-failed-large",
+        all.len(),
+        started.elapsed()
+    );
+    assert!(
+        wraps > 1000 && drained > 100,
+        "the sizes exercised too few wraps"
+    );
 }
 
 #[test]
@@ -806,10 +1113,16 @@ fn the_strict_rule_rejects_a_shrunk_wrapped_reservation() {
     let base = region.layout.input_arena_offset;
     let mut cursor = Cursor::default();
     cursor.follow(1024, 300, first.payload_offset - base, true, "first");
-    assert_eq!(shrunk.payload_offset, base, "the shrunk reservation stays at the arena start");
+    assert_eq!(
+        shrunk.payload_offset, base,
+        "the shrunk reservation stays at the arena start"
+    );
     let mut lenient = cursor;
     let refused = cursor.try_follow(1024, 10, 0, true, "shrunk wrap");
-    assert!(refused.as_ref().is_err_and(|e| e.contains("fit at 300")), "{refused:?}");
+    assert!(
+        refused.as_ref().is_err_and(|e| e.contains("fit at 300")),
+        "{refused:?}"
+    );
     lenient.follow(1024, 10, 0, false, "shrunk wrap");
     assert_eq!(lenient.wraps, 1, "our consumers accept it as a wrap");
 }

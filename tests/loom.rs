@@ -52,12 +52,24 @@ impl LoomRegion {
     fn new(payload_bytes: u64, ordered: bool) -> LoomRegion {
         let payload = (0..payload_bytes).map(|_| UnsafeCell::new(0u8)).collect();
         let counters = [(); 6].map(|()| AtomicU32::new(0));
-        LoomRegion { mem: Arc::new(Memory { payload, counters }), ordered, own_ring: None }
+        LoomRegion {
+            mem: Arc::new(Memory { payload, counters }),
+            ordered,
+            own_ring: None,
+        }
     }
 
     /// A handle for the side producing into the ring at `start..end`.
-    fn producing(&self, start: u64, end: u64, replays: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> LoomRegion {
-        LoomRegion { own_ring: Some((start, end, replays.clone())), ..self.clone() }
+    fn producing(
+        &self,
+        start: u64,
+        end: u64,
+        replays: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    ) -> LoomRegion {
+        LoomRegion {
+            own_ring: Some((start, end, replays.clone())),
+            ..self.clone()
+        }
     }
 
     fn cells(&self, offset: u64, len: usize) -> Option<&[UnsafeCell<u8>]> {
@@ -98,19 +110,31 @@ impl Region for LoomRegion {
     }
 
     fn load_counter(&self, offset: u64) -> Result<u32, Fault> {
-        let order = if self.ordered { Ordering::Acquire } else { Ordering::Relaxed };
+        let order = if self.ordered {
+            Ordering::Acquire
+        } else {
+            Ordering::Relaxed
+        };
         Ok(self.counter(offset).ok_or(Fault::Read)?.load(order))
     }
 
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
-        let order = if self.ordered { Ordering::Release } else { Ordering::Relaxed };
-        self.counter(offset).ok_or(Fault::Write)?.store(value, order);
+        let order = if self.ordered {
+            Ordering::Release
+        } else {
+            Ordering::Relaxed
+        };
+        self.counter(offset)
+            .ok_or(Fault::Write)?
+            .store(value, order);
         Ok(())
     }
 }
 
 fn pattern(salt: u8, k: usize, len: u64) -> Vec<u8> {
-    (0..len).map(|i| salt ^ (k as u8).wrapping_mul(31) ^ (i as u8)).collect()
+    (0..len)
+        .map(|i| salt ^ (k as u8).wrapping_mul(31) ^ (i as u8))
+        .collect()
 }
 
 /// One model: queue shape, the input sizes L3 sends, the output sizes L2
@@ -144,9 +168,17 @@ fn l2_thread(mut ep: L2Endpoint<LoomRegion>, plan: Plan) {
     let mut held: Vec<(Message, usize)> = Vec::new();
     let mut buf = vec![0u8; plan.in_arena as usize];
     let check = |ep: &L2Endpoint<LoomRegion>, m: &Message, k: usize, buf: &mut [u8]| {
-        assert_eq!((m.seq, m.payload_nbytes), (k as u64 + 1, plan.inputs[k]), "input {k}");
+        assert_eq!(
+            (m.seq, m.payload_nbytes),
+            (k as u64 + 1, plan.inputs[k]),
+            "input {k}"
+        );
         let n = ep.copy_payload(m, buf).expect("copy");
-        assert_eq!(buf[..n], pattern(0x10, k, plan.inputs[k])[..], "input {k} bytes");
+        assert_eq!(
+            buf[..n],
+            pattern(0x10, k, plan.inputs[k])[..],
+            "input {k} bytes"
+        );
     };
     while got < plan.inputs.len() || sent < plan.outputs.len() || !held.is_empty() {
         let mut progressed = false;
@@ -166,7 +198,10 @@ fn l2_thread(mut ep: L2Endpoint<LoomRegion>, plan: Plan) {
             }
             progressed = true;
         }
-        if sent < plan.outputs.len() && soft(ep.try_send(L3L2Q_OPCODE_DATA, &pattern(0x20, sent, plan.outputs[sent]))).is_some() {
+        if sent < plan.outputs.len()
+            && soft(ep.try_send(L3L2Q_OPCODE_DATA, &pattern(0x20, sent, plan.outputs[sent])))
+                .is_some()
+        {
             sent += 1;
             progressed = true;
         }
@@ -184,15 +219,26 @@ fn l3_thread(q: &mut L3Queue<LoomRegion>, plan: Plan) {
     let mut buf = vec![0u8; plan.out_arena as usize];
     while sent < plan.inputs.len() || got < plan.outputs.len() {
         let mut progressed = false;
-        if sent < plan.inputs.len() && soft(q.try_enqueue(L3L2Q_OPCODE_DATA, &pattern(0x10, sent, plan.inputs[sent]))).is_some() {
+        if sent < plan.inputs.len()
+            && soft(q.try_enqueue(L3L2Q_OPCODE_DATA, &pattern(0x10, sent, plan.inputs[sent])))
+                .is_some()
+        {
             sent += 1;
             progressed = true;
         }
         if got < plan.outputs.len() {
             if let Some(m) = soft(q.try_peek()) {
-                assert_eq!((m.seq, m.payload_nbytes), (got as u64 + 1, plan.outputs[got]), "output {got}");
+                assert_eq!(
+                    (m.seq, m.payload_nbytes),
+                    (got as u64 + 1, plan.outputs[got]),
+                    "output {got}"
+                );
                 let n = q.read_into(&m, &mut buf).expect("read_into");
-                assert_eq!(buf[..n], pattern(0x20, got, plan.outputs[got])[..], "output {got} bytes");
+                assert_eq!(
+                    buf[..n],
+                    pattern(0x20, got, plan.outputs[got])[..],
+                    "output {got} bytes"
+                );
                 q.release(&m).expect("release");
                 got += 1;
                 progressed = true;
@@ -230,24 +276,48 @@ fn explore(plan: Plan, ordered: bool) -> Explored {
         count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let layout = Layout::compute(plan.depth, plan.in_arena, plan.out_arena).expect("layout");
         let region = LoomRegion::new(layout.payload_bytes, ordered);
-        let descriptor = RegionDescriptor::new(1, 0x1_0000, layout.payload_bytes, 0x10_0000, L3L2Q_COUNTER_BYTES);
+        let descriptor = RegionDescriptor::new(
+            1,
+            0x1_0000,
+            layout.payload_bytes,
+            0x10_0000,
+            L3L2Q_COUNTER_BYTES,
+        );
         let input_ring = (layout.input_desc_offset, layout.output_desc_offset);
-        let output_ring = (layout.output_desc_offset, layout.output_desc_offset + plan.depth * L3L2Q_SLOT_BYTES);
+        let output_ring = (
+            layout.output_desc_offset,
+            layout.output_desc_offset + plan.depth * L3L2Q_SLOT_BYTES,
+        );
         let l3_region = region.producing(input_ring.0, input_ring.1, &replayed);
         let region = region.producing(output_ring.0, output_ring.1, &replayed);
-        let mut q = L3Queue::create(l3_region, &descriptor, plan.depth, plan.in_arena, plan.out_arena).expect("queue");
-        let ep = L2Endpoint::with_region(region, q.descriptor(), &q.queue_args(), plan.window, 0).expect("endpoint");
+        let mut q = L3Queue::create(
+            l3_region,
+            &descriptor,
+            plan.depth,
+            plan.in_arena,
+            plan.out_arena,
+        )
+        .expect("queue");
+        let ep = L2Endpoint::with_region(region, q.descriptor(), &q.queue_args(), plan.window, 0)
+            .expect("endpoint");
         let l2 = loom::thread::spawn(move || l2_thread(ep, plan));
         l3_thread(&mut q, plan);
         l2.join().expect("L2 thread");
     });
     let load = |a: &std::sync::atomic::AtomicUsize| a.load(std::sync::atomic::Ordering::Relaxed);
-    Explored { executions: load(&executions), replays: load(&replays), took: started.elapsed() }
+    Explored {
+        executions: load(&executions),
+        replays: load(&replays),
+        took: started.elapsed(),
+    }
 }
 
 fn run(name: &str, plan: Plan) -> Explored {
     let e = explore(plan, true);
-    eprintln!("{name}: {} executions explored in {:?}, {} replayed releases", e.executions, e.took, e.replays);
+    eprintln!(
+        "{name}: {} executions explored in {:?}, {} replayed releases",
+        e.executions, e.took, e.replays
+    );
     e
 }
 
@@ -256,7 +326,18 @@ const NONE: &[u64] = &[];
 #[test]
 fn input_depth_1_slot_reuse() {
     // The second message reuses slot 0 and, wrapping, the first's bytes.
-    run("input depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[40, 40], outputs: NONE, window: 1, bound: None });
+    run(
+        "input depth 1",
+        Plan {
+            depth: 1,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: &[40, 40],
+            outputs: NONE,
+            window: 1,
+            bound: None,
+        },
+    );
 }
 
 #[test]
@@ -264,34 +345,100 @@ fn input_depth_2_release_and_replay() {
     // The third message needs the first's bytes back: the producer refreshes
     // the head and replays the released descriptor (or takes the all-released
     // shortcut, depending on the interleaving), then overwrites them.
-    let e = run("input depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 24, 24], outputs: NONE, window: 1, bound: None });
+    let e = run(
+        "input depth 2",
+        Plan {
+            depth: 2,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: &[24, 24, 24],
+            outputs: NONE,
+            window: 1,
+            bound: None,
+        },
+    );
     assert!(e.replays > 0, "no interleaving replayed a release");
 }
 
 #[test]
 fn input_depth_2_window_2_released_newest_first() {
-    run("input depth 2 window 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 24, 24], outputs: NONE, window: 2, bound: None });
+    run(
+        "input depth 2 window 2",
+        Plan {
+            depth: 2,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: &[24, 24, 24],
+            outputs: NONE,
+            window: 2,
+            bound: None,
+        },
+    );
 }
 
 #[test]
 fn output_depth_1_slot_reuse() {
-    run("output depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: NONE, outputs: &[40, 40], window: 1, bound: None });
+    run(
+        "output depth 1",
+        Plan {
+            depth: 1,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: NONE,
+            outputs: &[40, 40],
+            window: 1,
+            bound: None,
+        },
+    );
 }
 
 #[test]
 fn output_depth_2_release_and_replay() {
-    let e = run("output depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: NONE, outputs: &[24, 24, 24], window: 1, bound: None });
+    let e = run(
+        "output depth 2",
+        Plan {
+            depth: 2,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: NONE,
+            outputs: &[24, 24, 24],
+            window: 1,
+            bound: None,
+        },
+    );
     assert!(e.replays > 0, "no interleaving replayed a release");
 }
 
 #[test]
 fn both_directions_depth_1() {
-    run("both directions depth 1", Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[16, 48], outputs: &[48, 16], window: 1, bound: Some(3) });
+    run(
+        "both directions depth 1",
+        Plan {
+            depth: 1,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: &[16, 48],
+            outputs: &[48, 16],
+            window: 1,
+            bound: Some(3),
+        },
+    );
 }
 
 #[test]
 fn both_directions_depth_2() {
-    let e = run("both directions depth 2", Plan { depth: 2, in_arena: 64, out_arena: 64, inputs: &[24, 0, 40], outputs: &[40, 24, 24], window: 2, bound: Some(3) });
+    let e = run(
+        "both directions depth 2",
+        Plan {
+            depth: 2,
+            in_arena: 64,
+            out_arena: 64,
+            inputs: &[24, 0, 40],
+            outputs: &[40, 24, 24],
+            window: 2,
+            bound: Some(3),
+        },
+    );
     assert!(e.replays > 0, "no interleaving replayed a release");
 }
 
@@ -299,8 +446,24 @@ fn both_directions_depth_2() {
 fn the_harness_catches_relaxed_counters() {
     // Control: with relaxed counter accesses nothing orders the consumer's
     // slot read after the producer's write, and loom must say so.
-    let plan = Plan { depth: 1, in_arena: 64, out_arena: 64, inputs: &[8], outputs: NONE, window: 1, bound: Some(3) };
-    let caught = std::panic::catch_unwind(|| explore(plan, false)).expect_err("loom accepted relaxed counters: the harness would not see a missing ordering");
-    let message = caught.downcast_ref::<String>().map(String::as_str).or_else(|| caught.downcast_ref::<&str>().copied()).unwrap_or("");
-    assert!(message.contains("Causality violation"), "failed for another reason: {message}");
+    let plan = Plan {
+        depth: 1,
+        in_arena: 64,
+        out_arena: 64,
+        inputs: &[8],
+        outputs: NONE,
+        window: 1,
+        bound: Some(3),
+    };
+    let caught = std::panic::catch_unwind(|| explore(plan, false))
+        .expect_err("loom accepted relaxed counters: the harness would not see a missing ordering");
+    let message = caught
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| caught.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    assert!(
+        message.contains("Causality violation"),
+        "failed for another reason: {message}"
+    );
 }

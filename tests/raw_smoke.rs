@@ -11,7 +11,10 @@ fn raw_producer_message_reaches_the_l2_endpoint_in_place() {
     let mut input = RawProducer::input(&region, 0);
     input.send(L3L2Q_OPCODE_DATA, 0, b"hello");
     let msg = l2.try_peek().unwrap();
-    assert_eq!((msg.seq, msg.opcode, msg.payload_nbytes), (1, L3L2Q_OPCODE_DATA, 5));
+    assert_eq!(
+        (msg.seq, msg.opcode, msg.payload_nbytes),
+        (1, L3L2Q_OPCODE_DATA, 5)
+    );
     assert_eq!(l2.payload(&msg), b"hello");
     l2.release(&msg).unwrap();
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_HEAD_OFFSET), 1);
@@ -29,17 +32,26 @@ fn stop_is_acquired_even_when_the_window_is_full() {
     input.publish();
     let first = l2.try_peek().unwrap();
     let second = l2.try_peek().unwrap();
-    assert_eq!(l2.try_peek(), Err(Error::NoProgress), "window of 2 is full and the next input is DATA");
+    assert_eq!(
+        l2.try_peek(),
+        Err(Error::NoProgress),
+        "window of 2 is full and the next input is DATA"
+    );
     l2.release(&first).unwrap();
     let third = l2.try_peek().unwrap();
     assert_eq!(third.seq, 3);
     let mut input = RawProducer::input(&region, 3);
     input.send(L3L2Q_OPCODE_STOP, 0, b"");
-    let stop = l2.try_peek().expect("STOP does not count against the full window");
+    let stop = l2
+        .try_peek()
+        .expect("STOP does not count against the full window");
     assert_eq!(stop.opcode, L3L2Q_OPCODE_STOP);
     assert!(!l2.drained());
     l2.release(&stop).unwrap();
-    assert!(!l2.drained(), "STOP is released physically only after earlier inputs");
+    assert!(
+        !l2.drained(),
+        "STOP is released physically only after earlier inputs"
+    );
     l2.release(&third).unwrap();
     assert!(!l2.drained());
     l2.release(&second).unwrap();

@@ -30,8 +30,8 @@ use l3l2q::ffi::shm::{ShmCreateConfig, ShmHandle, l3l2q_shm_create, l3l2q_shm_fr
 use l3l2q::region::Region;
 use l3l2q::region::shm::{CreateMode, ShmConfig, ShmError, ShmReadOnly, ShmRegion, unique_name};
 use l3l2q::{
-    Error, ErrorKind, L2Endpoint, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR,
-    L3Queue, Status,
+    Error, ErrorKind, L2Endpoint, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET,
+    L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3Queue, Status,
 };
 
 const ROLE: &str = "L3L2Q_SHM_TEST_ROLE";
@@ -45,11 +45,16 @@ const WINDOW: &str = "L3L2Q_SHM_TEST_WINDOW";
 /// the environment) it does nothing.
 #[test]
 fn child_role() {
-    let Ok(role) = std::env::var(ROLE) else { return };
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
     let name = std::env::var(NAME).expect("child needs a shared-memory name");
     let code = match role.as_str() {
         "demo-worker" => {
-            let window = std::env::var(WINDOW).ok().and_then(|w| w.parse().ok()).unwrap_or(4);
+            let window = std::env::var(WINDOW)
+                .ok()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(4);
             match demo::run_worker(&name, window, Duration::from_secs(10)) {
                 Ok(_) => 0,
                 Err(e) => {
@@ -62,7 +67,11 @@ fn child_role() {
         "stale-creator" => stale_creator(&name),
         "inspect" => {
             let args = vec![name, "--slots".to_string(), "8".to_string()];
-            if inspect::run(args) == std::process::ExitCode::SUCCESS { 0 } else { 1 }
+            if inspect::run(args) == std::process::ExitCode::SUCCESS {
+                0
+            } else {
+                1
+            }
         }
         other => {
             eprintln!("unknown role {other}");
@@ -83,8 +92,14 @@ fn abort_worker(name: &str) -> i32 {
     let message = endpoint.peek(10_000_000_000).expect("an input within 10 s");
     let mut forged = message;
     forged.seq += 7;
-    assert_eq!(endpoint.release(&forged), Err(Error::Poisoned(ErrorKind::Ownership)));
-    assert_eq!(endpoint.region().load_counter(L3L2Q_L2_ABORT_FLAG_OFFSET), Ok(1));
+    assert_eq!(
+        endpoint.release(&forged),
+        Err(Error::Poisoned(ErrorKind::Ownership))
+    );
+    assert_eq!(
+        endpoint.region().load_counter(L3L2Q_L2_ABORT_FLAG_OFFSET),
+        Ok(1)
+    );
     println!("poisoned");
     let _ = std::io::stdout().flush();
     // SAFETY: raising SIGKILL on ourselves has no memory-safety implications; it ends the process.
@@ -96,7 +111,8 @@ fn abort_worker(name: &str) -> i32 {
 /// to be killed (at most 20 s).
 fn stale_creator(name: &str) -> i32 {
     let shm = ShmRegion::create(name, &ShmConfig::new(4, 256, 256)).expect("create");
-    shm.store_counter(L3L2Q_L3_ABORT_FLAG_OFFSET, 0xDEAD).unwrap();
+    shm.store_counter(L3L2Q_L3_ABORT_FLAG_OFFSET, 0xDEAD)
+        .unwrap();
     println!("created {}", std::process::id());
     let _ = std::io::stdout().flush();
     std::thread::sleep(Duration::from_secs(20));
@@ -108,13 +124,24 @@ fn stale_creator(name: &str) -> i32 {
 
 fn spawn_child(role: &str, name: &str, window: u64) -> std::io::Result<Child> {
     Command::new(std::env::current_exe()?)
-        .args(["--exact", "child_role", "--nocapture", "--test-threads", "1", "-q"])
+        .args([
+            "--exact",
+            "child_role",
+            "--nocapture",
+            "--test-threads",
+            "1",
+            "-q",
+        ])
         .env(ROLE, role)
         .env(NAME, name)
         .env(WINDOW, window.to_string())
         // Only the roles the parent reads from get a pipe; the others'
         // libtest chatter is discarded.
-        .stdout(if role == "demo-worker" { Stdio::null() } else { Stdio::piped() })
+        .stdout(if role == "demo-worker" {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .spawn()
 }
 
@@ -159,7 +186,8 @@ fn line_starting(child: &mut Child, prefix: &'static str, timeout: Duration) -> 
             }
         }
     });
-    rx.recv_timeout(timeout).unwrap_or_else(|_| panic!("child printed no {prefix:?} line within {timeout:?}"))
+    rx.recv_timeout(timeout)
+        .unwrap_or_else(|_| panic!("child printed no {prefix:?} line within {timeout:?}"))
 }
 
 /// A compiled example next to this test binary (`<target>/<profile>/examples/`), if cargo built it.
@@ -200,30 +228,60 @@ fn demo_runs_end_to_end_in_two_processes() {
     let opts = demo_options(20_000, 4);
     let report = demo::run_host(&opts, &mut spawn_demo_worker).expect("demo run");
     assert_eq!(report.messages, 20_000);
-    assert_eq!(report.input_head, 20_001, "worker released STOP after every input");
-    assert!(report.errors > 0 && report.empty > 0, "mixed traffic: {} ERROR, {} empty", report.errors, report.empty);
-    assert!(report.reordered > 0, "window 4, answered in reverse: answers must arrive out of order");
+    assert_eq!(
+        report.input_head, 20_001,
+        "worker released STOP after every input"
+    );
+    assert!(
+        report.errors > 0 && report.empty > 0,
+        "mixed traffic: {} ERROR, {} empty",
+        report.errors,
+        report.empty
+    );
+    assert!(
+        report.reordered > 0,
+        "window 4, answered in reverse: answers must arrive out of order"
+    );
     assert!(report.latencies_ns.len() > 13_000);
-    assert!(report.ping_latencies_ns.len() > 1_500, "the last 2000 inputs go one at a time");
-    assert!(report.quantile(0.5) <= report.quantile(0.99) && report.quantile(0.99) <= report.quantile(0.999));
+    assert!(
+        report.ping_latencies_ns.len() > 1_500,
+        "the last 2000 inputs go one at a time"
+    );
+    assert!(
+        report.quantile(0.5) <= report.quantile(0.99)
+            && report.quantile(0.99) <= report.quantile(0.999)
+    );
     assert!(report.output_bytes > report.input_bytes);
-    assert!(matches!(ShmRegion::open(&report.name), Err(ShmError::NotFound { .. })), "creator unlinked the name");
+    assert!(
+        matches!(
+            ShmRegion::open(&report.name),
+            Err(ShmError::NotFound { .. })
+        ),
+        "creator unlinked the name"
+    );
 
     // Window 1: nothing can be reordered.
-    let report = demo::run_host(&demo_options(2_000, 1), &mut spawn_demo_worker).expect("demo run, window 1");
+    let report = demo::run_host(&demo_options(2_000, 1), &mut spawn_demo_worker)
+        .expect("demo run, window 1");
     assert_eq!(report.reordered, 0);
 
     // The compiled example itself, when cargo built it (a full `cargo test` does).
     match compiled_example("demo") {
         Some(path) => {
             let child = Command::new(&path)
-                .args(["--count", "5000", "--size", "300", "--depth", "16", "--arena", "4096", "--window", "3", "--quiet"])
+                .args([
+                    "--count", "5000", "--size", "300", "--depth", "16", "--arena", "4096",
+                    "--window", "3", "--quiet",
+                ])
                 .stdout(Stdio::piped())
                 .spawn()
                 .expect("run the demo example");
             let (status, out) = output_bounded(child, Duration::from_secs(20));
             assert!(status.success(), "demo example failed: {status}\n{out}");
-            assert!(out.contains("5000 sent, 5000 answered exactly once"), "{out}");
+            assert!(
+                out.contains("5000 sent, 5000 answered exactly once"),
+                "{out}"
+            );
             assert!(out.contains("exited 0"), "{out}");
             let child = Command::new(&path)
                 .args(["--window", "64", "--depth", "16"])
@@ -232,14 +290,33 @@ fn demo_runs_end_to_end_in_two_processes() {
                 .spawn()
                 .expect("run the demo example");
             let (status, err) = output_bounded_err(child, Duration::from_secs(5));
-            assert_eq!(status.code(), Some(2), "bad flags are rejected before anything starts: {err}");
+            assert_eq!(
+                status.code(),
+                Some(2),
+                "bad flags are rejected before anything starts: {err}"
+            );
             assert!(err.contains("--window"), "{err}");
         }
-        None => eprintln!("compiled demo example not found next to the test binary; ran its code in-process only"),
+        None => eprintln!(
+            "compiled demo example not found next to the test binary; ran its code in-process only"
+        ),
     }
     assert!(demo::parse_args(["--count".to_string()]).is_err());
-    assert!(demo::parse_args(["--size".into(), "4096".into(), "--arena".into(), "4096".into()]).is_err(), "answer would not fit");
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        demo::parse_args([
+            "--size".into(),
+            "4096".into(),
+            "--arena".into(),
+            "4096".into()
+        ])
+        .is_err(),
+        "answer would not fit"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 fn output_bounded_err(mut child: Child, timeout: Duration) -> (ExitStatus, String) {
@@ -265,13 +342,23 @@ fn send(queue: &mut L3Queue<ShmRegion>, id: u64, size: usize, buf: &mut [u8]) ->
 
 /// Asserts a blocking call returned `expected` no earlier than its timeout
 /// and not much later; returns how long it took.
-fn timed<T: std::fmt::Debug>(timeout: Duration, expected: Error, call: impl FnOnce(u64) -> Result<T, Error>) -> Duration {
+fn timed<T: std::fmt::Debug>(
+    timeout: Duration,
+    expected: Error,
+    call: impl FnOnce(u64) -> Result<T, Error>,
+) -> Duration {
     let start = Instant::now();
     let result = call(timeout.as_nanos() as u64);
     let took = start.elapsed();
     assert_eq!(result.unwrap_err(), expected);
-    assert!(took >= timeout, "returned after {took:?}, before its {timeout:?} timeout");
-    assert!(took < timeout + Duration::from_secs(2), "returned after {took:?} for a {timeout:?} timeout");
+    assert!(
+        took >= timeout,
+        "returned after {took:?}, before its {timeout:?} timeout"
+    );
+    assert!(
+        took < timeout + Duration::from_secs(2),
+        "returned after {took:?} for a {timeout:?} timeout"
+    );
     took
 }
 
@@ -290,7 +377,10 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     let (mut sent, mut answered) = (0u64, 0u64);
     let deadline = Instant::now() + Duration::from_secs(15);
     while answered < 200 {
-        assert!(Instant::now() < deadline, "worker made no progress: sent {sent}, answered {answered}");
+        assert!(
+            Instant::now() < deadline,
+            "worker made no progress: sent {sent}, answered {answered}"
+        );
         while send(&mut queue, sent, size, &mut buf).is_ok() {
             sent += 1;
         }
@@ -315,10 +405,17 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     // The message that did not fit still does not: the input side is full.
     let (opcode, len) = demo::plan(sent, size);
     demo::fill_input(sent, 1, &mut buf[..len]);
-    let took_enqueue = timed(timeout, Error::Timeout, |ns| queue.enqueue(opcode, &buf[..len], ns));
+    let took_enqueue = timed(timeout, Error::Timeout, |ns| {
+        queue.enqueue(opcode, &buf[..len], ns)
+    });
     assert!(!queue.peer_aborted());
-    assert!(queue.error().is_none(), "a dead peer is not a protocol breach");
-    eprintln!("killed L2: peek timed out after {took_peek:?}, enqueue after {took_enqueue:?} (timeout {timeout:?})");
+    assert!(
+        queue.error().is_none(),
+        "a dead peer is not a protocol breach"
+    );
+    eprintln!(
+        "killed L2: peek timed out after {took_peek:?}, enqueue after {took_enqueue:?} (timeout {timeout:?})"
+    );
     drop(queue);
 
     // 2. The worker poisons itself (abort flag set), then dies.
@@ -333,15 +430,28 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     assert!(queue.peer_aborted());
     let took_peek = timed(timeout, Error::RemoteAborted, |ns| queue.peek(ns));
     while queue.try_enqueue(L3L2Q_OPCODE_DATA, b"x").is_ok() {}
-    let took_enqueue = timed(timeout, Error::RemoteAborted, |ns| queue.enqueue(L3L2Q_OPCODE_DATA, b"x", ns));
-    assert_eq!(queue.region().load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET), Ok(0), "observing the peer's abort does not set ours");
-    eprintln!("aborted L2: peek reported REMOTE_ABORTED after {took_peek:?}, enqueue after {took_enqueue:?}");
+    let took_enqueue = timed(timeout, Error::RemoteAborted, |ns| {
+        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", ns)
+    });
+    assert_eq!(
+        queue.region().load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET),
+        Ok(0),
+        "observing the peer's abort does not set ours"
+    );
+    eprintln!(
+        "aborted L2: peek reported REMOTE_ABORTED after {took_peek:?}, enqueue after {took_enqueue:?}"
+    );
     drop(queue);
 
     // 3. A restarted worker on a fresh region works.
-    let report = demo::run_host(&demo_options(3_000, 4), &mut spawn_demo_worker).expect("fresh region after the crash");
+    let report = demo::run_host(&demo_options(3_000, 4), &mut spawn_demo_worker)
+        .expect("fresh region after the crash");
     assert_eq!(report.input_head, 3_001);
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -359,7 +469,10 @@ fn a_crashed_creator_leaves_a_stale_name_that_is_refused_then_reclaimed() {
     // Not reaped yet: a zombie already counts as gone.
     let deadline = Instant::now() + Duration::from_secs(5);
     while ShmReadOnly::open(&name).unwrap().creator_alive() != Some(false) {
-        assert!(Instant::now() < deadline, "killed creator still looks alive");
+        assert!(
+            Instant::now() < deadline,
+            "killed creator still looks alive"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     wait_bounded(&mut creator, Duration::from_secs(5));
@@ -367,9 +480,19 @@ fn a_crashed_creator_leaves_a_stale_name_that_is_refused_then_reclaimed() {
     // The name survived the crash and is never silently shared.
     let config = ShmConfig::new(4, 256, 256);
     let err = ShmRegion::create(&name, &config).unwrap_err();
-    assert_eq!(err, ShmError::AlreadyExists { name: name.clone(), creator_pid: Some(pid), creator_alive: Some(false) });
+    assert_eq!(
+        err,
+        ShmError::AlreadyExists {
+            name: name.clone(),
+            creator_pid: Some(pid),
+            creator_alive: Some(false)
+        }
+    );
     let text = err.to_string();
-    assert!(text.contains(&name) && text.contains("stale") && text.contains(&pid.to_string()), "{text}");
+    assert!(
+        text.contains(&name) && text.contains("stale") && text.contains(&pid.to_string()),
+        "{text}"
+    );
     assert_eq!(err.status(), Status::Exists);
     let view = ShmReadOnly::open(&name).expect("a stale object is still inspectable");
     assert_eq!(view.creator_alive(), Some(false));
@@ -378,26 +501,80 @@ fn a_crashed_creator_leaves_a_stale_name_that_is_refused_then_reclaimed() {
 
     // The C API refuses it too, unless asked to reclaim.
     let c_name = std::ffi::CString::new(name.clone()).unwrap();
-    let c_config = ShmCreateConfig { depth: 4, input_arena_bytes: 256, output_arena_bytes: 256, region_id: 0, reclaim_stale: false };
+    let c_config = ShmCreateConfig {
+        depth: 4,
+        input_arena_bytes: 256,
+        output_arena_bytes: 256,
+        region_id: 0,
+        reclaim_stale: false,
+    };
     let mut handle: *mut ShmHandle = std::ptr::null_mut();
     // SAFETY: valid pointers; the out-pointers are locals.
-    let status = unsafe { l3l2q_shm_create(c_name.as_ptr(), &c_config, &mut handle, std::ptr::null_mut(), std::ptr::null_mut()) };
+    let status = unsafe {
+        l3l2q_shm_create(
+            c_name.as_ptr(),
+            &c_config,
+            &mut handle,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(status, Status::Exists);
     assert!(handle.is_null());
 
     // Explicit reclaim: a fresh object (the scribbled counter is gone).
-    let reclaimed = ShmRegion::create(&name, &ShmConfig { mode: CreateMode::ReclaimStale, ..config }).expect("reclaim");
-    assert_eq!(reclaimed.header().creator_pid, u64::from(std::process::id()));
+    let reclaimed = ShmRegion::create(
+        &name,
+        &ShmConfig {
+            mode: CreateMode::ReclaimStale,
+            ..config
+        },
+    )
+    .expect("reclaim");
+    assert_eq!(
+        reclaimed.header().creator_pid,
+        u64::from(std::process::id())
+    );
     assert_eq!(reclaimed.load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET), Ok(0));
     // Our own live object is not stale: reclaim refuses it, through both APIs.
-    let again = ShmRegion::create(&name, &ShmConfig { mode: CreateMode::ReclaimStale, ..config }).unwrap_err();
-    assert!(matches!(again, ShmError::AlreadyExists { creator_alive: Some(true), .. }), "{again:?}");
-    let c_reclaim = ShmCreateConfig { reclaim_stale: true, ..c_config };
+    let again = ShmRegion::create(
+        &name,
+        &ShmConfig {
+            mode: CreateMode::ReclaimStale,
+            ..config
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            again,
+            ShmError::AlreadyExists {
+                creator_alive: Some(true),
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+    let c_reclaim = ShmCreateConfig {
+        reclaim_stale: true,
+        ..c_config
+    };
     // SAFETY: as above.
-    let status = unsafe { l3l2q_shm_create(c_name.as_ptr(), &c_reclaim, &mut handle, std::ptr::null_mut(), std::ptr::null_mut()) };
+    let status = unsafe {
+        l3l2q_shm_create(
+            c_name.as_ptr(),
+            &c_reclaim,
+            &mut handle,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(status, Status::Exists);
     drop(reclaimed);
-    assert!(matches!(ShmRegion::open(&name), Err(ShmError::NotFound { .. })));
+    assert!(matches!(
+        ShmRegion::open(&name),
+        Err(ShmError::NotFound { .. })
+    ));
 
     // Through the C API, reclaim of a stale name succeeds and free unlinks it.
     let mut creator = spawn_child("stale-creator", &name, 1).expect("spawn creator");
@@ -405,12 +582,27 @@ fn a_crashed_creator_leaves_a_stale_name_that_is_refused_then_reclaimed() {
     creator.kill().expect("SIGKILL the creator");
     wait_bounded(&mut creator, Duration::from_secs(5));
     // SAFETY: as above.
-    let status = unsafe { l3l2q_shm_create(c_name.as_ptr(), &c_reclaim, &mut handle, std::ptr::null_mut(), std::ptr::null_mut()) };
+    let status = unsafe {
+        l3l2q_shm_create(
+            c_name.as_ptr(),
+            &c_reclaim,
+            &mut handle,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
     assert_eq!(status, Status::Ok);
     // SAFETY: `handle` is the live handle just created.
     assert_eq!(unsafe { l3l2q_shm_free(&mut handle) }, Status::Ok);
-    assert!(matches!(ShmRegion::open(&name), Err(ShmError::NotFound { .. })));
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(matches!(
+        ShmRegion::open(&name),
+        Err(ShmError::NotFound { .. })
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -437,7 +629,8 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     let mut l2 = L2Endpoint::with_region(shm, &descriptor, &args, 4, 0).unwrap();
     let first = l2.try_peek().unwrap();
     let _second = l2.try_peek().unwrap();
-    l2.try_send(L3L2Q_OPCODE_DATA, b"answer to the first").unwrap();
+    l2.try_send(L3L2Q_OPCODE_DATA, b"answer to the first")
+        .unwrap();
     l2.release(&first).unwrap();
 
     let file = PathBuf::from("/dev/shm").join(&name[1..]);
@@ -468,9 +661,16 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
 
     // The compiled tool, when cargo built it.
     if let Some(path) = compiled_example("inspect") {
-        let child = Command::new(path).arg(&name).stdout(Stdio::piped()).spawn().expect("run inspect example");
+        let child = Command::new(path)
+            .arg(&name)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run inspect example");
         let (status, text) = output_bounded(child, Duration::from_secs(10));
-        assert!(status.success() && text.contains("input_desc_tail  @0   written by L3: 5"), "{status}\n{text}");
+        assert!(
+            status.success() && text.contains("input_desc_tail  @0   written by L3: 5"),
+            "{status}\n{text}"
+        );
     }
 
     // Hostile contents: impossible input counters, a garbage output slot.
@@ -499,7 +699,11 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     drop(created);
     drop(l2);
     drop(queue);
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 /// Payload offset of output slot `index`.

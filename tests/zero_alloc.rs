@@ -76,7 +76,16 @@ struct Memory {
 
 fn map_shared(bytes: usize) -> *mut u8 {
     // SAFETY: an anonymous shared mapping of a fresh range; no existing memory is affected.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0) };
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
     assert_ne!(p, libc::MAP_FAILED, "mmap failed");
     p.cast()
 }
@@ -87,11 +96,21 @@ unsafe impl Sync for Memory {}
 impl Memory {
     fn new(depth: u64, input_arena: u64, output_arena: u64) -> Memory {
         let layout = Layout::compute(depth, input_arena, output_arena).unwrap();
-        Memory { payload: map_shared(layout.payload_bytes as usize), counters: map_shared(L3L2Q_COUNTER_BYTES as usize), layout }
+        Memory {
+            payload: map_shared(layout.payload_bytes as usize),
+            counters: map_shared(L3L2Q_COUNTER_BYTES as usize),
+            layout,
+        }
     }
 
     fn descriptor(&self) -> RegionDescriptor {
-        RegionDescriptor::new(3, self.payload as u64, self.layout.payload_bytes, self.counters as u64, L3L2Q_COUNTER_BYTES)
+        RegionDescriptor::new(
+            3,
+            self.payload as u64,
+            self.layout.payload_bytes,
+            self.counters as u64,
+            L3L2Q_COUNTER_BYTES,
+        )
     }
 
     /// An L3 queue and an L2 endpoint (window `window`) over this memory.
@@ -99,7 +118,14 @@ impl Memory {
         let descriptor = self.descriptor();
         // SAFETY: the memory outlives the queue and endpoint (every test drops them first).
         let region = unsafe { MappedRegion::from_descriptor(&descriptor) }.unwrap();
-        let l3 = L3Queue::create(region, &descriptor, self.layout.depth, self.layout.input_arena_bytes, self.layout.output_arena_bytes).unwrap();
+        let l3 = L3Queue::create(
+            region,
+            &descriptor,
+            self.layout.depth,
+            self.layout.input_arena_bytes,
+            self.layout.output_arena_bytes,
+        )
+        .unwrap();
         // SAFETY: as above.
         let l2 = unsafe { L2Endpoint::from_task_scalars(&l3.task_scalars(), window) }.unwrap();
         (l3, l2)
@@ -121,13 +147,23 @@ const BATCH: usize = 8;
 /// One round of every message operation of both ends, in one thread:
 /// single and batch forms, copy and zero-copy, plus the no-progress
 /// answers of an empty queue and a full window.
-fn one_round(l3: &mut L3Queue<MappedRegion>, l2: &mut L2Endpoint, round: u64, src: &[u8], dst: &mut [u8], out: &mut [Message; BATCH]) {
+fn one_round(
+    l3: &mut L3Queue<MappedRegion>,
+    l2: &mut L2Endpoint,
+    round: u64,
+    src: &[u8],
+    dst: &mut [u8],
+    out: &mut [Message; BATCH],
+) {
     let n = (round % 200) as usize + 1;
     let payload = &src[..n];
 
     // L3 input: copy, batch copy, zero-copy commit, deferred commit + flush.
     l3.try_enqueue(L3L2Q_OPCODE_DATA, payload).unwrap();
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, [payload, &src[..3], &[]]), Ok(3));
+    assert_eq!(
+        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, [payload, &src[..3], &[]]),
+        Ok(3)
+    );
     let r = l3.try_reserve(n as u64).unwrap();
     l3.write_reserved(&r, 0, payload).unwrap();
     l3.commit(&r, L3L2Q_OPCODE_ERROR, n as u64).unwrap();
@@ -135,7 +171,8 @@ fn one_round(l3: &mut L3Queue<MappedRegion>, l2: &mut L2Endpoint, round: u64, sr
     l3.write_reserved(&r, 0, &round.to_le_bytes()).unwrap();
     l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 8).unwrap();
     l3.flush().unwrap();
-    l3.enqueue(L3L2Q_OPCODE_DATA, payload, 1_000_000_000).unwrap();
+    l3.enqueue(L3L2Q_OPCODE_DATA, payload, 1_000_000_000)
+        .unwrap();
 
     // L2 input: single peek/payload/release, batch peek/release, then consume.
     let m = l2.try_peek().unwrap();
@@ -147,7 +184,10 @@ fn one_round(l3: &mut L3Queue<MappedRegion>, l2: &mut L2Endpoint, round: u64, sr
         std::hint::black_box(l2.payload(m));
     }
     l2.release_batch(&out[..k]).unwrap();
-    assert_eq!(l2.try_consume(8, |_, payload| _ = std::hint::black_box(payload)), Ok(3));
+    assert_eq!(
+        l2.try_consume(8, |_, payload| _ = std::hint::black_box(payload)),
+        Ok(3)
+    );
     assert_eq!(l2.try_peek(), Err(Error::NoProgress));
     assert_eq!(l2.try_peek_batch(out), Err(Error::NoProgress));
 
@@ -160,7 +200,10 @@ fn one_round(l3: &mut L3Queue<MappedRegion>, l2: &mut L2Endpoint, round: u64, sr
     l2.publish_deferred(&r, L3L2Q_OPCODE_DATA, 4).unwrap();
     l2.flush().unwrap();
     l2.try_send(L3L2Q_OPCODE_ERROR, payload).unwrap();
-    assert_eq!(l2.try_send_batch(L3L2Q_OPCODE_DATA, [payload, payload]), Ok(2));
+    assert_eq!(
+        l2.try_send_batch(L3L2Q_OPCODE_DATA, [payload, payload]),
+        Ok(2)
+    );
 
     // L3 output: peek/read_into/release, dequeue, batch peek/release.
     let m = l3.try_peek().unwrap();
@@ -197,7 +240,10 @@ fn no_allocation_per_message_on_either_end() {
             one_round(&mut l3, &mut l2, round, &src, &mut dst, &mut out);
         }
     });
-    assert_eq!(allocated, 0, "message operations allocated {allocated} times in 5000 rounds");
+    assert_eq!(
+        allocated, 0,
+        "message operations allocated {allocated} times in 5000 rounds"
+    );
     assert!(l3.error().is_none() && l2.error().is_none());
 }
 
@@ -252,7 +298,8 @@ fn no_allocation_per_message_with_the_ends_on_two_threads() {
         let allocated = count(|| {
             while sent < N {
                 let result = if sent % 3 == 0 {
-                    l3.try_enqueue(L3L2Q_OPCODE_DATA, &sent.to_le_bytes()).map(|()| 1)
+                    l3.try_enqueue(L3L2Q_OPCODE_DATA, &sent.to_le_bytes())
+                        .map(|()| 1)
                 } else {
                     let k = (BATCH as u64).min(N - sent) as usize;
                     for (j, b) in buf[..k].iter_mut().enumerate() {
@@ -275,7 +322,9 @@ fn no_allocation_per_message_with_the_ends_on_two_threads() {
 /// Whether the clock the blocking calls read is served by the vDSO here
 /// (then reading it is no system call).
 fn vdso_clock() -> bool {
-    let source = std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource").unwrap_or_default();
+    let source =
+        std::fs::read_to_string("/sys/devices/system/clocksource/clocksource0/current_clocksource")
+            .unwrap_or_default();
     matches!(source.trim(), "tsc" | "kvm-clock" | "arch_sys_counter")
 }
 
@@ -293,17 +342,44 @@ fn forbid_system_calls() -> bool {
     const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
     let filter = [
         // Load seccomp_data.nr (offset 0).
-        libc::sock_filter { code: BPF_LD_W_ABS, jt: 0, jf: 0, k: 0 },
-        libc::sock_filter { code: BPF_JMP_JEQ_K, jt: 0, jf: 1, k: libc::SYS_exit as u32 },
-        libc::sock_filter { code: BPF_RET_K, jt: 0, jf: 0, k: SECCOMP_RET_ALLOW },
-        libc::sock_filter { code: BPF_RET_K, jt: 0, jf: 0, k: SECCOMP_RET_KILL_PROCESS },
+        libc::sock_filter {
+            code: BPF_LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        },
+        libc::sock_filter {
+            code: BPF_JMP_JEQ_K,
+            jt: 0,
+            jf: 1,
+            k: libc::SYS_exit as u32,
+        },
+        libc::sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_ALLOW,
+        },
+        libc::sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: SECCOMP_RET_KILL_PROCESS,
+        },
     ];
-    let program = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr().cast_mut() };
+    let program = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr().cast_mut(),
+    };
     // SAFETY: both prctl calls only change this process's own privileges and filter; `program` points at a
     // valid filter for the duration of the call (the kernel copies it).
     unsafe {
         libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
-            && libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER as libc::c_ulong, &program as *const libc::sock_fprog) == 0
+            && libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+                &program as *const libc::sock_fprog,
+            ) == 0
     }
 }
 
@@ -337,11 +413,14 @@ fn the_l2_path_makes_no_system_call() {
             }
             ok &= l2.release_batch(&out[..k]).is_ok();
             let mut lengths_ok = true;
-            ok &= l2.try_consume(2, |_, payload| lengths_ok &= payload.len() == 8) == Ok(2) && lengths_ok;
+            ok &= l2.try_consume(2, |_, payload| lengths_ok &= payload.len() == 8) == Ok(2)
+                && lengths_ok;
             ok &= l2.try_send(L3L2Q_OPCODE_DATA, b"result").is_ok();
             let r = l2.try_reserve(5);
             ok &= r.is_ok_and(|r| l2.publish_deferred(&r, L3L2Q_OPCODE_DATA, 5).is_ok());
-            ok &= l2.try_send_batch(L3L2Q_OPCODE_DATA, [b"a".as_slice(), b"b"]).is_ok();
+            ok &= l2
+                .try_send_batch(L3L2Q_OPCODE_DATA, [b"a".as_slice(), b"b"])
+                .is_ok();
             ok &= l2.flush().is_ok();
         }
         ok &= l2.try_peek() == Err(Error::NoProgress);
@@ -356,10 +435,18 @@ fn the_l2_path_makes_no_system_call() {
     let mut status = 0;
     // SAFETY: waiting for our own child.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    assert!(!libc::WIFSIGNALED(status), "the L2 path made a system call (killed by signal {})", libc::WTERMSIG(status));
+    assert!(
+        !libc::WIFSIGNALED(status),
+        "the L2 path made a system call (killed by signal {})",
+        libc::WTERMSIG(status)
+    );
     assert!(libc::WIFEXITED(status));
     assert_ne!(libc::WEXITSTATUS(status), 3, "seccomp filter unavailable");
-    assert_eq!(libc::WEXITSTATUS(status), 0, "an L2 operation in the child failed");
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "an L2 operation in the child failed"
+    );
     // The child's outputs are in shared memory: 3 rounds of 4 messages reached L3.
     let mut got = 0;
     let mut dst = [0u8; 16];
@@ -388,5 +475,8 @@ fn the_filter_catches_a_system_call() {
     let mut status = 0;
     // SAFETY: waiting for our own child.
     assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-    assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS, "status {status:#x}");
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSYS,
+        "status {status:#x}"
+    );
 }

@@ -181,19 +181,36 @@ pub struct Ours {
 impl Ours {
     pub fn new(depth: u64, input_arena: u64, output_arena: u64, window: u64) -> Ours {
         let layout = Layout::compute(depth, input_arena, output_arena).unwrap();
-        Ours { payload: Buffer::new(layout.payload_bytes as usize), counters: Buffer::new(L3L2Q_COUNTER_BYTES as usize), layout, window }
+        Ours {
+            payload: Buffer::new(layout.payload_bytes as usize),
+            counters: Buffer::new(L3L2Q_COUNTER_BYTES as usize),
+            layout,
+            window,
+        }
     }
 
     /// Stores the input ring's head as a consumer would after releasing
     /// `count` messages: lets the producer side be counted alone.
     pub fn release_input_to(&self, count: u64) {
         // SAFETY: the counter range is live for `self`'s lifetime; the head counter is 4-byte aligned (line 1).
-        let head = unsafe { &*(self.counters.ptr().add(L3L2Q_INPUT_DESC_HEAD_OFFSET as usize) as *const std::sync::atomic::AtomicU32) };
+        let head = unsafe {
+            &*(self
+                .counters
+                .ptr()
+                .add(L3L2Q_INPUT_DESC_HEAD_OFFSET as usize)
+                as *const std::sync::atomic::AtomicU32)
+        };
         head.store(count as u32, Ordering::Release);
     }
 
     fn descriptor(&self) -> RegionDescriptor {
-        RegionDescriptor::new(1, self.payload.addr(), self.layout.payload_bytes, self.counters.addr(), L3L2Q_COUNTER_BYTES)
+        RegionDescriptor::new(
+            1,
+            self.payload.addr(),
+            self.layout.payload_bytes,
+            self.counters.addr(),
+            L3L2Q_COUNTER_BYTES,
+        )
     }
 
     /// A fresh L3 queue (counters zeroed) and L2 endpoint over the region.
@@ -201,7 +218,14 @@ impl Ours {
         let descriptor = self.descriptor();
         // SAFETY: the buffers outlive the queue and endpoint: both are dropped inside every run.
         let region = unsafe { MappedRegion::from_descriptor(&descriptor) }.unwrap();
-        let l3 = L3Queue::create(region, &descriptor, self.layout.depth, self.layout.input_arena_bytes, self.layout.output_arena_bytes).unwrap();
+        let l3 = L3Queue::create(
+            region,
+            &descriptor,
+            self.layout.depth,
+            self.layout.input_arena_bytes,
+            self.layout.output_arena_bytes,
+        )
+        .unwrap();
         // SAFETY: as above.
         let l2 = unsafe { L2Endpoint::from_task_scalars(&l3.task_scalars(), self.window) }.unwrap();
         (l3, l2)
@@ -214,7 +238,11 @@ impl Ours {
         let (mut l3, mut l2) = self.pair();
         let src = vec![0x5au8; size];
         two_threads(
-            || repeat_until(n, "enqueue", || l3.try_enqueue(L3L2Q_OPCODE_DATA, &src).map(|()| 1)),
+            || {
+                repeat_until(n, "enqueue", || {
+                    l3.try_enqueue(L3L2Q_OPCODE_DATA, &src).map(|()| 1)
+                })
+            },
             || {
                 let mut acc = 0u64;
                 repeat_until(n, "peek", || {
@@ -316,12 +344,16 @@ impl Ours {
                             Err(e) => panic!("peek: {e:?}"),
                         }
                     };
-                    let r = l2.try_reserve(m.payload_nbytes).expect("output has room: one message in flight");
+                    let r = l2
+                        .try_reserve(m.payload_nbytes)
+                        .expect("output has room: one message in flight");
                     let len = m.payload_nbytes;
                     let (input, output) = (l2.payload(&m).as_ptr(), l2.reserved_mut(&r));
                     // SAFETY: `input` points at the held input's `len` bytes, in the input arena, disjoint from
                     // the output reservation; the message stays held until the release below.
-                    output.copy_from_slice(unsafe { std::slice::from_raw_parts(input, len as usize) });
+                    output.copy_from_slice(unsafe {
+                        std::slice::from_raw_parts(input, len as usize)
+                    });
                     l2.publish(&r, L3L2Q_OPCODE_DATA, len).unwrap();
                     l2.release(&m).unwrap();
                 }
@@ -396,7 +428,9 @@ pub fn push_frame(tx: &mut rtrb::Producer<u8>, payload: &[u8]) -> bool {
 #[inline]
 pub fn push_frame_parts(tx: &mut rtrb::Producer<u8>, a: &[u8], b: &[u8]) -> bool {
     let len = a.len() + b.len();
-    let Ok(mut chunk) = tx.write_chunk_uninit(4 + len) else { return false };
+    let Ok(mut chunk) = tx.write_chunk_uninit(4 + len) else {
+        return false;
+    };
     scatter(&mut chunk, &[&(len as u32).to_le_bytes(), a, b]);
     // SAFETY: scatter initialised all 4 + len slots of the chunk.
     unsafe { chunk.commit_all() };
@@ -418,7 +452,11 @@ pub fn pop_frame<T>(rx: &mut rtrb::Consumer<u8>, f: impl FnOnce(&[u8], &[u8]) ->
     };
     let chunk = rx.read_chunk(4 + len).ok()?;
     let (a, b) = chunk.as_slices();
-    let out = if a.len() >= 4 { f(&a[4..], b) } else { f(&b[4 - a.len()..], &[]) };
+    let out = if a.len() >= 4 {
+        f(&a[4..], b)
+    } else {
+        f(&b[4 - a.len()..], &[])
+    };
     chunk.commit_all();
     Some(out)
 }
@@ -500,7 +538,9 @@ pub fn rtrb_framed_batched(ring_bytes: usize, size: usize, n: u64, batch: usize)
         || {
             let mut sent = 0;
             while sent < n {
-                let k = (batch as u64).min(n - sent).min((tx.slots() / frame.len()) as u64) as usize;
+                let k = (batch as u64)
+                    .min(n - sent)
+                    .min((tx.slots() / frame.len()) as u64) as usize;
                 if k == 0 {
                     std::hint::spin_loop();
                     continue;
@@ -530,11 +570,18 @@ pub fn rtrb_framed_batched(ring_bytes: usize, size: usize, n: u64, batch: usize)
             while got < n {
                 let avail = rx.slots();
                 let mut off = 0;
-                let Ok(chunk) = rx.read_chunk(avail) else { unreachable!() };
+                let Ok(chunk) = rx.read_chunk(avail) else {
+                    unreachable!()
+                };
                 let (a, b) = chunk.as_slices();
                 let byte = |i: usize| if i < a.len() { a[i] } else { b[i - a.len()] };
                 while off + 4 <= avail {
-                    let len = u32::from_le_bytes([byte(off), byte(off + 1), byte(off + 2), byte(off + 3)]) as usize;
+                    let len = u32::from_le_bytes([
+                        byte(off),
+                        byte(off + 1),
+                        byte(off + 2),
+                        byte(off + 3),
+                    ]) as usize;
                     if off + 4 + len > avail {
                         break;
                     }
@@ -571,7 +618,10 @@ pub fn rtrb_round_trip(ring_bytes: usize, size: usize, n: u64) -> Duration {
         || {
             let mut dst = vec![0u8; size];
             for _ in 0..n {
-                assert!(push_frame(&mut tx, &src), "one message in flight always fits");
+                assert!(
+                    push_frame(&mut tx, &src),
+                    "one message in flight always fits"
+                );
                 loop {
                     let done = pop_frame(&mut rx, |a, b| {
                         dst[..a.len()].copy_from_slice(a);
@@ -739,7 +789,13 @@ pub fn floor_wire(ring_bytes: usize, size: usize, n: u64, batch: u64) -> Duratio
 /// would cost a cycle each; what they cost here is what every store on
 /// a hot path costs in a two-core stream, where stores retire in order
 /// behind the ones waiting for a line the other core holds.
-pub fn floor_wire_with_stores(ring_bytes: usize, size: usize, n: u64, batch: u64, extra_stores: usize) -> Duration {
+pub fn floor_wire_with_stores(
+    ring_bytes: usize,
+    size: usize,
+    n: u64,
+    batch: u64,
+    extra_stores: usize,
+) -> Duration {
     let depth = (ring_bytes / size.max(64)).next_power_of_two() as u64;
     let slots = Buffer::new(depth as usize * 32);
     let arena = Buffer::new(ring_bytes);
@@ -768,7 +824,11 @@ pub fn floor_wire_with_stores(ring_bytes: usize, size: usize, n: u64, batch: u64
                     let slot = (slots_base + ((j & (depth - 1)) as usize) * 32) as *mut u64;
                     // SAFETY: slot j and its arena bytes are free (head covers their previous use) and inside the buffers.
                     unsafe {
-                        std::ptr::copy_nonoverlapping(src.as_ptr(), (arena_base + at) as *mut u8, size);
+                        std::ptr::copy_nonoverlapping(
+                            src.as_ptr(),
+                            (arena_base + at) as *mut u8,
+                            size,
+                        );
                         slot.add(1).write_volatile(1);
                         slot.add(2).write_volatile(at as u64);
                         slot.add(3).write_volatile(size as u64);
@@ -776,7 +836,12 @@ pub fn floor_wire_with_stores(ring_bytes: usize, size: usize, n: u64, batch: u64
                     }
                     for q in 0..extra_stores {
                         // SAFETY: inside the local array (index taken modulo its length).
-                        unsafe { private.as_mut_ptr().add((q + j as usize * 8) % private.len()).write_volatile(j) };
+                        unsafe {
+                            private
+                                .as_mut_ptr()
+                                .add((q + j as usize * 8) % private.len())
+                                .write_volatile(j)
+                        };
                     }
                 }
                 i += k;
@@ -799,10 +864,21 @@ pub fn floor_wire_with_stores(ring_bytes: usize, size: usize, n: u64, batch: u64
                 for j in got..end {
                     let slot = (slots_base + ((j & (depth - 1)) as usize) * 32) as *const u64;
                     // SAFETY: the tail covers slot j, so the producer finished it; inside the buffers.
-                    let (seq, at, len) = unsafe { (slot.read_volatile(), slot.add(2).read_volatile(), slot.add(3).read_volatile()) };
+                    let (seq, at, len) = unsafe {
+                        (
+                            slot.read_volatile(),
+                            slot.add(2).read_volatile(),
+                            slot.add(3).read_volatile(),
+                        )
+                    };
                     assert!(seq == j + 1 && at as usize + len as usize <= ring_bytes);
                     // SAFETY: checked inside the arena just above; the producer does not reuse it before the head passes j.
-                    acc = acc.wrapping_add(touch(unsafe { std::slice::from_raw_parts((arena_base + at as usize) as *const u8, len as usize) }));
+                    acc = acc.wrapping_add(touch(unsafe {
+                        std::slice::from_raw_parts(
+                            (arena_base + at as usize) as *const u8,
+                            len as usize,
+                        )
+                    }));
                 }
                 got = end;
                 head.0.store(got, Ordering::Release);

@@ -3,7 +3,9 @@
 
 use core::ffi::c_char;
 
-use super::{arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, check, ffi_boundary, write_optional};
+use super::{
+    arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, check, ffi_boundary, write_optional,
+};
 use crate::abi::*;
 use crate::error::{ErrorInfo, Status};
 use crate::layout::{Violation, pack_magic_version, unpack_magic_version, validate_queue};
@@ -96,7 +98,9 @@ fn status_from_code(code: i32) -> Option<Status> {
 /// other integer. Never returns null.
 #[unsafe(no_mangle)]
 pub extern "C" fn l3l2q_status_str(status: i32) -> *const c_char {
-    let text = std::panic::catch_unwind(|| status_from_code(status).map_or("unknown status\0", Status::describe));
+    let text = std::panic::catch_unwind(|| {
+        status_from_code(status).map_or("unknown status\0", Status::describe)
+    });
     text.unwrap_or("unknown status\0").as_ptr().cast()
 }
 
@@ -104,17 +108,37 @@ pub extern "C" fn l3l2q_status_str(status: i32) -> *const c_char {
 /// for any other integer. Never returns null.
 #[unsafe(no_mangle)]
 pub extern "C" fn l3l2q_violation_str(violation: u32) -> *const c_char {
-    let text = std::panic::catch_unwind(|| violation_from_code(violation).map_or("unknown violation\0", Violation::describe_c));
+    let text = std::panic::catch_unwind(|| {
+        violation_from_code(violation).map_or("unknown violation\0", Violation::describe_c)
+    });
     text.unwrap_or("unknown violation\0").as_ptr().cast()
 }
 
 fn violation_from_code(code: u32) -> Option<Violation> {
     use Violation::*;
     const ALL: [Violation; 22] = [
-        Valid, RegionMagic, RegionMajor, RegionIdZero, PayloadBaseZero, PayloadBytesZero, PayloadRangeOverflow,
-        CounterBaseZero, CounterBaseMisaligned, CounterBytesInvalid, CounterRangeOverflow, RangesOverlap, QueueMagic,
-        Depth, InputArena, OutputArena, LayoutOverflow, ArgsPayloadBytes, ArgsCounterBytes, DescriptorPayloadBytes,
-        DescriptorCounterBytes, RegionTooSmall,
+        Valid,
+        RegionMagic,
+        RegionMajor,
+        RegionIdZero,
+        PayloadBaseZero,
+        PayloadBytesZero,
+        PayloadRangeOverflow,
+        CounterBaseZero,
+        CounterBaseMisaligned,
+        CounterBytesInvalid,
+        CounterRangeOverflow,
+        RangesOverlap,
+        QueueMagic,
+        Depth,
+        InputArena,
+        OutputArena,
+        LayoutOverflow,
+        ArgsPayloadBytes,
+        ArgsCounterBytes,
+        DescriptorPayloadBytes,
+        DescriptorCounterBytes,
+        RegionTooSmall,
     ];
     ALL.iter().copied().find(|v| *v as u32 == code)
 }
@@ -127,7 +151,12 @@ fn violation_from_code(code: u32) -> Option<Violation> {
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` when `out` is null or misaligned.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_magic_version_pack(magic: u32, major: u16, minor: u16, out: *mut u64) -> Status {
+pub unsafe extern "C" fn l3l2q_magic_version_pack(
+    magic: u32,
+    major: u16,
+    minor: u16,
+    out: *mut u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on `out`.
         let out = check!(unsafe { arg_mut(out) });
@@ -145,7 +174,12 @@ pub unsafe extern "C" fn l3l2q_magic_version_pack(magic: u32, major: u16, minor:
 /// `L3L2Q_STATUS_BAD_ARGUMENT` when any out-pointer is null or misaligned
 /// (nothing is written then).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_magic_version_unpack(word: u64, magic: *mut u32, major: *mut u16, minor: *mut u16) -> Status {
+pub unsafe extern "C" fn l3l2q_magic_version_unpack(
+    word: u64,
+    magic: *mut u32,
+    major: *mut u16,
+    minor: *mut u16,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the out-pointers; they are distinct objects.
         let (magic, major, minor) = check!(unsafe { Ok((check!(arg_mut(magic)), check!(arg_mut(major)), check!(arg_mut(minor)))) });
@@ -165,7 +199,13 @@ pub unsafe extern "C" fn l3l2q_magic_version_unpack(word: u64, magic: *mut u32, 
 /// `L3L2Q_STATUS_BAD_DESCRIPTOR` for an invalid depth or arena or an
 /// overflow; `L3L2Q_STATUS_BAD_ARGUMENT` when `out` is null.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_layout_compute(depth: u64, input_arena_bytes: u64, output_arena_bytes: u64, out: *mut Layout, out_violation: *mut Violation) -> Status {
+pub unsafe extern "C" fn l3l2q_layout_compute(
+    depth: u64,
+    input_arena_bytes: u64,
+    output_arena_bytes: u64,
+    out: *mut Layout,
+    out_violation: *mut Violation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on `out`.
         let out = check!(unsafe { arg_mut(out) });
@@ -179,7 +219,11 @@ fn report_violation(result: Result<(), Violation>, out_violation: *mut Violation
     let violation = result.err().unwrap_or(Violation::Valid);
     // SAFETY: the public functions pass their caller's optional out_violation, valid or null by contract.
     unsafe { write_optional(out_violation, violation) };
-    if violation == Violation::Valid { Status::Ok } else { Status::BadDescriptor }
+    if violation == Violation::Valid {
+        Status::Ok
+    } else {
+        Status::BadDescriptor
+    }
 }
 
 /// Checks a region descriptor against every rule of SPEC section 1.
@@ -194,7 +238,10 @@ fn report_violation(result: Result<(), Violation>, out_violation: *mut Violation
 /// `L3L2Q_STATUS_BAD_DESCRIPTOR` when a rule is broken;
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null descriptor.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_region_descriptor_validate(descriptor: *const RegionDescriptor, out_violation: *mut Violation) -> Status {
+pub unsafe extern "C" fn l3l2q_region_descriptor_validate(
+    descriptor: *const RegionDescriptor,
+    out_violation: *mut Violation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on `descriptor`.
         let descriptor = check!(unsafe { arg_ref(descriptor) });
@@ -214,7 +261,12 @@ pub unsafe extern "C" fn l3l2q_region_descriptor_validate(descriptor: *const Reg
 /// `L3L2Q_STATUS_BAD_DESCRIPTOR` with `*out_violation` naming the rule;
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null input or `out_layout`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_queue_validate(descriptor: *const RegionDescriptor, args: *const QueueArgs, out_layout: *mut Layout, out_violation: *mut Violation) -> Status {
+pub unsafe extern "C" fn l3l2q_queue_validate(
+    descriptor: *const RegionDescriptor,
+    args: *const QueueArgs,
+    out_layout: *mut Layout,
+    out_violation: *mut Violation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, args, out_layout) = check!(unsafe { Ok((check!(arg_ref(descriptor)), check!(arg_ref(args)), check!(arg_mut(out_layout)))) });
@@ -231,7 +283,12 @@ pub unsafe extern "C" fn l3l2q_queue_validate(descriptor: *const RegionDescripto
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null pointer or `count != 12`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_task_scalars_encode(descriptor: *const RegionDescriptor, args: *const QueueArgs, scalars: *mut u64, count: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_task_scalars_encode(
+    descriptor: *const RegionDescriptor,
+    args: *const QueueArgs,
+    scalars: *mut u64,
+    count: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, args) = check!(unsafe { Ok((check!(arg_ref(descriptor)), check!(arg_ref(args)))) });
@@ -250,7 +307,12 @@ pub unsafe extern "C" fn l3l2q_task_scalars_encode(descriptor: *const RegionDesc
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null pointer or `count != 12`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_task_scalars_decode(scalars: *const u64, count: usize, out_descriptor: *mut RegionDescriptor, out_args: *mut QueueArgs) -> Status {
+pub unsafe extern "C" fn l3l2q_task_scalars_decode(
+    scalars: *const u64,
+    count: usize,
+    out_descriptor: *mut RegionDescriptor,
+    out_args: *mut QueueArgs,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on `scalars`/`count`.
         let scalars = check!(unsafe { scalars_ref(scalars, count) });
@@ -295,7 +357,11 @@ pub(crate) unsafe fn scalars_mut<'a>(ptr: *mut u64, count: usize) -> Result<&'a 
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null pointer or `len < 32`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_slot_encode(slot: *const DescriptorSlot, out: *mut u8, len: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_slot_encode(
+    slot: *const DescriptorSlot,
+    out: *mut u8,
+    len: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (slot, out) = check!(unsafe { Ok((check!(arg_ref(slot)), check!(arg_bytes_mut(out, len)))) });
@@ -315,7 +381,11 @@ pub unsafe extern "C" fn l3l2q_slot_encode(slot: *const DescriptorSlot, out: *mu
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null pointer or `len < 32`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_slot_decode(bytes: *const u8, len: usize, out: *mut DescriptorSlot) -> Status {
+pub unsafe extern "C" fn l3l2q_slot_decode(
+    bytes: *const u8,
+    len: usize,
+    out: *mut DescriptorSlot,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (bytes, out) = check!(unsafe { Ok((check!(arg_bytes(bytes, len)), check!(arg_mut(out)))) });
@@ -336,7 +406,12 @@ pub unsafe extern "C" fn l3l2q_slot_decode(bytes: *const u8, len: usize, out: *m
 /// more than `depth` ahead (`*out` untouched); `L3L2Q_STATUS_BAD_ARGUMENT`
 /// for a null `out` or an invalid depth.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_counter_fold(local: u64, observed: u32, depth: u64, out: *mut u64) -> Status {
+pub unsafe extern "C" fn l3l2q_counter_fold(
+    local: u64,
+    observed: u32,
+    depth: u64,
+    out: *mut u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on `out`.
         let out = check!(unsafe { arg_mut(out) });

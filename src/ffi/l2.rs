@@ -2,7 +2,10 @@
 //! may move between threads.
 
 use super::common::scalars_ref;
-use super::{arg_byte_slices, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
+use super::{
+    ByteSlice, arg_byte_slices, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check,
+    emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional,
+};
 use core::ffi::c_void;
 
 use crate::error::{Error, ErrorInfo, Status};
@@ -39,7 +42,13 @@ pub struct L2Config {
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers, `count != 12` or a
 /// window outside `1..=depth` (the abort flag is not touched).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_endpoint_create(scalars: *const u64, count: usize, config: *const L2Config, out: *mut *mut L2EndpointHandle, out_violation: *mut Violation) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_endpoint_create(
+    scalars: *const u64,
+    count: usize,
+    config: *const L2Config,
+    out: *mut *mut L2EndpointHandle,
+    out_violation: *mut Violation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (scalars, config, out) = check!(unsafe { Ok((check!(scalars_ref(scalars, count)), check!(arg_ref(config)), check!(arg_mut(out)))) });
@@ -92,7 +101,10 @@ unsafe fn endpoint<'a>(handle: *mut L2EndpointHandle) -> Result<&'a mut L2Endpoi
 /// `L3L2Q_STATUS_NO_PROGRESS` (nothing published, window full, or STOP
 /// already acquired); `L3L2Q_STATUS_POISONED` (see `l3l2q_l2_error`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_try_peek(handle: *mut L2EndpointHandle, out: *mut Message) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_try_peek(
+    handle: *mut L2EndpointHandle,
+    out: *mut Message,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
@@ -109,7 +121,11 @@ pub unsafe extern "C" fn l3l2q_l2_try_peek(handle: *mut L2EndpointHandle, out: *
 /// As `l3l2q_l2_try_peek`, plus `L3L2Q_STATUS_TIMEOUT` or
 /// `L3L2Q_STATUS_REMOTE_ABORTED` (L3 abort flag set).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_peek(handle: *mut L2EndpointHandle, out: *mut Message, timeout_ns: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_peek(
+    handle: *mut L2EndpointHandle,
+    out: *mut Message,
+    timeout_ns: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
@@ -127,7 +143,10 @@ pub unsafe extern "C" fn l3l2q_l2_peek(handle: *mut L2EndpointHandle, out: *mut 
 /// `L3L2Q_STATUS_POISONED` (OWNERSHIP) for an unknown, stale, altered or
 /// already released message.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_release(handle: *mut L2EndpointHandle, message: *const Message) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_release(
+    handle: *mut L2EndpointHandle,
+    message: *const Message,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, message) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(message)))) });
@@ -148,7 +167,12 @@ pub unsafe extern "C" fn l3l2q_l2_release(handle: *mut L2EndpointHandle, message
 /// Only when nothing was acquired: as `l3l2q_l2_try_peek`
 /// (`L3L2Q_STATUS_NO_PROGRESS` also for `capacity == 0`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_try_peek_batch(handle: *mut L2EndpointHandle, out: *mut Message, capacity: usize, out_count: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_try_peek_batch(
+    handle: *mut L2EndpointHandle,
+    out: *mut Message,
+    capacity: usize,
+    out_count: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out, out_count) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice_mut(out, capacity)), check!(arg_mut(out_count)))) });
@@ -180,7 +204,13 @@ pub type L2VisitFn = Option<unsafe extern "C" fn(ctx: *mut c_void, message: *con
 /// `out_count`; otherwise, only when nothing was visited, as
 /// `l3l2q_l2_try_peek` (`L3L2Q_STATUS_NO_PROGRESS` also for `max == 0`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_try_consume(handle: *mut L2EndpointHandle, max: usize, visit: L2VisitFn, ctx: *mut c_void, out_count: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_try_consume(
+    handle: *mut L2EndpointHandle,
+    max: usize,
+    visit: L2VisitFn,
+    ctx: *mut c_void,
+    out_count: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out_count) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out_count)))) });
@@ -201,7 +231,11 @@ pub unsafe extern "C" fn l3l2q_l2_try_consume(handle: *mut L2EndpointHandle, max
 /// `L3L2Q_STATUS_POISONED` (OWNERSHIP) when any is unknown, stale,
 /// altered or released twice; nothing is stored then.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_release_batch(handle: *mut L2EndpointHandle, messages: *const Message, count: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_release_batch(
+    handle: *mut L2EndpointHandle,
+    messages: *const Message,
+    count: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, messages) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice(messages, count)))) });
@@ -237,7 +271,11 @@ pub unsafe extern "C" fn l3l2q_l2_drained(handle: *mut L2EndpointHandle, out: *m
 /// `L3L2Q_STATUS_NO_PROGRESS` when full or `nbytes` exceeds the arena;
 /// `L3L2Q_STATUS_POISONED` for a second active reservation.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_try_reserve(handle: *mut L2EndpointHandle, nbytes: u64, out: *mut Reservation) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_try_reserve(
+    handle: *mut L2EndpointHandle,
+    nbytes: u64,
+    out: *mut Reservation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
@@ -254,7 +292,12 @@ pub unsafe extern "C" fn l3l2q_l2_try_reserve(handle: *mut L2EndpointHandle, nby
 /// As `l3l2q_l2_try_reserve`, plus `L3L2Q_STATUS_TIMEOUT` or
 /// `L3L2Q_STATUS_REMOTE_ABORTED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_reserve(handle: *mut L2EndpointHandle, nbytes: u64, out: *mut Reservation, timeout_ns: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_reserve(
+    handle: *mut L2EndpointHandle,
+    nbytes: u64,
+    out: *mut Reservation,
+    timeout_ns: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
@@ -273,7 +316,12 @@ pub unsafe extern "C" fn l3l2q_l2_reserve(handle: *mut L2EndpointHandle, nbytes:
 /// `L3L2Q_STATUS_POISONED` for an unknown or altered reservation
 /// (OWNERSHIP) or a STOP/invalid opcode (INVALID_DESCRIPTOR).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_publish(handle: *mut L2EndpointHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_publish(
+    handle: *mut L2EndpointHandle,
+    reservation: *const Reservation,
+    opcode: u64,
+    nbytes: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
@@ -291,7 +339,12 @@ pub unsafe extern "C" fn l3l2q_l2_publish(handle: *mut L2EndpointHandle, reserva
 /// # Errors
 /// As `l3l2q_l2_publish`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_publish_deferred(handle: *mut L2EndpointHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_publish_deferred(
+    handle: *mut L2EndpointHandle,
+    reservation: *const Reservation,
+    opcode: u64,
+    nbytes: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
@@ -332,7 +385,13 @@ pub unsafe extern "C" fn l3l2q_l2_flush(handle: *mut L2EndpointHandle) -> Status
 /// or invalid opcode (INVALID_DESCRIPTOR); `L3L2Q_STATUS_BAD_ARGUMENT` for
 /// null pointers, including an entry with NULL `data` and non-zero `len`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_try_send_batch(handle: *mut L2EndpointHandle, opcode: u64, payloads: *const ByteSlice, count: usize, out_sent: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_try_send_batch(
+    handle: *mut L2EndpointHandle,
+    opcode: u64,
+    payloads: *const ByteSlice,
+    count: usize,
+    out_sent: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, payloads, out_sent) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
@@ -350,7 +409,10 @@ pub unsafe extern "C" fn l3l2q_l2_try_send_batch(handle: *mut L2EndpointHandle, 
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_error(handle: *mut L2EndpointHandle, out: *mut ErrorInfo) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_error(
+    handle: *mut L2EndpointHandle,
+    out: *mut ErrorInfo,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
@@ -366,7 +428,10 @@ pub unsafe extern "C" fn l3l2q_l2_error(handle: *mut L2EndpointHandle, out: *mut
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l2_layout(handle: *mut L2EndpointHandle, out: *mut crate::abi::Layout) -> Status {
+pub unsafe extern "C" fn l3l2q_l2_layout(
+    handle: *mut L2EndpointHandle,
+    out: *mut crate::abi::Layout,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });

@@ -2,8 +2,12 @@
 //! move between threads. Callbacks are called on the calling thread.
 
 use super::common::scalars_mut;
-use super::{arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional, ByteSlice};
-use crate::abi::{DescriptorSlot, Layout, RegionDescriptor, L3L2Q_TASK_SCALARS};
+use super::{
+    ByteSlice, arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref,
+    arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of,
+    write_optional,
+};
+use crate::abi::{DescriptorSlot, L3L2Q_TASK_SCALARS, Layout, RegionDescriptor};
 use crate::error::{Error, ErrorInfo, Status};
 use crate::l3::L3Queue;
 use crate::layout::Violation;
@@ -81,9 +85,25 @@ pub struct L3Config {
     pub initial_count: u64,
 }
 
-fn create(region: AnyRegion, descriptor: &RegionDescriptor, config: &L3Config, out: &mut *mut L3QueueHandle, out_violation: *mut Violation) -> Status {
-    let created = L3Queue::create_at(region, descriptor, config.depth, config.input_arena_bytes, config.output_arena_bytes, config.initial_count);
-    let violation = match created { Err(Error::BadDescriptor(v)) => v, _ => Violation::Valid };
+fn create(
+    region: AnyRegion,
+    descriptor: &RegionDescriptor,
+    config: &L3Config,
+    out: &mut *mut L3QueueHandle,
+    out_violation: *mut Violation,
+) -> Status {
+    let created = L3Queue::create_at(
+        region,
+        descriptor,
+        config.depth,
+        config.input_arena_bytes,
+        config.output_arena_bytes,
+        config.initial_count,
+    );
+    let violation = match created {
+        Err(Error::BadDescriptor(v)) => v,
+        _ => Violation::Valid,
+    };
     // SAFETY: the public callers pass their own caller's out_violation, null or writable by contract.
     unsafe { write_optional(out_violation, violation) };
     match created {
@@ -106,7 +126,12 @@ fn create(region: AnyRegion, descriptor: &RegionDescriptor, config: &L3Config, o
 /// (also `L3L2Q_VIOLATION_REGION_TOO_SMALL`); `L3L2Q_STATUS_BAD_ARGUMENT`
 /// for null pointers. Nothing is created on failure.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_queue_create_mapped(region: *const RegionDescriptor, config: *const L3Config, out: *mut *mut L3QueueHandle, out_violation: *mut Violation) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_queue_create_mapped(
+    region: *const RegionDescriptor,
+    config: *const L3Config,
+    out: *mut *mut L3QueueHandle,
+    out_violation: *mut Violation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, config, out) = check!(unsafe { Ok((check!(arg_ref(region)), check!(arg_ref(config)), check!(arg_mut(out)))) });
@@ -139,7 +164,13 @@ fn create_failed(violation: Violation, out_violation: *mut Violation) -> Status 
 /// callback is NULL; `L3L2Q_STATUS_CALLBACK_FAILED` when zeroing the
 /// counters failed.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_queue_create_callbacks(region: *const RegionDescriptor, callbacks: *const RegionCallbacks, config: *const L3Config, out: *mut *mut L3QueueHandle, out_violation: *mut Violation) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_queue_create_callbacks(
+    region: *const RegionDescriptor,
+    callbacks: *const RegionCallbacks,
+    config: *const L3Config,
+    out: *mut *mut L3QueueHandle,
+    out_violation: *mut Violation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (descriptor, callbacks, config, out) = check!(unsafe { Ok((check!(arg_ref(region)), check!(arg_ref(callbacks)), check!(arg_ref(config)), check!(arg_mut(out)))) });
@@ -184,7 +215,11 @@ unsafe fn queue<'a>(handle: *mut L3QueueHandle) -> Result<&'a mut L3Queue<AnyReg
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers or `count != 12`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_task_scalars(handle: *mut L3QueueHandle, scalars: *mut u64, count: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_task_scalars(
+    handle: *mut L3QueueHandle,
+    scalars: *mut u64,
+    count: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(scalars_mut(scalars, count)))) });
@@ -223,7 +258,12 @@ pub unsafe extern "C" fn l3l2q_l3_layout(handle: *mut L3QueueHandle, out: *mut L
 /// the arena; `L3L2Q_STATUS_CALLBACK_FAILED` when reading the head failed;
 /// `L3L2Q_STATUS_POISONED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_try_enqueue(handle: *mut L3QueueHandle, opcode: u64, buf: *const u8, nbytes: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_try_enqueue(
+    handle: *mut L3QueueHandle,
+    opcode: u64,
+    buf: *const u8,
+    nbytes: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, payload) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes(buf, nbytes)))) });
@@ -247,7 +287,13 @@ pub unsafe extern "C" fn l3l2q_l3_try_enqueue(handle: *mut L3QueueHandle, opcode
 /// for null pointers, including an entry with NULL `data` and non-zero
 /// `len` (checked before anything is sent).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_try_enqueue_batch(handle: *mut L3QueueHandle, opcode: u64, payloads: *const ByteSlice, count: usize, out_sent: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_try_enqueue_batch(
+    handle: *mut L3QueueHandle,
+    opcode: u64,
+    payloads: *const ByteSlice,
+    count: usize,
+    out_sent: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, payloads, out_sent) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
@@ -267,7 +313,13 @@ pub unsafe extern "C" fn l3l2q_l3_try_enqueue_batch(handle: *mut L3QueueHandle, 
 /// As `l3l2q_l3_try_enqueue`, plus `L3L2Q_STATUS_TIMEOUT` or
 /// `L3L2Q_STATUS_REMOTE_ABORTED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_enqueue(handle: *mut L3QueueHandle, opcode: u64, buf: *const u8, nbytes: usize, timeout_ns: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_enqueue(
+    handle: *mut L3QueueHandle,
+    opcode: u64,
+    buf: *const u8,
+    nbytes: usize,
+    timeout_ns: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, payload) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes(buf, nbytes)))) });
@@ -302,7 +354,10 @@ pub unsafe extern "C" fn l3l2q_l3_try_request_stop(handle: *mut L3QueueHandle) -
 /// As `l3l2q_l3_try_request_stop`, plus `L3L2Q_STATUS_TIMEOUT` or
 /// `L3L2Q_STATUS_REMOTE_ABORTED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_request_stop(handle: *mut L3QueueHandle, timeout_ns: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_request_stop(
+    handle: *mut L3QueueHandle,
+    timeout_ns: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointer.
         let q = check!(unsafe { queue(handle) });
@@ -323,7 +378,11 @@ pub unsafe extern "C" fn l3l2q_l3_request_stop(handle: *mut L3QueueHandle, timeo
 /// # Errors
 /// As `l3l2q_l3_try_enqueue`; a second active reservation poisons.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_try_reserve(handle: *mut L3QueueHandle, nbytes: u64, out: *mut Reservation) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_try_reserve(
+    handle: *mut L3QueueHandle,
+    nbytes: u64,
+    out: *mut Reservation,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
@@ -341,7 +400,13 @@ pub unsafe extern "C" fn l3l2q_l3_try_reserve(handle: *mut L3QueueHandle, nbytes
 /// `L3L2Q_STATUS_BAD_ARGUMENT` when it does not fit;
 /// `L3L2Q_STATUS_POISONED` for a foreign reservation or a failed write.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_write_reserved(handle: *mut L3QueueHandle, reservation: *const Reservation, at: u64, src: *const u8, len: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_write_reserved(
+    handle: *mut L3QueueHandle,
+    reservation: *const Reservation,
+    at: u64,
+    src: *const u8,
+    len: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation, src) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)), check!(arg_bytes(src, len)))) });
@@ -357,7 +422,12 @@ pub unsafe extern "C" fn l3l2q_l3_write_reserved(handle: *mut L3QueueHandle, res
 /// # Errors
 /// As `l3l2q_l2_publish`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_commit(handle: *mut L3QueueHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_commit(
+    handle: *mut L3QueueHandle,
+    reservation: *const Reservation,
+    opcode: u64,
+    nbytes: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
@@ -375,7 +445,12 @@ pub unsafe extern "C" fn l3l2q_l3_commit(handle: *mut L3QueueHandle, reservation
 /// # Errors
 /// As `l3l2q_l3_commit`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_commit_deferred(handle: *mut L3QueueHandle, reservation: *const Reservation, opcode: u64, nbytes: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_commit_deferred(
+    handle: *mut L3QueueHandle,
+    reservation: *const Reservation,
+    opcode: u64,
+    nbytes: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
@@ -410,7 +485,10 @@ pub unsafe extern "C" fn l3l2q_l3_flush(handle: *mut L3QueueHandle) -> Status {
 /// `L3L2Q_STATUS_NO_PROGRESS` when empty; `L3L2Q_STATUS_CALLBACK_FAILED`;
 /// `L3L2Q_STATUS_POISONED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_try_peek(handle: *mut L3QueueHandle, out: *mut Message) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_try_peek(
+    handle: *mut L3QueueHandle,
+    out: *mut Message,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
@@ -427,7 +505,11 @@ pub unsafe extern "C" fn l3l2q_l3_try_peek(handle: *mut L3QueueHandle, out: *mut
 /// As `l3l2q_l3_try_peek`, plus `L3L2Q_STATUS_TIMEOUT` or
 /// `L3L2Q_STATUS_REMOTE_ABORTED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_peek(handle: *mut L3QueueHandle, out: *mut Message, timeout_ns: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_peek(
+    handle: *mut L3QueueHandle,
+    out: *mut Message,
+    timeout_ns: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
@@ -448,7 +530,12 @@ pub unsafe extern "C" fn l3l2q_l3_peek(handle: *mut L3QueueHandle, out: *mut Mes
 /// Only when nothing was written: as `l3l2q_l3_try_peek`
 /// (`L3L2Q_STATUS_NO_PROGRESS` also for `capacity == 0`).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_try_peek_batch(handle: *mut L3QueueHandle, out: *mut Message, capacity: usize, out_count: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_try_peek_batch(
+    handle: *mut L3QueueHandle,
+    out: *mut Message,
+    capacity: usize,
+    out_count: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, out, out_count) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice_mut(out, capacity)), check!(arg_mut(out_count)))) });
@@ -467,7 +554,11 @@ pub unsafe extern "C" fn l3l2q_l3_try_peek_batch(handle: *mut L3QueueHandle, out
 /// `L3L2Q_STATUS_POISONED` (OWNERSHIP) when any is not the next held
 /// message in order (nothing is released).
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_release_batch(handle: *mut L3QueueHandle, messages: *const Message, count: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_release_batch(
+    handle: *mut L3QueueHandle,
+    messages: *const Message,
+    count: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, messages) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice(messages, count)))) });
@@ -487,7 +578,13 @@ pub unsafe extern "C" fn l3l2q_l3_release_batch(handle: *mut L3QueueHandle, mess
 /// `L3L2Q_STATUS_CALLBACK_FAILED`; `L3L2Q_STATUS_POISONED` (OWNERSHIP)
 /// for anything but the active message.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_read_into(handle: *mut L3QueueHandle, message: *const Message, dst: *mut u8, capacity: usize, out_len: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_read_into(
+    handle: *mut L3QueueHandle,
+    message: *const Message,
+    dst: *mut u8,
+    capacity: usize,
+    out_len: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, message, dst, out_len) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(message)), check!(arg_bytes_mut(dst, capacity)), check!(arg_mut(out_len)))) });
@@ -503,7 +600,10 @@ pub unsafe extern "C" fn l3l2q_l3_read_into(handle: *mut L3QueueHandle, message:
 /// # Errors
 /// `L3L2Q_STATUS_POISONED` (OWNERSHIP) for anything but the active message.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_release(handle: *mut L3QueueHandle, message: *const Message) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_release(
+    handle: *mut L3QueueHandle,
+    message: *const Message,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, message) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(message)))) });
@@ -511,7 +611,11 @@ pub unsafe extern "C" fn l3l2q_l3_release(handle: *mut L3QueueHandle, message: *
     }
 }
 
-fn dequeue(result: Result<(u64, usize), Error>, out_opcode: &mut u64, out_len: &mut usize) -> Status {
+fn dequeue(
+    result: Result<(u64, usize), Error>,
+    out_opcode: &mut u64,
+    out_len: &mut usize,
+) -> Status {
     let mut pair = (0, 0);
     let status = finish(result, &mut pair);
     if status == Status::Ok {
@@ -530,7 +634,13 @@ fn dequeue(result: Result<(u64, usize), Error>, out_opcode: &mut u64, out_len: &
 /// As `l3l2q_l3_try_peek` and `l3l2q_l3_read_into`; on
 /// `L3L2Q_STATUS_BUFFER_TOO_SMALL` the message stays active.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_try_dequeue_into(handle: *mut L3QueueHandle, dst: *mut u8, capacity: usize, out_opcode: *mut u64, out_len: *mut usize) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_try_dequeue_into(
+    handle: *mut L3QueueHandle,
+    dst: *mut u8,
+    capacity: usize,
+    out_opcode: *mut u64,
+    out_len: *mut usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, dst, op, len) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes_mut(dst, capacity)), check!(arg_mut(out_opcode)), check!(arg_mut(out_len)))) });
@@ -547,7 +657,14 @@ pub unsafe extern "C" fn l3l2q_l3_try_dequeue_into(handle: *mut L3QueueHandle, d
 /// As `l3l2q_l3_try_dequeue_into`, plus `L3L2Q_STATUS_TIMEOUT` or
 /// `L3L2Q_STATUS_REMOTE_ABORTED`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_l3_dequeue_into(handle: *mut L3QueueHandle, dst: *mut u8, capacity: usize, out_opcode: *mut u64, out_len: *mut usize, timeout_ns: u64) -> Status {
+pub unsafe extern "C" fn l3l2q_l3_dequeue_into(
+    handle: *mut L3QueueHandle,
+    dst: *mut u8,
+    capacity: usize,
+    out_opcode: *mut u64,
+    out_len: *mut usize,
+    timeout_ns: u64,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, dst, op, len) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes_mut(dst, capacity)), check!(arg_mut(out_opcode)), check!(arg_mut(out_len)))) });

@@ -148,7 +148,12 @@ pub(crate) unsafe fn arg_slice<'a, T>(ptr: *const T, len: usize) -> Result<&'a [
     if len == 0 {
         return Ok(&[]);
     }
-    if ptr.is_null() || !ptr.is_aligned() || len.checked_mul(core::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if ptr.is_null()
+        || !ptr.is_aligned()
+        || len
+            .checked_mul(core::mem::size_of::<T>())
+            .is_none_or(|b| b > isize::MAX as usize)
+    {
         return Err(Status::BadArgument);
     }
     // SAFETY: non-null, aligned, size within isize::MAX (checked); validity is the caller's contract.
@@ -165,7 +170,12 @@ pub(crate) unsafe fn arg_slice_mut<'a, T>(ptr: *mut T, len: usize) -> Result<&'a
     if len == 0 {
         return Ok(&mut []);
     }
-    if ptr.is_null() || !ptr.is_aligned() || len.checked_mul(core::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if ptr.is_null()
+        || !ptr.is_aligned()
+        || len
+            .checked_mul(core::mem::size_of::<T>())
+            .is_none_or(|b| b > isize::MAX as usize)
+    {
         return Err(Status::BadArgument);
     }
     // SAFETY: non-null, aligned, size within isize::MAX (checked); validity and uniqueness are the caller's contract.
@@ -189,20 +199,28 @@ pub struct ByteSlice {
 ///
 /// # Safety
 /// Every entry's `data` must be valid for reads of its `len` bytes for `'a`.
-pub(crate) unsafe fn arg_byte_slices<'a>(slices: &'a [ByteSlice]) -> Result<impl Iterator<Item = &'a [u8]> + 'a, Status> {
+pub(crate) unsafe fn arg_byte_slices<'a>(
+    slices: &'a [ByteSlice],
+) -> Result<impl Iterator<Item = &'a [u8]> + 'a, Status> {
     for s in slices {
         // SAFETY: forwarded caller contract; the slice is dropped at once.
         unsafe { arg_bytes(s.data, s.len) }?;
     }
     // SAFETY: every entry passed arg_bytes above; validity is the caller's contract.
-    Ok(slices.iter().map(|s| unsafe { arg_bytes(s.data, s.len) }.unwrap_or(&[])))
+    Ok(slices
+        .iter()
+        .map(|s| unsafe { arg_bytes(s.data, s.len) }.unwrap_or(&[])))
 }
 
 /// Checks an optional out-pointer before anything happens: null is
 /// accepted (nothing will be written), a misaligned pointer is
 /// `L3L2Q_STATUS_BAD_ARGUMENT` like any other misaligned pointer.
 pub(crate) fn arg_optional<T>(ptr: *mut T) -> Result<(), Status> {
-    if ptr.is_null() || ptr.is_aligned() { Ok(()) } else { Err(Status::BadArgument) }
+    if ptr.is_null() || ptr.is_aligned() {
+        Ok(())
+    } else {
+        Err(Status::BadArgument)
+    }
 }
 
 /// Writes `value` to an optional out-pointer (ignored when null).

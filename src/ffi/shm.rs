@@ -14,7 +14,9 @@
 use core::ffi::{CStr, c_char};
 
 use super::common::scalars_mut;
-use super::{arg_mut, arg_optional, arg_ref, check, emit_handle, ffi_boundary, free_handle, write_optional};
+use super::{
+    arg_mut, arg_optional, arg_ref, check, emit_handle, ffi_boundary, free_handle, write_optional,
+};
 use crate::abi::{QueueArgs, RegionDescriptor, TaskScalars};
 use crate::error::Status;
 use crate::layout::Violation;
@@ -52,7 +54,9 @@ unsafe fn arg_name<'a>(name: *const c_char) -> Result<&'a str, Status> {
         return Err(Status::BadArgument);
     }
     // SAFETY: non-null (checked) and NUL-terminated by contract.
-    unsafe { CStr::from_ptr(name) }.to_str().map_err(|_| Status::BadArgument)
+    unsafe { CStr::from_ptr(name) }
+        .to_str()
+        .map_err(|_| Status::BadArgument)
 }
 
 /// Reports a failure: `*out_errno` (optional) gets the OS error number, or
@@ -85,7 +89,13 @@ fn failed(error: &ShmError, out_errno: *mut i32) -> Status {
 /// `L3L2Q_STATUS_SYSTEM_ERROR` when a system call failed. Nothing is
 /// created on failure.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_shm_create(name: *const c_char, config: *const ShmCreateConfig, out: *mut *mut ShmHandle, out_violation: *mut Violation, out_errno: *mut i32) -> Status {
+pub unsafe extern "C" fn l3l2q_shm_create(
+    name: *const c_char,
+    config: *const ShmCreateConfig,
+    out: *mut *mut ShmHandle,
+    out_violation: *mut Violation,
+    out_errno: *mut i32,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (name, config, out) = check!(unsafe { Ok((check!(arg_name(name)), check!(arg_ref(config)), check!(arg_mut(out)))) });
@@ -126,7 +136,11 @@ pub unsafe extern "C" fn l3l2q_shm_create(name: *const c_char, config: *const Sh
 /// the header (retry); `L3L2Q_STATUS_BAD_DESCRIPTOR` when it is not a
 /// valid l3l2q region; `L3L2Q_STATUS_SYSTEM_ERROR` with `*out_errno`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_shm_open(name: *const c_char, out: *mut *mut ShmHandle, out_errno: *mut i32) -> Status {
+pub unsafe extern "C" fn l3l2q_shm_open(
+    name: *const c_char,
+    out: *mut *mut ShmHandle,
+    out_errno: *mut i32,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (name, out) = check!(unsafe { Ok((check!(arg_name(name)), check!(arg_mut(out)))) });
@@ -154,7 +168,11 @@ pub unsafe extern "C" fn l3l2q_shm_open(name: *const c_char, out: *mut *mut ShmH
 /// # Errors
 /// `L3L2Q_STATUS_BAD_ARGUMENT` for a null handle or `out_descriptor`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_shm_descriptor(shm: *const ShmHandle, out_descriptor: *mut RegionDescriptor, out_args: *mut QueueArgs) -> Status {
+pub unsafe extern "C" fn l3l2q_shm_descriptor(
+    shm: *const ShmHandle,
+    out_descriptor: *mut RegionDescriptor,
+    out_args: *mut QueueArgs,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (shm, out) = check!(unsafe { Ok((check!(arg_ref(shm)), check!(arg_mut(out_descriptor)))) });
@@ -180,7 +198,11 @@ pub unsafe extern "C" fn l3l2q_shm_descriptor(shm: *const ShmHandle, out_descrip
 /// `L3L2Q_STATUS_BAD_DESCRIPTOR` when the scalars describe another region
 /// or queue.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn l3l2q_shm_rebase_task_scalars(shm: *const ShmHandle, scalars: *mut u64, count: usize) -> Status {
+pub unsafe extern "C" fn l3l2q_shm_rebase_task_scalars(
+    shm: *const ShmHandle,
+    scalars: *mut u64,
+    count: usize,
+) -> Status {
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (shm, scalars) = check!(unsafe { Ok((check!(arg_ref(shm)), check!(scalars_mut(scalars, count)))) });
@@ -249,52 +271,130 @@ mod tests {
     #[test]
     fn create_open_descriptor_rebase_free() {
         let name = CString::new(unique_name("ffi")).unwrap();
-        let config = ShmCreateConfig { depth: 4, input_arena_bytes: 256, output_arena_bytes: 128, region_id: 5, reclaim_stale: false };
+        let config = ShmCreateConfig {
+            depth: 4,
+            input_arena_bytes: 256,
+            output_arena_bytes: 128,
+            region_id: 5,
+            reclaim_stale: false,
+        };
         let mut created: *mut ShmHandle = core::ptr::null_mut();
         let mut violation = Violation::RegionMagic;
         let mut errno = -1;
         // SAFETY: valid pointers throughout this test.
         unsafe {
-            assert_eq!(l3l2q_shm_create(name.as_ptr(), &config, &mut created, &mut violation, &mut errno), Status::Ok);
+            assert_eq!(
+                l3l2q_shm_create(
+                    name.as_ptr(),
+                    &config,
+                    &mut created,
+                    &mut violation,
+                    &mut errno
+                ),
+                Status::Ok
+            );
             assert_eq!((violation, errno), (Violation::Valid, 0));
             let mut again: *mut ShmHandle = core::ptr::null_mut();
-            assert_eq!(l3l2q_shm_create(name.as_ptr(), &config, &mut again, core::ptr::null_mut(), core::ptr::null_mut()), Status::Exists);
+            assert_eq!(
+                l3l2q_shm_create(
+                    name.as_ptr(),
+                    &config,
+                    &mut again,
+                    core::ptr::null_mut(),
+                    core::ptr::null_mut()
+                ),
+                Status::Exists
+            );
             assert!(again.is_null());
             let bad = ShmCreateConfig { depth: 3, ..config };
             let other = CString::new(unique_name("ffi-bad")).unwrap();
-            assert_eq!(l3l2q_shm_create(other.as_ptr(), &bad, &mut again, &mut violation, core::ptr::null_mut()), Status::BadDescriptor);
+            assert_eq!(
+                l3l2q_shm_create(
+                    other.as_ptr(),
+                    &bad,
+                    &mut again,
+                    &mut violation,
+                    core::ptr::null_mut()
+                ),
+                Status::BadDescriptor
+            );
             assert_eq!(violation, Violation::Depth);
-            assert_eq!(l3l2q_shm_create(c"noslash".as_ptr(), &config, &mut again, core::ptr::null_mut(), core::ptr::null_mut()), Status::BadArgument);
-            assert_eq!(l3l2q_shm_create(core::ptr::null(), &config, &mut again, core::ptr::null_mut(), core::ptr::null_mut()), Status::BadArgument);
+            assert_eq!(
+                l3l2q_shm_create(
+                    c"noslash".as_ptr(),
+                    &config,
+                    &mut again,
+                    core::ptr::null_mut(),
+                    core::ptr::null_mut()
+                ),
+                Status::BadArgument
+            );
+            assert_eq!(
+                l3l2q_shm_create(
+                    core::ptr::null(),
+                    &config,
+                    &mut again,
+                    core::ptr::null_mut(),
+                    core::ptr::null_mut()
+                ),
+                Status::BadArgument
+            );
 
             let mut opened: *mut ShmHandle = core::ptr::null_mut();
-            assert_eq!(l3l2q_shm_open(name.as_ptr(), &mut opened, core::ptr::null_mut()), Status::Ok);
-            assert_eq!(l3l2q_shm_open(other.as_ptr(), &mut again, core::ptr::null_mut()), Status::NotFound);
+            assert_eq!(
+                l3l2q_shm_open(name.as_ptr(), &mut opened, core::ptr::null_mut()),
+                Status::Ok
+            );
+            assert_eq!(
+                l3l2q_shm_open(other.as_ptr(), &mut again, core::ptr::null_mut()),
+                Status::NotFound
+            );
 
             let mut mine = RegionDescriptor::default();
             let mut args = QueueArgs::default();
-            assert_eq!(l3l2q_shm_descriptor(opened, &mut mine, &mut args), Status::Ok);
+            assert_eq!(
+                l3l2q_shm_descriptor(opened, &mut mine, &mut args),
+                Status::Ok
+            );
             assert_eq!(args.depth, 4);
             assert_eq!(mine.region_id, 5);
             let mut theirs = RegionDescriptor::default();
-            assert_eq!(l3l2q_shm_descriptor(created, &mut theirs, core::ptr::null_mut()), Status::Ok);
+            assert_eq!(
+                l3l2q_shm_descriptor(created, &mut theirs, core::ptr::null_mut()),
+                Status::Ok
+            );
             assert_ne!(mine.payload_base, theirs.payload_base);
 
             let mut scalars = TaskScalars::encode(&theirs, &args).scalars;
-            assert_eq!(l3l2q_shm_rebase_task_scalars(opened, scalars.as_mut_ptr(), 12), Status::Ok);
+            assert_eq!(
+                l3l2q_shm_rebase_task_scalars(opened, scalars.as_mut_ptr(), 12),
+                Status::Ok
+            );
             assert_eq!(scalars, TaskScalars::encode(&mine, &args).scalars);
             scalars[1] = 6;
             let before = scalars;
-            assert_eq!(l3l2q_shm_rebase_task_scalars(opened, scalars.as_mut_ptr(), 12), Status::BadDescriptor);
+            assert_eq!(
+                l3l2q_shm_rebase_task_scalars(opened, scalars.as_mut_ptr(), 12),
+                Status::BadDescriptor
+            );
             assert_eq!(scalars, before);
-            assert_eq!(l3l2q_shm_rebase_task_scalars(opened, scalars.as_mut_ptr(), 11), Status::BadArgument);
+            assert_eq!(
+                l3l2q_shm_rebase_task_scalars(opened, scalars.as_mut_ptr(), 11),
+                Status::BadArgument
+            );
 
             assert_eq!(l3l2q_shm_free(&mut opened), Status::Ok);
             assert!(opened.is_null());
             assert_eq!(l3l2q_shm_free(&mut opened), Status::Ok);
             assert_eq!(l3l2q_shm_free(&mut created), Status::Ok);
-            assert_eq!(l3l2q_shm_open(name.as_ptr(), &mut opened, core::ptr::null_mut()), Status::NotFound);
-            assert_eq!(l3l2q_shm_unlink(name.as_ptr(), core::ptr::null_mut()), Status::NotFound);
+            assert_eq!(
+                l3l2q_shm_open(name.as_ptr(), &mut opened, core::ptr::null_mut()),
+                Status::NotFound
+            );
+            assert_eq!(
+                l3l2q_shm_unlink(name.as_ptr(), core::ptr::null_mut()),
+                Status::NotFound
+            );
             assert_eq!(l3l2q_shm_free(core::ptr::null_mut()), Status::BadArgument);
         }
     }

@@ -16,13 +16,19 @@ pub struct RegionCallbacks {
     /// Passed back unchanged as the first argument of every callback.
     pub ctx: *mut c_void,
     /// Copies `len` bytes from `src` to payload offset `offset`.
-    pub payload_write: Option<unsafe extern "C" fn(ctx: *mut c_void, offset: u64, src: *const u8, len: usize) -> i32>,
+    pub payload_write: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, offset: u64, src: *const u8, len: usize) -> i32,
+    >,
     /// Copies `len` bytes from payload offset `offset` to `dst`.
-    pub payload_read: Option<unsafe extern "C" fn(ctx: *mut c_void, offset: u64, dst: *mut u8, len: usize) -> i32>,
+    pub payload_read: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, offset: u64, dst: *mut u8, len: usize) -> i32,
+    >,
     /// Stores a 32-bit little-endian counter value at counter offset `offset`.
-    pub counter_store: Option<unsafe extern "C" fn(ctx: *mut c_void, offset: u64, value: u32) -> i32>,
+    pub counter_store:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, offset: u64, value: u32) -> i32>,
     /// Loads the 32-bit counter at counter offset `offset` into `*value`.
-    pub counter_load: Option<unsafe extern "C" fn(ctx: *mut c_void, offset: u64, value: *mut u32) -> i32>,
+    pub counter_load:
+        Option<unsafe extern "C" fn(ctx: *mut c_void, offset: u64, value: *mut u32) -> i32>,
 }
 
 /// A [`Region`] over [`RegionCallbacks`], bounds-checked against the sizes
@@ -45,12 +51,20 @@ impl CallbackRegion {
     /// # Safety
     /// Each callback must be safe to call with `ctx` and any in-range
     /// offset and a valid buffer, for as long as the region lives.
-    pub unsafe fn new(callbacks: RegionCallbacks, payload_bytes: u64, counter_bytes: u64) -> Option<CallbackRegion> {
+    pub unsafe fn new(
+        callbacks: RegionCallbacks,
+        payload_bytes: u64,
+        counter_bytes: u64,
+    ) -> Option<CallbackRegion> {
         let complete = callbacks.payload_write.is_some()
             && callbacks.payload_read.is_some()
             && callbacks.counter_store.is_some()
             && callbacks.counter_load.is_some();
-        complete.then_some(CallbackRegion { callbacks, payload_bytes, counter_bytes })
+        complete.then_some(CallbackRegion {
+            callbacks,
+            payload_bytes,
+            counter_bytes,
+        })
     }
 }
 

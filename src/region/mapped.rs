@@ -33,10 +33,14 @@ impl MappedRegion {
     ///
     /// # Errors
     /// The violated descriptor rule.
-    pub unsafe fn from_descriptor(descriptor: &RegionDescriptor) -> Result<MappedRegion, Violation> {
+    pub unsafe fn from_descriptor(
+        descriptor: &RegionDescriptor,
+    ) -> Result<MappedRegion, Violation> {
         descriptor.validate()?;
-        let payload = usize::try_from(descriptor.payload_base).map_err(|_| Violation::PayloadRangeOverflow)?;
-        let counters = usize::try_from(descriptor.counter_base).map_err(|_| Violation::CounterRangeOverflow)?;
+        let payload = usize::try_from(descriptor.payload_base)
+            .map_err(|_| Violation::PayloadRangeOverflow)?;
+        let counters = usize::try_from(descriptor.counter_base)
+            .map_err(|_| Violation::CounterRangeOverflow)?;
         usize::try_from(descriptor.payload_bytes).map_err(|_| Violation::PayloadRangeOverflow)?;
         usize::try_from(descriptor.counter_bytes).map_err(|_| Violation::CounterRangeOverflow)?;
         Ok(MappedRegion {
@@ -74,13 +78,17 @@ impl MappedRegion {
         // SAFETY: counter_base is 64-byte aligned (validated) and offset is a multiple of 4 inside the
         // counter range, so the pointer is aligned and valid for the region's lifetime; every access to
         // it, ours and the peer's, is atomic.
-        Some(unsafe { AtomicU32::from_ptr(self.counters.as_ptr().add(offset as usize).cast::<u32>()) })
+        Some(unsafe {
+            AtomicU32::from_ptr(self.counters.as_ptr().add(offset as usize).cast::<u32>())
+        })
     }
 }
 
 impl Region for MappedRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
-        let src = self.payload_at(offset, dst.len() as u64).ok_or(Fault::Read)?;
+        let src = self
+            .payload_at(offset, dst.len() as u64)
+            .ok_or(Fault::Read)?;
         cache::invalidate(src, dst.len());
         // SAFETY: src..src+len is inside the payload range (checked above) and cannot overlap `dst`, a
         // Rust-owned buffer. The bytes are protocol-owned by this side while it reads them; a hostile peer
@@ -90,7 +98,9 @@ impl Region for MappedRegion {
     }
 
     fn write_payload(&self, offset: u64, src: &[u8]) -> Result<(), Fault> {
-        let dst = self.payload_at(offset, src.len() as u64).ok_or(Fault::Write)?;
+        let dst = self
+            .payload_at(offset, src.len() as u64)
+            .ok_or(Fault::Write)?;
         // SAFETY: dst..dst+len is inside the payload range (checked above), which no Rust reference
         // aliases; `src` is a Rust-owned buffer that cannot overlap it.
         unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), dst, src.len()) };
@@ -102,7 +112,9 @@ impl Region for MappedRegion {
     /// consumer's hot path is bound by how many stores it makes, not loads.
     #[inline(always)]
     fn read_slot(&self, offset: u64) -> Result<DescriptorSlot, Fault> {
-        let src = self.payload_at(offset, L3L2Q_SLOT_BYTES).ok_or(Fault::Read)?;
+        let src = self
+            .payload_at(offset, L3L2Q_SLOT_BYTES)
+            .ok_or(Fault::Read)?;
         if src.align_offset(8) != 0 {
             // SPEC sets no alignment for the payload base: copy the bytes as they lie.
             return read_slot_bytes(self, offset);
@@ -113,14 +125,21 @@ impl Region for MappedRegion {
         // exactly once into this copy, which the caller validates: the compiler may not go back to shared memory
         // for a field later, when a hostile peer may have rewritten it.
         let field = |i: usize| u64::from_le(unsafe { words.add(i).read_volatile() });
-        Ok(DescriptorSlot { seq: field(0), opcode: field(1), payload_offset: field(2), payload_nbytes: field(3) })
+        Ok(DescriptorSlot {
+            seq: field(0),
+            opcode: field(1),
+            payload_offset: field(2),
+            payload_nbytes: field(3),
+        })
     }
 
     /// Four field stores, `seq` last, straight from the values (no staging
     /// buffer): every store counts on the producer's hot path.
     #[inline(always)]
     fn write_slot(&self, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
-        let dst = self.payload_at(offset, L3L2Q_SLOT_BYTES).ok_or(Fault::Write)?;
+        let dst = self
+            .payload_at(offset, L3L2Q_SLOT_BYTES)
+            .ok_or(Fault::Write)?;
         if dst.align_offset(8) != 0 {
             return write_slot_bytes(self, offset, slot);
         }
@@ -186,14 +205,18 @@ mod prefetch {
     #[inline(always)]
     pub fn read(ptr: *const u8) {
         // SAFETY: PREFETCHT0 is a pure hint (see the module docs).
-        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast()) }
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ptr.cast())
+        }
     }
 
     #[cfg(all(target_arch = "aarch64", not(miri)))]
     #[inline(always)]
     pub fn read(ptr: *const u8) {
         // SAFETY: PRFM is a pure hint (see the module docs).
-        unsafe { core::arch::asm!("prfm pldl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly)) }
+        unsafe {
+            core::arch::asm!("prfm pldl1keep, [{}]", in(reg) ptr, options(nostack, preserves_flags, readonly))
+        }
     }
 
     // Miri cannot run inline assembly; a hint may be dropped anywhere.
@@ -224,12 +247,21 @@ mod tests {
             let mut buf = [0u64; 16];
             let mut counters = Counters([0; 48]);
             let r = region(&mut buf, skew, &mut counters);
-            let slot = DescriptorSlot { seq: 0x1122_3344_5566_7788, opcode: 3, payload_offset: 64, payload_nbytes: 17 };
+            let slot = DescriptorSlot {
+                seq: 0x1122_3344_5566_7788,
+                opcode: 3,
+                payload_offset: 64,
+                payload_nbytes: 17,
+            };
             r.write_slot(32, &slot).unwrap();
             assert_eq!(r.read_slot(32), Ok(slot), "skew {skew}");
             let mut bytes = [0u8; 32];
             r.read_payload(32, &mut bytes).unwrap();
-            assert_eq!(bytes, slot.to_bytes(), "little-endian fields in SPEC order, skew {skew}");
+            assert_eq!(
+                bytes,
+                slot.to_bytes(),
+                "little-endian fields in SPEC order, skew {skew}"
+            );
         }
     }
 
@@ -238,7 +270,12 @@ mod tests {
         let mut buf = [0u64; 16];
         let mut counters = Counters([0; 48]);
         let r = region(&mut buf, 3, &mut counters);
-        let slot = DescriptorSlot { seq: 1, opcode: 1, payload_offset: 0, payload_nbytes: 0 };
+        let slot = DescriptorSlot {
+            seq: 1,
+            opcode: 1,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        };
         assert_eq!(r.write_slot(65, &slot), Err(Fault::Write));
         assert_eq!(r.write_slot(u64::MAX - 8, &slot), Err(Fault::Write));
         assert_eq!(r.read_slot(65), Err(Fault::Read));

@@ -110,7 +110,10 @@ pub trait Region {
 /// [`Region::read_slot`] through [`Region::read_payload`]: the default,
 /// and what a backend with a faster form falls back to where that form
 /// does not apply (a mapped region with an unaligned base).
-pub(crate) fn read_slot_bytes<R: Region + ?Sized>(region: &R, offset: u64) -> Result<DescriptorSlot, Fault> {
+pub(crate) fn read_slot_bytes<R: Region + ?Sized>(
+    region: &R,
+    offset: u64,
+) -> Result<DescriptorSlot, Fault> {
     let mut bytes = [0u8; L3L2Q_SLOT_BYTES as usize];
     region.read_payload(offset, &mut bytes)?;
     Ok(DescriptorSlot::from_bytes(&bytes))
@@ -118,7 +121,11 @@ pub(crate) fn read_slot_bytes<R: Region + ?Sized>(region: &R, offset: u64) -> Re
 
 /// [`Region::write_slot`] through [`Region::write_payload`], fields first
 /// and `seq` last; the default and the fallback, as [`read_slot_bytes`].
-pub(crate) fn write_slot_bytes<R: Region + ?Sized>(region: &R, offset: u64, slot: &DescriptorSlot) -> Result<(), Fault> {
+pub(crate) fn write_slot_bytes<R: Region + ?Sized>(
+    region: &R,
+    offset: u64,
+    slot: &DescriptorSlot,
+) -> Result<(), Fault> {
     let bytes = slot.to_bytes();
     region.write_payload(offset + 8, &bytes[8..])?;
     region.write_payload(offset, &bytes[..8])

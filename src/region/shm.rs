@@ -189,7 +189,9 @@ impl ShmError {
     pub fn status(&self) -> Status {
         match self {
             ShmError::InvalidName { .. } | ShmError::TooLarge => Status::BadArgument,
-            ShmError::Config(_) | ShmError::BadHeader { .. } | ShmError::ScalarsMismatch { .. } => Status::BadDescriptor,
+            ShmError::Config(_) | ShmError::BadHeader { .. } | ShmError::ScalarsMismatch { .. } => {
+                Status::BadDescriptor
+            }
             ShmError::AlreadyExists { .. } => Status::Exists,
             ShmError::NotFound { .. } => Status::NotFound,
             ShmError::NotReady { .. } => Status::NoProgress,
@@ -209,10 +211,19 @@ impl ShmError {
 impl fmt::Display for ShmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ShmError::InvalidName { name } => write!(f, "invalid shared-memory name {name:?}: want \"/\" and 1..=254 bytes without \"/\" or NUL"),
+            ShmError::InvalidName { name } => write!(
+                f,
+                "invalid shared-memory name {name:?}: want \"/\" and 1..=254 bytes without \"/\" or NUL"
+            ),
             ShmError::Config(v) => write!(f, "invalid queue configuration: {}", v.describe()),
-            ShmError::TooLarge => f.write_str("shared-memory object too large for this address space"),
-            ShmError::AlreadyExists { name, creator_pid, creator_alive } => {
+            ShmError::TooLarge => {
+                f.write_str("shared-memory object too large for this address space")
+            }
+            ShmError::AlreadyExists {
+                name,
+                creator_pid,
+                creator_alive,
+            } => {
                 write!(f, "shared-memory object {name} already exists")?;
                 match (creator_pid, creator_alive) {
                     (Some(pid), Some(false)) => write!(
@@ -220,15 +231,31 @@ impl fmt::Display for ShmError {
                         " (stale: its creator, pid {pid}, is gone); reclaim it with CreateMode::ReclaimStale or remove /dev/shm{name}"
                     ),
                     (Some(pid), _) => write!(f, " (in use: its creator, pid {pid}, is running)"),
-                    (None, _) => write!(f, " (creator unknown); remove it with ShmRegion::unlink or rm /dev/shm{name} if it is stale"),
+                    (None, _) => write!(
+                        f,
+                        " (creator unknown); remove it with ShmRegion::unlink or rm /dev/shm{name} if it is stale"
+                    ),
                 }
             }
             ShmError::NotFound { name } => write!(f, "no shared-memory object named {name}"),
-            ShmError::NotReady { name } => write!(f, "shared-memory object {name} is not initialized yet (retry)"),
-            ShmError::BadHeader { name, reason } => write!(f, "shared-memory object {name} is not a valid l3l2q region: {reason}"),
-            ShmError::ScalarsMismatch { index } => write!(f, "task scalar {index} does not match this shared-memory region"),
+            ShmError::NotReady { name } => write!(
+                f,
+                "shared-memory object {name} is not initialized yet (retry)"
+            ),
+            ShmError::BadHeader { name, reason } => write!(
+                f,
+                "shared-memory object {name} is not a valid l3l2q region: {reason}"
+            ),
+            ShmError::ScalarsMismatch { index } => write!(
+                f,
+                "task scalar {index} does not match this shared-memory region"
+            ),
             ShmError::System { name, call, errno } => {
-                write!(f, "{call}({name}) failed: {}", std::io::Error::from_raw_os_error(*errno))
+                write!(
+                    f,
+                    "{call}({name}) failed: {}",
+                    std::io::Error::from_raw_os_error(*errno)
+                )
             }
         }
     }
@@ -265,7 +292,13 @@ impl ShmConfig {
     /// A configuration with [`CreateMode::Exclusive`] and a region id
     /// taken from the process id.
     pub fn new(depth: u64, input_arena_bytes: u64, output_arena_bytes: u64) -> ShmConfig {
-        ShmConfig { depth, input_arena_bytes, output_arena_bytes, region_id: 0, mode: CreateMode::Exclusive }
+        ShmConfig {
+            depth,
+            input_arena_bytes,
+            output_arena_bytes,
+            region_id: 0,
+            mode: CreateMode::Exclusive,
+        }
     }
 }
 
@@ -316,10 +349,15 @@ impl Mapping {
     /// Maps `len` bytes of `fd` shared, readable and (unless `read_only`)
     /// writable.
     fn new(fd: &Fd, len: usize, read_only: bool, name: &str) -> Result<Mapping, ShmError> {
-        let prot = if read_only { libc::PROT_READ } else { libc::PROT_READ | libc::PROT_WRITE };
+        let prot = if read_only {
+            libc::PROT_READ
+        } else {
+            libc::PROT_READ | libc::PROT_WRITE
+        };
         // SAFETY: a fresh shared mapping chosen by the kernel (null hint) of an open descriptor; it aliases
         // no Rust object, and the result is checked before use.
-        let ptr = unsafe { libc::mmap(core::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.0, 0) };
+        let ptr =
+            unsafe { libc::mmap(core::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.0, 0) };
         if ptr == libc::MAP_FAILED {
             return Err(system_error(name, "mmap"));
         }
@@ -334,7 +372,13 @@ impl Mapping {
         // SAFETY: callers read only header words, and every mapping is at least one header page long
         // (checked before mapping); the base is page aligned, so the u64 is aligned. Volatile because another
         // process may write the word; it needs no write permission.
-        u64::from_le(unsafe { self.base.as_ptr().add(index * 8).cast::<u64>().read_volatile() })
+        u64::from_le(unsafe {
+            self.base
+                .as_ptr()
+                .add(index * 8)
+                .cast::<u64>()
+                .read_volatile()
+        })
     }
 
     fn addr(&self) -> u64 {
@@ -374,7 +418,11 @@ impl Fd {
         let st = unsafe { st.assume_init() };
         // st_dev/st_ino are u64 on Linux but narrower elsewhere.
         #[allow(clippy::unnecessary_cast)]
-        Ok((u64::try_from(st.st_size).unwrap_or(0), st.st_dev as u64, st.st_ino as u64))
+        Ok((
+            u64::try_from(st.st_size).unwrap_or(0),
+            st.st_dev as u64,
+            st.st_ino as u64,
+        ))
     }
 }
 
@@ -383,7 +431,11 @@ fn errno() -> i32 {
 }
 
 fn system_error(name: &str, call: &'static str) -> ShmError {
-    ShmError::System { name: name.to_owned(), call, errno: errno() }
+    ShmError::System {
+        name: name.to_owned(),
+        call,
+        errno: errno(),
+    }
 }
 
 fn c_name(name: &str) -> Result<CString, ShmError> {
@@ -393,7 +445,9 @@ fn c_name(name: &str) -> Result<CString, ShmError> {
         && !name[1..].contains('/')
         && name != "/."
         && name != "/..";
-    let invalid = || ShmError::InvalidName { name: name.to_owned() };
+    let invalid = || ShmError::InvalidName {
+        name: name.to_owned(),
+    };
     if !valid {
         return Err(invalid());
     }
@@ -407,8 +461,14 @@ fn shm_open(name: &str, c: &CString, flags: libc::c_int) -> Result<Fd, ShmError>
         return Ok(Fd(fd));
     }
     Err(match errno() {
-        libc::EEXIST => ShmError::AlreadyExists { name: name.to_owned(), creator_pid: None, creator_alive: None },
-        libc::ENOENT => ShmError::NotFound { name: name.to_owned() },
+        libc::EEXIST => ShmError::AlreadyExists {
+            name: name.to_owned(),
+            creator_pid: None,
+            creator_alive: None,
+        },
+        libc::ENOENT => ShmError::NotFound {
+            name: name.to_owned(),
+        },
         _ => system_error(name, "shm_open"),
     })
 }
@@ -416,7 +476,10 @@ fn shm_open(name: &str, c: &CString, flags: libc::c_int) -> Result<Fd, ShmError>
 fn page_bytes() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(page).ok().filter(|p| p.is_power_of_two() && *p >= 4096).unwrap_or(4096)
+    u64::try_from(page)
+        .ok()
+        .filter(|p| p.is_power_of_two() && *p >= 4096)
+        .unwrap_or(4096)
 }
 
 /// Whether process `pid` exists (`kill(pid, 0)`); `None` when unknown.
@@ -437,9 +500,13 @@ fn is_zombie(pid: libc::pid_t) -> bool {
     if !cfg!(target_os = "linux") {
         return false;
     }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
     // "pid (comm) S ...": the state follows the last ')', as comm may contain anything.
-    stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next()).is_some_and(|state| state == 'Z' || state == 'X')
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+        .is_some_and(|state| state == 'Z' || state == 'X')
 }
 
 fn this_pid() -> u64 {
@@ -449,19 +516,40 @@ fn this_pid() -> u64 {
 /// A name unlikely to be in use: `/l3l2q-<tag>-<pid>-<nanoseconds>`, the
 /// tag reduced to `[A-Za-z0-9_-]` and at most 64 bytes.
 pub fn unique_name(tag: &str) -> String {
-    let tag: String = tag.chars().take(64).map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let tag: String = tag
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     format!("/l3l2q-{tag}-{}-{nanos:x}", std::process::id())
 }
 
 /// Reads and validates the header of a mapping of `object_bytes` bytes.
 fn read_header(map: &Mapping, object_bytes: u64, name: &str) -> Result<ShmHeader, ShmError> {
-    let bad = |reason| ShmError::BadHeader { name: name.to_owned(), reason };
+    let bad = |reason| ShmError::BadHeader {
+        name: name.to_owned(),
+        reason,
+    };
     if object_bytes < L3L2Q_SHM_HEADER_BYTES || (map.len as u64) < L3L2Q_SHM_HEADER_BYTES {
-        return Err(ShmError::NotReady { name: name.to_owned() });
+        return Err(ShmError::NotReady {
+            name: name.to_owned(),
+        });
     }
     match map.word(WORD_MAGIC) {
-        0 => return Err(ShmError::NotReady { name: name.to_owned() }),
+        0 => {
+            return Err(ShmError::NotReady {
+                name: name.to_owned(),
+            });
+        }
         L3L2Q_SHM_MAGIC => {}
         _ => return Err(bad("magic is not L3L2QSHM")),
     }
@@ -500,9 +588,18 @@ fn read_header(map: &Mapping, object_bytes: u64, name: &str) -> Result<ShmHeader
     if header.region_id == 0 {
         return Err(bad("region id is zero"));
     }
-    let counter_end = header.counter_offset.checked_add(header.counter_bytes).ok_or(bad("counter range overflows"))?;
-    let payload_end = header.payload_offset.checked_add(header.payload_bytes).ok_or(bad("payload range overflows"))?;
-    if header.counter_offset < header.header_bytes || header.counter_offset % L3L2Q_COUNTER_ALIGN != 0 || counter_end > header.total_bytes {
+    let counter_end = header
+        .counter_offset
+        .checked_add(header.counter_bytes)
+        .ok_or(bad("counter range overflows"))?;
+    let payload_end = header
+        .payload_offset
+        .checked_add(header.payload_bytes)
+        .ok_or(bad("payload range overflows"))?;
+    if header.counter_offset < header.header_bytes
+        || header.counter_offset % L3L2Q_COUNTER_ALIGN != 0
+        || counter_end > header.total_bytes
+    {
         return Err(bad("counter range is misplaced"));
     }
     if header.payload_offset < header.header_bytes || payload_end > header.total_bytes {
@@ -514,12 +611,20 @@ fn read_header(map: &Mapping, object_bytes: u64, name: &str) -> Result<ShmHeader
     if header.args.magic_version != QUEUE_MAGIC_VERSION {
         return Err(bad("queue magic/ABI is not L3Q2 1.1"));
     }
-    let layout = Layout::compute(header.args.depth, header.args.input_arena_bytes, header.args.output_arena_bytes)
-        .map_err(|v| bad(v.describe()))?;
-    if header.args.payload_bytes != layout.payload_bytes || header.payload_bytes != layout.payload_bytes {
+    let layout = Layout::compute(
+        header.args.depth,
+        header.args.input_arena_bytes,
+        header.args.output_arena_bytes,
+    )
+    .map_err(|v| bad(v.describe()))?;
+    if header.args.payload_bytes != layout.payload_bytes
+        || header.payload_bytes != layout.payload_bytes
+    {
         return Err(bad("payload size differs from the layout"));
     }
-    if header.args.counter_bytes != layout.counter_bytes || header.counter_bytes != layout.counter_bytes {
+    if header.args.counter_bytes != layout.counter_bytes
+        || header.counter_bytes != layout.counter_bytes
+    {
         return Err(bad("counter size differs from the layout"));
     }
     Ok(header)
@@ -529,12 +634,25 @@ fn read_header(map: &Mapping, object_bytes: u64, name: &str) -> Result<ShmHeader
 /// `(device, inode)`.
 fn map_existing(name: &str, read_only: bool) -> Result<(Mapping, u64, (u64, u64)), ShmError> {
     let c = c_name(name)?;
-    let fd = shm_open(name, &c, if read_only { libc::O_RDONLY } else { libc::O_RDWR })?;
+    let fd = shm_open(
+        name,
+        &c,
+        if read_only {
+            libc::O_RDONLY
+        } else {
+            libc::O_RDWR
+        },
+    )?;
     let (size, dev, ino) = fd.stat(name)?;
     if size < L3L2Q_SHM_HEADER_BYTES {
-        return Err(ShmError::NotReady { name: name.to_owned() });
+        return Err(ShmError::NotReady {
+            name: name.to_owned(),
+        });
     }
-    let len = usize::try_from(size).ok().filter(|l| *l <= isize::MAX as usize).ok_or(ShmError::TooLarge)?;
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|l| *l <= isize::MAX as usize)
+        .ok_or(ShmError::TooLarge)?;
     let map = Mapping::new(&fd, len, read_only, name)?;
     Ok((map, size, (dev, ino)))
 }
@@ -549,12 +667,20 @@ struct Probe {
 
 /// Looks at an existing object read-only, without trusting it.
 fn probe(name: &str) -> Probe {
-    let unknown = Probe { ours: false, creator_pid: None, creator_alive: None };
-    let Ok((map, _, _)) = map_existing(name, true) else { return unknown };
+    let unknown = Probe {
+        ours: false,
+        creator_pid: None,
+        creator_alive: None,
+    };
+    let Ok((map, _, _)) = map_existing(name, true) else {
+        return unknown;
+    };
     let magic = map.word(WORD_MAGIC);
     fence(Ordering::Acquire);
     let pid = map.word(WORD_CREATOR_PID);
-    let pid32 = u32::try_from(pid).ok().filter(|p| *p > 0 && i32::try_from(*p).is_ok());
+    let pid32 = u32::try_from(pid)
+        .ok()
+        .filter(|p| *p > 0 && i32::try_from(*p).is_ok());
     Probe {
         // A zero magic with a pid is a creator that died (or is still busy) before publishing the header.
         ours: pid32.is_some() && (magic == L3L2Q_SHM_MAGIC || magic == 0),
@@ -596,7 +722,12 @@ impl ShmRegion {
     /// failure.
     pub fn create(name: &str, config: &ShmConfig) -> Result<ShmRegion, ShmError> {
         let c = c_name(name)?;
-        let layout = Layout::compute(config.depth, config.input_arena_bytes, config.output_arena_bytes).map_err(ShmError::Config)?;
+        let layout = Layout::compute(
+            config.depth,
+            config.input_arena_bytes,
+            config.output_arena_bytes,
+        )
+        .map_err(ShmError::Config)?;
         let page = page_bytes();
         let total = L3L2Q_SHM_PAYLOAD_OFFSET
             .checked_add(layout.payload_bytes)
@@ -608,8 +739,15 @@ impl ShmRegion {
         let fd = match shm_open(name, &c, flags) {
             Err(ShmError::AlreadyExists { .. }) => {
                 let found = probe(name);
-                let exists = ShmError::AlreadyExists { name: name.to_owned(), creator_pid: found.creator_pid, creator_alive: found.creator_alive };
-                if config.mode != CreateMode::ReclaimStale || !found.ours || found.creator_alive != Some(false) {
+                let exists = ShmError::AlreadyExists {
+                    name: name.to_owned(),
+                    creator_pid: found.creator_pid,
+                    creator_alive: found.creator_alive,
+                };
+                if config.mode != CreateMode::ReclaimStale
+                    || !found.ours
+                    || found.creator_alive != Some(false)
+                {
                     return Err(exists);
                 }
                 // SAFETY: `c` is a valid NUL-terminated string.
@@ -639,7 +777,11 @@ impl ShmRegion {
             }
         };
         drop(fd);
-        let region_id = if config.region_id != 0 { config.region_id } else { this_pid().max(1) };
+        let region_id = if config.region_id != 0 {
+            config.region_id
+        } else {
+            this_pid().max(1)
+        };
         let header = ShmHeader {
             format_version: L3L2Q_SHM_FORMAT_VERSION,
             header_bytes: L3L2Q_SHM_HEADER_BYTES,
@@ -650,7 +792,9 @@ impl ShmRegion {
             payload_bytes: layout.payload_bytes,
             region_id,
             creator_pid: this_pid(),
-            created_unix_ns: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64),
+            created_unix_ns: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
             args: layout.queue_args(),
         };
         write_header(&map, &header);
@@ -677,8 +821,17 @@ impl ShmRegion {
         Self::finish(map, header, name, ShmRole::Opener, identity)
     }
 
-    fn finish(map: Mapping, header: ShmHeader, name: &str, role: ShmRole, identity: (u64, u64)) -> Result<ShmRegion, ShmError> {
-        let bad = |v: Violation| ShmError::BadHeader { name: name.to_owned(), reason: v.describe() };
+    fn finish(
+        map: Mapping,
+        header: ShmHeader,
+        name: &str,
+        role: ShmRole,
+        identity: (u64, u64),
+    ) -> Result<ShmRegion, ShmError> {
+        let bad = |v: Violation| ShmError::BadHeader {
+            name: name.to_owned(),
+            reason: v.describe(),
+        };
         // Offsets were checked against the mapping's length, so these additions stay inside it.
         let descriptor = RegionDescriptor::new(
             header.region_id,
@@ -691,7 +844,16 @@ impl ShmRegion {
         // SAFETY: both ranges lie inside `map` (validated by read_header or written by create), which is
         // readable and writable and lives exactly as long as `inner` (both owned by the returned region).
         let inner = unsafe { MappedRegion::from_descriptor(&descriptor) }.map_err(bad)?;
-        Ok(ShmRegion { inner, header, descriptor, layout, name: name.to_owned(), role, identity, map })
+        Ok(ShmRegion {
+            inner,
+            header,
+            descriptor,
+            layout,
+            name: name.to_owned(),
+            role,
+            identity,
+            map,
+        })
     }
 
     /// Removes the name `name` unconditionally (processes that have it
@@ -708,7 +870,9 @@ impl ShmRegion {
             return Ok(());
         }
         Err(match errno() {
-            libc::ENOENT => ShmError::NotFound { name: name.to_owned() },
+            libc::ENOENT => ShmError::NotFound {
+                name: name.to_owned(),
+            },
             _ => system_error(name, "shm_unlink"),
         })
     }
@@ -774,7 +938,9 @@ impl ShmRegion {
 
     /// Whether the name still refers to the object this handle mapped.
     fn name_is_ours(&self) -> bool {
-        let Ok(c) = c_name(&self.name) else { return false };
+        let Ok(c) = c_name(&self.name) else {
+            return false;
+        };
         match shm_open(&self.name, &c, libc::O_RDONLY).and_then(|fd| fd.stat(&self.name)) {
             Ok((_, dev, ino)) => (dev, ino) == self.identity,
             Err(_) => false,
@@ -787,7 +953,13 @@ fn write_header(map: &Mapping, header: &ShmHeader) {
     let put = |index: usize, value: u64| {
         // SAFETY: the mapping is writable and at least one header page long; index < HEADER_WORDS keeps the
         // aligned u64 inside it. Volatile because an opener may read the page concurrently.
-        unsafe { map.base.as_ptr().add(index * 8).cast::<u64>().write_volatile(value.to_le()) };
+        unsafe {
+            map.base
+                .as_ptr()
+                .add(index * 8)
+                .cast::<u64>()
+                .write_volatile(value.to_le())
+        };
     };
     put(WORD_CREATOR_PID, header.creator_pid);
     put(WORD_VERSION, header.format_version);
@@ -800,7 +972,17 @@ fn write_header(map: &Mapping, header: &ShmHeader) {
     put(WORD_REGION_ID, header.region_id);
     put(WORD_CREATED_NS, header.created_unix_ns);
     let a = &header.args;
-    for (i, v) in [a.magic_version, a.depth, a.input_arena_bytes, a.output_arena_bytes, a.payload_bytes, a.counter_bytes].into_iter().enumerate() {
+    for (i, v) in [
+        a.magic_version,
+        a.depth,
+        a.input_arena_bytes,
+        a.output_arena_bytes,
+        a.payload_bytes,
+        a.counter_bytes,
+    ]
+    .into_iter()
+    .enumerate()
+    {
         put(WORD_ARGS + i, v);
     }
     // SAFETY: word 0 is an aligned u64 inside the writable mapping; every access to it in any process is a
@@ -881,9 +1063,22 @@ impl ShmReadOnly {
     pub fn open(name: &str) -> Result<ShmReadOnly, ShmError> {
         let (map, size, _) = map_existing(name, true)?;
         let header = read_header(&map, size, name)?;
-        let layout = Layout::compute(header.args.depth, header.args.input_arena_bytes, header.args.output_arena_bytes)
-            .map_err(|v| ShmError::BadHeader { name: name.to_owned(), reason: v.describe() })?;
-        Ok(ShmReadOnly { header, layout, object_bytes: size, name: name.to_owned(), map })
+        let layout = Layout::compute(
+            header.args.depth,
+            header.args.input_arena_bytes,
+            header.args.output_arena_bytes,
+        )
+        .map_err(|v| ShmError::BadHeader {
+            name: name.to_owned(),
+            reason: v.describe(),
+        })?;
+        Ok(ShmReadOnly {
+            header,
+            layout,
+            object_bytes: size,
+            name: name.to_owned(),
+            map,
+        })
     }
 
     /// The object's name.
@@ -923,7 +1118,14 @@ impl ShmReadOnly {
         // inside the counter range and 4-aligned, and the counter base is 64-aligned from a page-aligned
         // mapping. A volatile load needs no write permission; the peer's stores are single aligned u32
         // stores, so the value is one of them.
-        let value = unsafe { self.map.base.as_ptr().add((self.header.counter_offset + offset) as usize).cast::<u32>().read_volatile() };
+        let value = unsafe {
+            self.map
+                .base
+                .as_ptr()
+                .add((self.header.counter_offset + offset) as usize)
+                .cast::<u32>()
+                .read_volatile()
+        };
         fence(Ordering::Acquire);
         Some(u32::from_le(value))
     }
@@ -938,7 +1140,14 @@ impl ShmReadOnly {
         // is a Rust buffer that cannot overlap a read-only shared mapping. Concurrent writes by the peer can
         // only change the copied values, which the caller treats as untrusted.
         unsafe {
-            core::ptr::copy_nonoverlapping(self.map.base.as_ptr().add((self.header.payload_offset + offset) as usize), dst.as_mut_ptr(), dst.len())
+            core::ptr::copy_nonoverlapping(
+                self.map
+                    .base
+                    .as_ptr()
+                    .add((self.header.payload_offset + offset) as usize),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
         };
         true
     }
@@ -949,7 +1158,10 @@ mod tests {
     use super::*;
 
     fn config() -> ShmConfig {
-        ShmConfig { region_id: 77, ..ShmConfig::new(8, 1024, 1024) }
+        ShmConfig {
+            region_id: 77,
+            ..ShmConfig::new(8, 1024, 1024)
+        }
     }
 
     #[test]
@@ -960,7 +1172,10 @@ mod tests {
     #[test]
     fn names_are_checked() {
         for bad in ["", "/", "noslash", "/a/b", "/.", "/..", "/nul\0x"] {
-            assert!(matches!(c_name(bad), Err(ShmError::InvalidName { .. })), "{bad:?}");
+            assert!(
+                matches!(c_name(bad), Err(ShmError::InvalidName { .. })),
+                "{bad:?}"
+            );
         }
         assert!(c_name(&format!("/{}", "x".repeat(L3L2Q_SHM_NAME_MAX))).is_err());
         assert!(c_name("/l3l2q-ok").is_ok());
@@ -975,14 +1190,26 @@ mod tests {
         assert_eq!(created.role(), ShmRole::Creator);
         assert_eq!(opened.role(), ShmRole::Opener);
         let (c, o) = (created.descriptor(), opened.descriptor());
-        assert_ne!(c.payload_base, o.payload_base, "two mappings, two addresses");
-        assert_eq!((c.region_id, c.payload_bytes, c.counter_bytes), (o.region_id, o.payload_bytes, o.counter_bytes));
-        assert_eq!(c.payload_base - c.counter_base, 4096, "payload follows the padded counter page");
+        assert_ne!(
+            c.payload_base, o.payload_base,
+            "two mappings, two addresses"
+        );
+        assert_eq!(
+            (c.region_id, c.payload_bytes, c.counter_bytes),
+            (o.region_id, o.payload_bytes, o.counter_bytes)
+        );
+        assert_eq!(
+            c.payload_base - c.counter_base,
+            4096,
+            "payload follows the padded counter page"
+        );
         assert_eq!(created.queue_args(), opened.queue_args());
         assert_eq!(opened.header().creator_pid, u64::from(std::process::id()));
 
         created.write_payload(100, b"hello").unwrap();
-        created.store_counter(L3L2Q_L2_ABORT_FLAG_OFFSET, 9).unwrap();
+        created
+            .store_counter(L3L2Q_L2_ABORT_FLAG_OFFSET, 9)
+            .unwrap();
         let mut buf = [0u8; 5];
         opened.read_payload(100, &mut buf).unwrap();
         assert_eq!(&buf, b"hello");
@@ -1001,12 +1228,18 @@ mod tests {
         assert_eq!(rebased, opened.task_scalars());
         let mut foreign = created.task_scalars();
         foreign.scalars[7] = 16;
-        assert_eq!(opened.rebase_task_scalars(&foreign), Err(ShmError::ScalarsMismatch { index: 7 }));
+        assert_eq!(
+            opened.rebase_task_scalars(&foreign),
+            Err(ShmError::ScalarsMismatch { index: 7 })
+        );
 
         drop(opened);
         drop(view);
         drop(created);
-        assert!(matches!(ShmRegion::open(&name), Err(ShmError::NotFound { .. })), "creator unlinks on drop");
+        assert!(
+            matches!(ShmRegion::open(&name), Err(ShmError::NotFound { .. })),
+            "creator unlinks on drop"
+        );
     }
 
     #[test]
@@ -1015,19 +1248,38 @@ mod tests {
         let first = ShmRegion::create(&name, &config()).unwrap();
         let err = ShmRegion::create(&name, &config()).unwrap_err();
         let pid = std::process::id();
-        assert_eq!(err, ShmError::AlreadyExists { name: name.clone(), creator_pid: Some(pid), creator_alive: Some(true) });
+        assert_eq!(
+            err,
+            ShmError::AlreadyExists {
+                name: name.clone(),
+                creator_pid: Some(pid),
+                creator_alive: Some(true)
+            }
+        );
         assert!(err.to_string().contains(&name));
-        let reclaim = ShmConfig { mode: CreateMode::ReclaimStale, ..config() };
-        assert!(matches!(ShmRegion::create(&name, &reclaim), Err(ShmError::AlreadyExists { .. })));
+        let reclaim = ShmConfig {
+            mode: CreateMode::ReclaimStale,
+            ..config()
+        };
+        assert!(matches!(
+            ShmRegion::create(&name, &reclaim),
+            Err(ShmError::AlreadyExists { .. })
+        ));
         assert_eq!(err.status(), Status::Exists);
 
         // Force-unlink and recreate: the first creator's drop must leave the new object alone.
         ShmRegion::unlink(&name).unwrap();
         let second = ShmRegion::create(&name, &config()).unwrap();
         drop(first);
-        assert!(ShmRegion::open(&name).is_ok(), "old creator removed the new object");
+        assert!(
+            ShmRegion::open(&name).is_ok(),
+            "old creator removed the new object"
+        );
         drop(second);
-        assert!(matches!(ShmRegion::unlink(&name), Err(ShmError::NotFound { .. })));
+        assert!(matches!(
+            ShmRegion::unlink(&name),
+            Err(ShmError::NotFound { .. })
+        ));
     }
 
     #[test]
@@ -1035,7 +1287,10 @@ mod tests {
         let name = unique_name("unit-cfg");
         let err = ShmRegion::create(&name, &ShmConfig::new(3, 64, 64)).unwrap_err();
         assert_eq!(err, ShmError::Config(Violation::Depth));
-        assert!(matches!(ShmRegion::open(&name), Err(ShmError::NotFound { .. })));
+        assert!(matches!(
+            ShmRegion::open(&name),
+            Err(ShmError::NotFound { .. })
+        ));
     }
 
     /// Creates a raw object with `bytes` at offset 0 and the given size.
@@ -1057,12 +1312,18 @@ mod tests {
     fn garbage_objects_are_rejected_cleanly() {
         let empty = unique_name("unit-empty");
         raw_object(&empty, 0, &[]);
-        assert!(matches!(ShmRegion::open(&empty), Err(ShmError::NotReady { .. })));
+        assert!(matches!(
+            ShmRegion::open(&empty),
+            Err(ShmError::NotReady { .. })
+        ));
         ShmRegion::unlink(&empty).unwrap();
 
         let unpublished = unique_name("unit-unpub");
         raw_object(&unpublished, 8192, &[(WORD_CREATOR_PID, 1)]);
-        assert!(matches!(ShmReadOnly::open(&unpublished), Err(ShmError::NotReady { .. })));
+        assert!(matches!(
+            ShmReadOnly::open(&unpublished),
+            Err(ShmError::NotReady { .. })
+        ));
         ShmRegion::unlink(&unpublished).unwrap();
 
         // A valid header from a real object, then one field broken at a time.
@@ -1092,8 +1353,14 @@ mod tests {
             w[index].1 = value;
             raw_object(&broken, total, &w);
             let r = ShmRegion::open(&broken);
-            assert!(matches!(r, Err(ShmError::BadHeader { .. })), "word {index} = {value:#x}: {r:?}");
-            assert!(matches!(ShmReadOnly::open(&broken), Err(ShmError::BadHeader { .. })));
+            assert!(
+                matches!(r, Err(ShmError::BadHeader { .. })),
+                "word {index} = {value:#x}: {r:?}"
+            );
+            assert!(matches!(
+                ShmReadOnly::open(&broken),
+                Err(ShmError::BadHeader { .. })
+            ));
             ShmRegion::unlink(&broken).unwrap();
         }
     }

@@ -21,7 +21,11 @@ pub struct Span {
 impl Span {
     /// A zero-byte message: offset 0 and no cursor movement.
     pub const fn empty(cursor: u64) -> Span {
-        Span { offset: 0, start: cursor, end: cursor }
+        Span {
+            offset: 0,
+            start: cursor,
+            end: cursor,
+        }
     }
 
     /// Whether placing this span skipped padding to the next cycle.
@@ -32,7 +36,14 @@ impl Span {
     /// The same placement holding only `n` bytes (a shrunk reservation):
     /// a wrapped span stays at the arena start.
     pub fn shrink(&self, tail: u64, n: u64) -> Span {
-        if n == 0 { Span::empty(tail) } else { Span { end: self.start + n, ..*self } }
+        if n == 0 {
+            Span::empty(tail)
+        } else {
+            Span {
+                end: self.start + n,
+                ..*self
+            }
+        }
     }
 
     /// The arena position (`end % arena`) after this span, given the
@@ -80,14 +91,26 @@ pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Sp
         return None;
     }
     let span = if n <= arena - pos {
-        Span { offset: pos, start: tail, end: tail.checked_add(n)? }
+        Span {
+            offset: pos,
+            start: tail,
+            end: tail.checked_add(n)?,
+        }
     } else {
         let start = next_cycle(tail, pos, arena)?;
-        Span { offset: 0, start, end: start.checked_add(n)? }
+        Span {
+            offset: 0,
+            start,
+            end: start.checked_add(n)?,
+        }
     };
     // Without a wrap the live range must fit; with a wrap it also may
     // when nothing is live, so a drained arena always takes n <= arena.
-    let ok = if span.wrapped(tail) { fits(head, tail, span.end, arena) } else { span.end - head <= arena };
+    let ok = if span.wrapped(tail) {
+        fits(head, tail, span.end, arena)
+    } else {
+        span.end - head <= arena
+    };
     ok.then_some(span)
 }
 
@@ -106,11 +129,22 @@ pub fn follow(head: u64, tail: u64, arena: u64, n: u64, offset: u64) -> Option<S
 /// accepts, with the same span, when `room` is at most the free space.
 /// `offset` may have wrapped below zero; it then matches no position.
 #[inline(always)]
-pub fn follow_expected(tail: u64, pos: u64, arena: u64, room: u64, n: u64, offset: u64) -> Option<Span> {
+pub fn follow_expected(
+    tail: u64,
+    pos: u64,
+    arena: u64,
+    room: u64,
+    n: u64,
+    offset: u64,
+) -> Option<Span> {
     if n == 0 || offset != pos || n > arena - pos || n > room {
         return None;
     }
-    Some(Span { offset: pos, start: tail, end: tail.checked_add(n)? })
+    Some(Span {
+        offset: pos,
+        start: tail,
+        end: tail.checked_add(n)?,
+    })
 }
 
 /// [`follow`] with the tail's arena position `pos == tail % arena` given.
@@ -124,10 +158,18 @@ pub fn follow_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64, offset: u64
         return None;
     }
     let span = if offset == pos && n <= arena - pos {
-        Span { offset, start: tail, end: tail.checked_add(n)? }
+        Span {
+            offset,
+            start: tail,
+            end: tail.checked_add(n)?,
+        }
     } else if offset == 0 && pos != 0 {
         let start = next_cycle(tail, pos, arena)?;
-        Span { offset: 0, start, end: start.checked_add(n)? }
+        Span {
+            offset: 0,
+            start,
+            end: start.checked_add(n)?,
+        }
     } else {
         return None;
     };
@@ -140,9 +182,27 @@ mod tests {
 
     #[test]
     fn places_in_order_without_wrap() {
-        assert_eq!(place(0, 0, 1024, 300), Some(Span { offset: 0, start: 0, end: 300 }));
-        assert_eq!(place(0, 300, 1024, 724), Some(Span { offset: 300, start: 300, end: 1024 }));
-        assert_eq!(place(0, 300, 1024, 725), None, "needs a wrap and 300 bytes are live");
+        assert_eq!(
+            place(0, 0, 1024, 300),
+            Some(Span {
+                offset: 0,
+                start: 0,
+                end: 300
+            })
+        );
+        assert_eq!(
+            place(0, 300, 1024, 724),
+            Some(Span {
+                offset: 300,
+                start: 300,
+                end: 1024
+            })
+        );
+        assert_eq!(
+            place(0, 300, 1024, 725),
+            None,
+            "needs a wrap and 300 bytes are live"
+        );
     }
 
     #[test]
@@ -150,28 +210,85 @@ mod tests {
         // 300 B then 800 B in a 1024 B arena: once the 300 are released the
         // 800 must wrap to the cycle start, not wait forever.
         assert_eq!(place(0, 300, 1024, 800), None);
-        assert_eq!(place(300, 300, 1024, 800), Some(Span { offset: 0, start: 1024, end: 1824 }));
-        assert_eq!(place(300, 300, 1024, 1024), Some(Span { offset: 0, start: 1024, end: 2048 }));
+        assert_eq!(
+            place(300, 300, 1024, 800),
+            Some(Span {
+                offset: 0,
+                start: 1024,
+                end: 1824
+            })
+        );
+        assert_eq!(
+            place(300, 300, 1024, 1024),
+            Some(Span {
+                offset: 0,
+                start: 1024,
+                end: 2048
+            })
+        );
         assert_eq!(place(300, 300, 1024, 1025), None);
     }
 
     #[test]
     fn wrap_with_live_bytes_needs_room_before_head() {
         // live [900, 1000): a wrap to 1024 with 100 bytes ends at 1124 <= 900 + 1024.
-        assert_eq!(place(900, 1000, 1024, 100), Some(Span { offset: 0, start: 1024, end: 1124 }));
-        assert_eq!(place(900, 1000, 1024, 900), Some(Span { offset: 0, start: 1024, end: 1924 }));
+        assert_eq!(
+            place(900, 1000, 1024, 100),
+            Some(Span {
+                offset: 0,
+                start: 1024,
+                end: 1124
+            })
+        );
+        assert_eq!(
+            place(900, 1000, 1024, 900),
+            Some(Span {
+                offset: 0,
+                start: 1024,
+                end: 1924
+            })
+        );
         assert_eq!(place(900, 1000, 1024, 901), None);
     }
 
     #[test]
     fn follow_accepts_expected_and_wrap_and_rejects_others() {
-        assert_eq!(follow(0, 300, 1024, 100, 300), Some(Span { offset: 300, start: 300, end: 400 }));
-        assert_eq!(follow(300, 300, 1024, 100, 0), Some(Span { offset: 0, start: 1024, end: 1124 }));
+        assert_eq!(
+            follow(0, 300, 1024, 100, 300),
+            Some(Span {
+                offset: 300,
+                start: 300,
+                end: 400
+            })
+        );
+        assert_eq!(
+            follow(300, 300, 1024, 100, 0),
+            Some(Span {
+                offset: 0,
+                start: 1024,
+                end: 1124
+            })
+        );
         assert_eq!(follow(300, 300, 1024, 100, 64), None);
-        assert_eq!(follow(0, 0, 1024, 100, 0), Some(Span { offset: 0, start: 0, end: 100 }));
-        assert_eq!(follow(0, 1000, 1024, 100, 1000), None, "runs past the arena end");
+        assert_eq!(
+            follow(0, 0, 1024, 100, 0),
+            Some(Span {
+                offset: 0,
+                start: 0,
+                end: 100
+            })
+        );
+        assert_eq!(
+            follow(0, 1000, 1024, 100, 1000),
+            None,
+            "runs past the arena end"
+        );
         assert_eq!(follow(0, 0, 1024, 0, 0), Some(Span::empty(0)));
-        assert_eq!(follow(0, 0, 1024, 0, 64), None, "zero-byte message must have offset 0");
+        assert_eq!(
+            follow(0, 0, 1024, 0, 64),
+            None,
+            "zero-byte message must have offset 0"
+        );
         assert_eq!(follow(0, 0, 1024, 2048, 0), None);
     }
 
@@ -179,13 +296,27 @@ mod tests {
     fn follow_rejects_overlap_with_held_bytes() {
         // 800 bytes held at [0, 800); a wrap of 300 to cycle start would overwrite them.
         assert_eq!(follow(0, 800, 1024, 300, 0), None);
-        assert_eq!(follow(0, 800, 1024, 224, 800), Some(Span { offset: 800, start: 800, end: 1024 }));
+        assert_eq!(
+            follow(0, 800, 1024, 224, 800),
+            Some(Span {
+                offset: 800,
+                start: 800,
+                end: 1024
+            })
+        );
     }
 
     #[test]
     fn shrink_keeps_a_wrapped_span_at_arena_start() {
         let span = place(300, 300, 1024, 800).unwrap();
-        assert_eq!(span.shrink(300, 10), Span { offset: 0, start: 1024, end: 1034 });
+        assert_eq!(
+            span.shrink(300, 10),
+            Span {
+                offset: 0,
+                start: 1024,
+                end: 1034
+            }
+        );
         assert_eq!(span.shrink(300, 0), Span::empty(300));
         assert_eq!(follow(300, 300, 1024, 10, 0), Some(span.shrink(300, 10)));
     }
@@ -194,7 +325,12 @@ mod tests {
     fn end_position_tracks_the_cursor_modulo_the_arena() {
         let arena = 1000;
         let (mut head, mut tail, mut pos) = (0u64, 0u64, 0u64);
-        for (i, n) in [0u64, 300, 700, 1, 999, 0, 500, 500, 1000, 37, 963, 250].into_iter().cycle().take(500).enumerate() {
+        for (i, n) in [0u64, 300, 700, 1, 999, 0, 500, 500, 1000, 37, 963, 250]
+            .into_iter()
+            .cycle()
+            .take(500)
+            .enumerate()
+        {
             let span = place_at(head, tail, pos, arena, n).expect("fits after a drain");
             assert_eq!(span, place(head, tail, arena, n).unwrap());
             pos = span.end_position(pos, arena);
@@ -210,18 +346,58 @@ mod tests {
     #[test]
     fn the_expected_position_shortcut_agrees_with_follow() {
         let arena = 1024;
-        for (head, tail, n, offset) in [(0, 0, 100, 0), (0, 300, 100, 300), (900, 1000, 24, 1000), (300, 300, 100, 0), (0, 1000, 100, 1000), (0, 300, 0, 0), (0, 300, 724, 300), (0, 300, 725, 300)] {
+        for (head, tail, n, offset) in [
+            (0, 0, 100, 0),
+            (0, 300, 100, 300),
+            (900, 1000, 24, 1000),
+            (300, 300, 100, 0),
+            (0, 1000, 100, 1000),
+            (0, 300, 0, 0),
+            (0, 300, 724, 300),
+            (0, 300, 725, 300),
+        ] {
             let (pos, room) = (tail % arena, arena - (tail - head));
             if let Some(span) = follow_expected(tail, pos, arena, room, n, offset) {
-                assert_eq!(Some(span), follow(head, tail, arena, n, offset), "{head} {tail} {n} {offset}");
+                assert_eq!(
+                    Some(span),
+                    follow(head, tail, arena, n, offset),
+                    "{head} {tail} {n} {offset}"
+                );
             }
         }
-        assert_eq!(follow_expected(300, 300, 1024, 724, 100, 300), Some(Span { offset: 300, start: 300, end: 400 }));
-        assert_eq!(follow_expected(300, 300, 1024, 50, 100, 300), None, "no room");
-        assert_eq!(follow_expected(300, 300, 1024, 724, 0, 0), None, "empty messages take the full rule");
-        assert_eq!(follow_expected(300, 300, 1024, 724, 100, 0), None, "a wrap takes the full rule");
-        assert_eq!(follow_expected(1000, 1000, 1024, 1024, 100, 1000), None, "would run past the arena end");
-        assert_eq!(follow_expected(u64::MAX - 10, 1013, 1024, 1024, 20, 1013), None, "cursor overflow fails closed");
+        assert_eq!(
+            follow_expected(300, 300, 1024, 724, 100, 300),
+            Some(Span {
+                offset: 300,
+                start: 300,
+                end: 400
+            })
+        );
+        assert_eq!(
+            follow_expected(300, 300, 1024, 50, 100, 300),
+            None,
+            "no room"
+        );
+        assert_eq!(
+            follow_expected(300, 300, 1024, 724, 0, 0),
+            None,
+            "empty messages take the full rule"
+        );
+        assert_eq!(
+            follow_expected(300, 300, 1024, 724, 100, 0),
+            None,
+            "a wrap takes the full rule"
+        );
+        assert_eq!(
+            follow_expected(1000, 1000, 1024, 1024, 100, 1000),
+            None,
+            "would run past the arena end"
+        );
+        assert_eq!(
+            follow_expected(u64::MAX - 10, 1013, 1024, 1024, 20, 1013),
+            None,
+            "cursor overflow fails closed"
+        );
     }
 
     #[test]

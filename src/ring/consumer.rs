@@ -68,7 +68,17 @@ impl Consumer {
     /// later call passes.
     pub fn new<R: Region + ?Sized>(dir: Direction, initial: u64, region: &R) -> Consumer {
         let arena = region.payload_ptr(dir.arena_offset, dir.arena_bytes);
-        Consumer { dir, observed: initial, acquired: initial, released: initial, announced: initial, bytes_head: 0, bytes_tail: 0, tail_pos: 0, arena }
+        Consumer {
+            dir,
+            observed: initial,
+            acquired: initial,
+            released: initial,
+            announced: initial,
+            bytes_head: 0,
+            bytes_tail: 0,
+            tail_pos: 0,
+            arena,
+        }
     }
 
     /// Whether [`Consumer::new`] found the arena mapped in place.
@@ -105,13 +115,19 @@ impl Consumer {
     /// arena and no producer writes them), and the slice must not outlive
     /// that release.
     #[inline(always)]
-    pub unsafe fn payload_in_place<'a>(&self, payload_offset: u64, payload_nbytes: u64) -> &'a [u8] {
+    pub unsafe fn payload_in_place<'a>(
+        &self,
+        payload_offset: u64,
+        payload_nbytes: u64,
+    ) -> &'a [u8] {
         if self.arena.is_none() || payload_nbytes == 0 {
             return &[];
         }
         // SAFETY: by the caller's contract the span lies inside the arena, which the region maps in place for its
         // lifetime (resolved in `new`), and stays unwritten until released; usize holds it (the arena is mapped).
-        unsafe { core::slice::from_raw_parts(self.arena_ptr(payload_offset), payload_nbytes as usize) }
+        unsafe {
+            core::slice::from_raw_parts(self.arena_ptr(payload_offset), payload_nbytes as usize)
+        }
     }
 
     /// The address of arena byte `payload_offset` (a payload offset inside
@@ -120,7 +136,11 @@ impl Consumer {
     fn arena_ptr(&self, payload_offset: u64) -> *const u8 {
         // Validated spans lie inside the arena, so this stays within the mapping; wrapping arithmetic keeps
         // even a wrong offset from being undefined behaviour (only dereferencing it would be).
-        self.arena.map_or(core::ptr::null(), |base| base.as_ptr().cast_const().wrapping_add(payload_offset.wrapping_sub(self.dir.arena_offset) as usize))
+        self.arena.map_or(core::ptr::null(), |base| {
+            base.as_ptr()
+                .cast_const()
+                .wrapping_add(payload_offset.wrapping_sub(self.dir.arena_offset) as usize)
+        })
     }
 
     /// The direction this consumer reads.
@@ -155,10 +175,20 @@ impl Consumer {
     /// the tail moved backwards, jumped past depth or overfilled the ring.
     pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<u64, RingError> {
         let raw = region.load_counter(self.dir.tail_counter)?;
-        let tail = fold(self.observed, raw, self.dir.depth)
-            .ok_or(Breach::new(ErrorKind::OutOfSpace, "tail counter moved backwards or past depth", self.observed, raw as u64))?;
+        let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
+            ErrorKind::OutOfSpace,
+            "tail counter moved backwards or past depth",
+            self.observed,
+            raw as u64,
+        ))?;
         if tail - self.announced > self.dir.depth {
-            return Err(Breach::new(ErrorKind::OutOfSpace, "tail counter is more than depth ahead of the head", tail, self.announced).into());
+            return Err(Breach::new(
+                ErrorKind::OutOfSpace,
+                "tail counter is more than depth ahead of the head",
+                tail,
+                self.announced,
+            )
+            .into());
         }
         self.observed = tail;
         Ok(tail - self.acquired)
@@ -172,7 +202,10 @@ impl Consumer {
     /// [`RingError::Memory`] on a failed read; [`RingError::Breach`] on an
     /// invalid descriptor or counter.
     #[inline]
-    pub fn try_acquire<R: Region + ?Sized>(&mut self, region: &R) -> Result<Option<Acquired>, RingError> {
+    pub fn try_acquire<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+    ) -> Result<Option<Acquired>, RingError> {
         self.try_acquire_if(region, |_| true)
     }
 
@@ -183,7 +216,11 @@ impl Consumer {
     /// # Errors
     /// As [`Consumer::try_acquire`].
     #[inline(always)]
-    pub fn try_acquire_if<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
+    pub fn try_acquire_if<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        wanted: impl FnOnce(&DescriptorSlot) -> bool,
+    ) -> Result<Option<Acquired>, RingError> {
         if self.acquired == self.observed && self.refresh(region)? == 0 {
             return Ok(None);
         }
@@ -201,7 +238,12 @@ impl Consumer {
     /// failure (the messages before it stay acquired; a failed read
     /// changes nothing for the message it concerns).
     #[inline]
-    pub fn try_acquire_batch<R: Region + ?Sized>(&mut self, region: &R, max: usize, mut take: impl FnMut(&Acquired) -> bool) -> (usize, Result<(), RingError>) {
+    pub fn try_acquire_batch<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        max: usize,
+        mut take: impl FnMut(&Acquired) -> bool,
+    ) -> (usize, Result<(), RingError>) {
         let mut n = 0;
         let mut refreshed = false;
         while n < max {
@@ -239,9 +281,21 @@ impl Consumer {
     ///
     /// Returns the count and the first failure: the batch's, or the head
     /// store's (the caller must poison on a store failure).
-    pub(crate) fn consume_batch<R: Region + ?Sized>(&mut self, region: &R, max: usize, visit: impl FnMut(&Acquired) -> bool) -> (usize, Result<(), RingError>) {
-        debug_assert_eq!(self.acquired, self.released, "consume_batch releases everything acquired");
-        let mut guard = ReleaseAll { consumer: self, region, armed: true };
+    pub(crate) fn consume_batch<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        max: usize,
+        visit: impl FnMut(&Acquired) -> bool,
+    ) -> (usize, Result<(), RingError>) {
+        debug_assert_eq!(
+            self.acquired, self.released,
+            "consume_batch releases everything acquired"
+        );
+        let mut guard = ReleaseAll {
+            consumer: self,
+            region,
+            armed: true,
+        };
         let (n, result) = guard.consumer.try_acquire_batch(region, max, visit);
         guard.armed = false;
         let announced = guard.release();
@@ -252,12 +306,22 @@ impl Consumer {
     /// Acquires message `acquired`, known to be published: copies its slot
     /// once, validates it and claims its arena span.
     #[inline(always)]
-    fn take_published<R: Region + ?Sized>(&mut self, region: &R, wanted: impl FnOnce(&DescriptorSlot) -> bool) -> Result<Option<Acquired>, RingError> {
+    fn take_published<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        wanted: impl FnOnce(&DescriptorSlot) -> bool,
+    ) -> Result<Option<Acquired>, RingError> {
         let index = self.acquired;
         let slot = self.dir.read_slot(region, index)?;
         let span = match self.expected_span(index, &slot) {
             Some(span) => span,
-            None => self.validate_fields(index, slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes)?,
+            None => self.validate_fields(
+                index,
+                slot.seq,
+                slot.opcode,
+                slot.payload_offset,
+                slot.payload_nbytes,
+            )?,
         };
         if !wanted(&slot) {
             return Ok(None);
@@ -265,7 +329,12 @@ impl Consumer {
         self.acquired += 1;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
-        Ok(Some(Acquired { index, slot, span, data: self.payload_data(region, &slot) }))
+        Ok(Some(Acquired {
+            index,
+            slot,
+            span,
+            data: self.payload_data(region, &slot),
+        }))
     }
 
     /// The span of the common message, checked in a few comparisons: the
@@ -281,9 +350,19 @@ impl Consumer {
             return None;
         }
         // Live bytes never exceed the arena (every accepted span fits), so the subtraction holds; checked anyway.
-        let room = self.dir.arena_bytes.checked_sub(self.bytes_tail - self.bytes_head)?;
+        let room = self
+            .dir
+            .arena_bytes
+            .checked_sub(self.bytes_tail - self.bytes_head)?;
         let offset = slot.payload_offset.wrapping_sub(self.dir.arena_offset);
-        let span = arena::follow_expected(self.bytes_tail, self.tail_pos, self.dir.arena_bytes, room, slot.payload_nbytes, offset)?;
+        let span = arena::follow_expected(
+            self.bytes_tail,
+            self.tail_pos,
+            self.dir.arena_bytes,
+            room,
+            slot.payload_nbytes,
+            offset,
+        )?;
         debug_assert_eq!(Ok(span), self.validate(index, slot));
         Some(span)
     }
@@ -294,8 +373,23 @@ impl Consumer {
     /// too, where stores are what limits a two-core stream.
     #[cold]
     #[inline(never)]
-    fn validate_fields(&self, index: u64, seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64) -> Result<Span, Breach> {
-        self.validate(index, &DescriptorSlot { seq, opcode, payload_offset, payload_nbytes })
+    fn validate_fields(
+        &self,
+        index: u64,
+        seq: u64,
+        opcode: u64,
+        payload_offset: u64,
+        payload_nbytes: u64,
+    ) -> Result<Span, Breach> {
+        self.validate(
+            index,
+            &DescriptorSlot {
+                seq,
+                opcode,
+                payload_offset,
+                payload_nbytes,
+            },
+        )
     }
 
     #[inline]
@@ -306,17 +400,34 @@ impl Consumer {
         }
         match slot.opcode {
             L3L2Q_OPCODE_DATA | L3L2Q_OPCODE_ERROR => {}
-            L3L2Q_OPCODE_STOP if !self.dir.carries_stop => return Err(bad("STOP on the output ring", slot.opcode)),
-            L3L2Q_OPCODE_STOP if slot.payload_nbytes != 0 => return Err(bad("STOP with payload", slot.payload_nbytes)),
+            L3L2Q_OPCODE_STOP if !self.dir.carries_stop => {
+                return Err(bad("STOP on the output ring", slot.opcode));
+            }
+            L3L2Q_OPCODE_STOP if slot.payload_nbytes != 0 => {
+                return Err(bad("STOP with payload", slot.payload_nbytes));
+            }
             L3L2Q_OPCODE_STOP => {}
             other => return Err(bad("invalid opcode", other)),
         }
-        let relative = self.dir.claimed_arena_offset(slot.payload_offset, slot.payload_nbytes).ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?;
+        let relative = self
+            .dir
+            .claimed_arena_offset(slot.payload_offset, slot.payload_nbytes)
+            .ok_or_else(|| bad("payload outside its arena", slot.payload_offset))?;
         if slot.payload_nbytes == 0 && relative != 0 {
-            return Err(bad("zero-byte message with nonzero offset", slot.payload_offset));
+            return Err(bad(
+                "zero-byte message with nonzero offset",
+                slot.payload_offset,
+            ));
         }
-        arena::follow_at(self.bytes_head, self.bytes_tail, self.tail_pos, self.dir.arena_bytes, slot.payload_nbytes, relative)
-            .ok_or_else(|| bad("payload at a bad arena position", slot.payload_offset))
+        arena::follow_at(
+            self.bytes_head,
+            self.bytes_tail,
+            self.tail_pos,
+            self.dir.arena_bytes,
+            slot.payload_nbytes,
+            relative,
+        )
+        .ok_or_else(|| bad("payload at a bad arena position", slot.payload_offset))
     }
 
     /// Marks messages up to (not including) `count` released, with their

@@ -46,18 +46,33 @@ impl Default for Message {
 impl Message {
     /// A value naming no message (seq 0, INVALID opcode), to initialise
     /// buffers that a batch peek fills.
-    pub const EMPTY: Message = Message { seq: 0, opcode: L3L2Q_OPCODE_INVALID, payload_offset: 0, payload_nbytes: 0, data: core::ptr::null() };
+    pub const EMPTY: Message = Message {
+        seq: 0,
+        opcode: L3L2Q_OPCODE_INVALID,
+        payload_offset: 0,
+        payload_nbytes: 0,
+        data: core::ptr::null(),
+    };
 
     /// The handle of the message a validated `slot` describes, its
     /// payload at `data` (null when empty or not mapped).
     #[inline(always)]
     pub(crate) fn from_slot(slot: &DescriptorSlot, data: *const u8) -> Message {
-        Message { seq: slot.seq, opcode: slot.opcode, payload_offset: slot.payload_offset, payload_nbytes: slot.payload_nbytes, data }
+        Message {
+            seq: slot.seq,
+            opcode: slot.opcode,
+            payload_offset: slot.payload_offset,
+            payload_nbytes: slot.payload_nbytes,
+            data,
+        }
     }
 
     /// Whether this is the message `slot` describes (all wire fields equal).
     pub(crate) fn names(&self, slot: &DescriptorSlot) -> bool {
-        self.seq == slot.seq && self.opcode == slot.opcode && self.payload_offset == slot.payload_offset && self.payload_nbytes == slot.payload_nbytes
+        self.seq == slot.seq
+            && self.opcode == slot.opcode
+            && self.payload_offset == slot.payload_offset
+            && self.payload_nbytes == slot.payload_nbytes
     }
 
     /// The payload in place. Empty when the message has no bytes or the
@@ -147,12 +162,24 @@ impl Direction {
     /// otherwise the offset inside the arena when the whole payload lies in
     /// it; `None` when it does not.
     #[inline]
-    pub(crate) fn claimed_arena_offset(&self, payload_offset: u64, payload_nbytes: u64) -> Option<u64> {
-        if payload_nbytes == 0 { Some(payload_offset) } else { self.arena_relative(payload_offset, payload_nbytes) }
+    pub(crate) fn claimed_arena_offset(
+        &self,
+        payload_offset: u64,
+        payload_nbytes: u64,
+    ) -> Option<u64> {
+        if payload_nbytes == 0 {
+            Some(payload_offset)
+        } else {
+            self.arena_relative(payload_offset, payload_nbytes)
+        }
     }
 
     #[inline(always)]
-    pub(crate) fn read_slot<R: Region + ?Sized>(&self, region: &R, index: u64) -> Result<DescriptorSlot, RingError> {
+    pub(crate) fn read_slot<R: Region + ?Sized>(
+        &self,
+        region: &R,
+        index: u64,
+    ) -> Result<DescriptorSlot, RingError> {
         Ok(region.read_slot(self.slot_offset(index))?)
     }
 }
@@ -173,7 +200,12 @@ pub struct Breach {
 impl Breach {
     #[cold]
     pub(crate) fn new(kind: ErrorKind, what: &'static str, index: u64, seen: u64) -> Breach {
-        Breach { kind, what, index, seen }
+        Breach {
+            kind,
+            what,
+            index,
+            seen,
+        }
     }
 }
 

@@ -45,7 +45,16 @@ pub struct Producer {
 impl Producer {
     /// A producer whose counters start at `initial` (0 on a fresh region).
     pub fn new(dir: Direction, initial: u64) -> Producer {
-        Producer { dir, written: initial, announced: initial, released: initial, bytes_head: 0, bytes_tail: 0, head_pos: 0, tail_pos: 0 }
+        Producer {
+            dir,
+            written: initial,
+            announced: initial,
+            released: initial,
+            bytes_head: 0,
+            bytes_tail: 0,
+            head_pos: 0,
+            tail_pos: 0,
+        }
     }
 
     /// The direction this producer writes.
@@ -78,10 +87,20 @@ impl Producer {
     /// that does not match what this producer wrote.
     pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<(), RingError> {
         let observed = region.load_counter(self.dir.head_counter)?;
-        let head = fold(self.released, observed, self.dir.depth)
-            .ok_or(Breach::new(ErrorKind::OutOfSpace, "head counter moved backwards or past depth", self.released, observed as u64))?;
+        let head = fold(self.released, observed, self.dir.depth).ok_or(Breach::new(
+            ErrorKind::OutOfSpace,
+            "head counter moved backwards or past depth",
+            self.released,
+            observed as u64,
+        ))?;
         if head > self.announced {
-            return Err(Breach::new(ErrorKind::OutOfSpace, "head counter passed the published tail", head, self.announced).into());
+            return Err(Breach::new(
+                ErrorKind::OutOfSpace,
+                "head counter passed the published tail",
+                head,
+                self.announced,
+            )
+            .into());
         }
         if head == self.written {
             // Everything is released: the arena is empty, no replay needed.
@@ -108,7 +127,14 @@ impl Producer {
         if slot.seq == index.wrapping_add(1) {
             let offset = slot.payload_offset.wrapping_sub(self.dir.arena_offset);
             let written = self.bytes_tail - self.bytes_head;
-            if let Some(span) = arena::follow_expected(self.bytes_head, self.head_pos, self.dir.arena_bytes, written, slot.payload_nbytes, offset) {
+            if let Some(span) = arena::follow_expected(
+                self.bytes_head,
+                self.head_pos,
+                self.dir.arena_bytes,
+                written,
+                slot.payload_nbytes,
+                offset,
+            ) {
                 self.advance_head(index, span);
                 return Ok(());
             }
@@ -130,15 +156,36 @@ impl Producer {
     /// does, so the hot path keeps the slot in registers.
     #[cold]
     #[inline(never)]
-    fn replay_checked(&mut self, index: u64, seq: u64, payload_offset: u64, payload_nbytes: u64) -> Result<(), RingError> {
+    fn replay_checked(
+        &mut self,
+        index: u64,
+        seq: u64,
+        payload_offset: u64,
+        payload_nbytes: u64,
+    ) -> Result<(), RingError> {
         let bad = |what, seen| Breach::new(ErrorKind::InvalidDescriptor, what, index, seen);
         if seq != index.wrapping_add(1) {
             return Err(bad("released slot seq was altered", seq).into());
         }
-        let relative = self.dir.claimed_arena_offset(payload_offset, payload_nbytes).ok_or_else(|| bad("released slot payload outside the arena", payload_offset))?;
-        let span = arena::follow_at(self.bytes_head, self.bytes_head, self.head_pos, self.dir.arena_bytes, payload_nbytes, relative)
-            .filter(|span| span.end <= self.bytes_tail)
-            .ok_or_else(|| bad("released slot at a position this producer never wrote", payload_offset))?;
+        let relative = self
+            .dir
+            .claimed_arena_offset(payload_offset, payload_nbytes)
+            .ok_or_else(|| bad("released slot payload outside the arena", payload_offset))?;
+        let span = arena::follow_at(
+            self.bytes_head,
+            self.bytes_head,
+            self.head_pos,
+            self.dir.arena_bytes,
+            payload_nbytes,
+            relative,
+        )
+        .filter(|span| span.end <= self.bytes_tail)
+        .ok_or_else(|| {
+            bad(
+                "released slot at a position this producer never wrote",
+                payload_offset,
+            )
+        })?;
         self.advance_head(index, span);
         Ok(())
     }
@@ -149,7 +196,11 @@ impl Producer {
     /// # Errors
     /// As [`Producer::refresh`].
     #[inline(always)]
-    pub fn try_place<R: Region + ?Sized>(&mut self, region: &R, n: u64) -> Result<Option<Placement>, RingError> {
+    pub fn try_place<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        n: u64,
+    ) -> Result<Option<Placement>, RingError> {
         if n > self.dir.arena_bytes {
             return Ok(None);
         }
@@ -161,17 +212,37 @@ impl Producer {
                 return Ok(None);
             }
         }
-        let mut span = arena::place_at(self.bytes_head, self.bytes_tail, self.tail_pos, self.dir.arena_bytes, n);
+        let mut span = arena::place_at(
+            self.bytes_head,
+            self.bytes_tail,
+            self.tail_pos,
+            self.dir.arena_bytes,
+            n,
+        );
         if span.is_none() && !refreshed {
             self.refresh(region)?;
-            span = arena::place_at(self.bytes_head, self.bytes_tail, self.tail_pos, self.dir.arena_bytes, n);
+            span = arena::place_at(
+                self.bytes_head,
+                self.bytes_tail,
+                self.tail_pos,
+                self.dir.arena_bytes,
+                n,
+            );
         }
-        Ok(span.map(|span| Placement { index: self.written, span, capacity: n }))
+        Ok(span.map(|span| Placement {
+            index: self.written,
+            span,
+            capacity: n,
+        }))
     }
 
     /// Payload offset (relative to the payload base) of a placement.
     pub fn payload_offset(&self, placement: &Placement) -> u64 {
-        if placement.capacity == 0 { 0 } else { self.dir.arena_offset + placement.span.offset }
+        if placement.capacity == 0 {
+            0
+        } else {
+            self.dir.arena_offset + placement.span.offset
+        }
     }
 
     /// Writes the slot for `placement` carrying `nbytes <= capacity` bytes
@@ -182,12 +253,30 @@ impl Producer {
     /// # Errors
     /// [`RingError::Memory`] when a slot write fails; the caller must poison.
     #[inline(always)]
-    pub fn commit<R: Region + ?Sized>(&mut self, region: &R, placement: &Placement, opcode: u64, nbytes: u64) -> Result<(), RingError> {
-        debug_assert_eq!(placement.index, self.written, "placements are committed in order");
+    pub fn commit<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        placement: &Placement,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), RingError> {
+        debug_assert_eq!(
+            placement.index, self.written,
+            "placements are committed in order"
+        );
         debug_assert!(nbytes <= placement.capacity);
         let span = placement.span.shrink(self.bytes_tail, nbytes);
-        let payload_offset = if nbytes == 0 { 0 } else { self.dir.arena_offset + span.offset };
-        let slot = DescriptorSlot { seq: placement.index.wrapping_add(1), opcode, payload_offset, payload_nbytes: nbytes };
+        let payload_offset = if nbytes == 0 {
+            0
+        } else {
+            self.dir.arena_offset + span.offset
+        };
+        let slot = DescriptorSlot {
+            seq: placement.index.wrapping_add(1),
+            opcode,
+            payload_offset,
+            payload_nbytes: nbytes,
+        };
         region.write_slot(self.dir.slot_offset(placement.index), &slot)?;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;

@@ -40,7 +40,11 @@ pub struct Sender {
 impl Sender {
     /// Wraps a producer.
     pub fn new(producer: Producer) -> Sender {
-        Sender { producer, active: None, next_token: 1 }
+        Sender {
+            producer,
+            active: None,
+            next_token: 1,
+        }
     }
 
     /// The producer underneath.
@@ -54,10 +58,20 @@ impl Sender {
     /// [`Error::NoProgress`] when there is no room (or `nbytes` exceeds
     /// the arena); [`Error::Poisoned`] for a second active reservation or a
     /// breach seen while refreshing; [`Error::CallbackFailed`] on a failed read.
-    pub fn try_reserve<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, nbytes: u64) -> Result<Reservation, Error> {
+    pub fn try_reserve<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        nbytes: u64,
+    ) -> Result<Reservation, Error> {
         poison.check()?;
         if self.active.is_some() {
-            return Err(poison.enter(region, ErrorKind::Ownership, Operation::Reserve, format_args!("second reserve while a reservation is active")));
+            return Err(poison.enter(
+                region,
+                ErrorKind::Ownership,
+                Operation::Reserve,
+                format_args!("second reserve while a reservation is active"),
+            ));
         }
         let placement = self.place(region, poison, nbytes, Operation::Reserve)?;
         let token = self.next_token;
@@ -67,9 +81,16 @@ impl Sender {
         let data = if nbytes == 0 {
             core::ptr::null_mut()
         } else {
-            region.payload_ptr(payload_offset, nbytes).map_or(core::ptr::null_mut(), |p| p.as_ptr())
+            region
+                .payload_ptr(payload_offset, nbytes)
+                .map_or(core::ptr::null_mut(), |p| p.as_ptr())
         };
-        Ok(Reservation { token, payload_offset, capacity: nbytes, data })
+        Ok(Reservation {
+            token,
+            payload_offset,
+            capacity: nbytes,
+            data,
+        })
     }
 
     /// Finds room for `n` bytes. When there is none, messages published
@@ -77,7 +98,13 @@ impl Sender {
     /// never free space for them: the tail is stored now, so a caller that
     /// waits for room instead of flushing cannot deadlock.
     #[inline(always)]
-    fn place<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, n: u64, operation: Operation) -> Result<Placement, Error> {
+    fn place<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        n: u64,
+        operation: Operation,
+    ) -> Result<Placement, Error> {
         match self.producer.try_place(region, n) {
             Ok(Some(p)) => Ok(p),
             Ok(None) => {
@@ -99,10 +126,24 @@ impl Sender {
         })
     }
 
-    fn check<R: Region + ?Sized>(&self, region: &R, poison: &mut Poison, reservation: &Reservation, operation: Operation) -> Result<Placement, Error> {
+    fn check<R: Region + ?Sized>(
+        &self,
+        region: &R,
+        poison: &mut Poison,
+        reservation: &Reservation,
+        operation: Operation,
+    ) -> Result<Placement, Error> {
         match self.active {
             Some(active) if self.is_active(reservation) => Ok(active.placement),
-            _ => Err(poison.enter(region, ErrorKind::Ownership, operation, format_args!("unknown, stale or altered reservation (token {})", reservation.token))),
+            _ => Err(poison.enter(
+                region,
+                ErrorKind::Ownership,
+                operation,
+                format_args!(
+                    "unknown, stale or altered reservation (token {})",
+                    reservation.token
+                ),
+            )),
         }
     }
 
@@ -112,7 +153,14 @@ impl Sender {
     /// [`Error::BadArgument`] when it does not fit the reservation;
     /// [`Error::Poisoned`] when the reservation is not the active one or
     /// the write fails (shared bytes may be half-written).
-    pub fn write<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, reservation: &Reservation, at: u64, src: &[u8]) -> Result<(), Error> {
+    pub fn write<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        reservation: &Reservation,
+        at: u64,
+        src: &[u8],
+    ) -> Result<(), Error> {
         poison.check()?;
         let _placement = self.check(region, poison, reservation, Operation::Publish)?;
         match at.checked_add(src.len() as u64) {
@@ -121,7 +169,14 @@ impl Sender {
         }
         region
             .write_payload(reservation.payload_offset + at, src)
-            .map_err(|_| poison.enter(region, ErrorKind::EndpointError, Operation::Publish, format_args!("payload write failed")))
+            .map_err(|_| {
+                poison.enter(
+                    region,
+                    ErrorKind::EndpointError,
+                    Operation::Publish,
+                    format_args!("payload write failed"),
+                )
+            })
     }
 
     /// Publishes the active reservation with `nbytes <= capacity` and a
@@ -133,7 +188,15 @@ impl Sender {
     /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
     /// or altered reservation (OWNERSHIP), STOP or an invalid opcode
     /// (INVALID_DESCRIPTOR), or a failed shared write.
-    pub fn publish<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, reservation: &Reservation, opcode: u64, nbytes: u64, announce: bool) -> Result<(), Error> {
+    pub fn publish<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        reservation: &Reservation,
+        opcode: u64,
+        nbytes: u64,
+        announce: bool,
+    ) -> Result<(), Error> {
         poison.check()?;
         let placement = self.check(region, poison, reservation, Operation::Publish)?;
         if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
@@ -144,17 +207,39 @@ impl Sender {
         }
         region.flush_written(reservation.payload_offset, nbytes);
         self.active = None;
-        self.commit(region, poison, &placement, opcode, nbytes, announce, Operation::Publish)
+        self.commit(
+            region,
+            poison,
+            &placement,
+            opcode,
+            nbytes,
+            announce,
+            Operation::Publish,
+        )
     }
 
     #[cold]
     fn bad_opcode<R: Region + ?Sized>(region: &R, poison: &mut Poison, opcode: u64) -> Error {
-        poison.enter(region, ErrorKind::InvalidDescriptor, Operation::Publish, format_args!("publish with opcode {opcode}: only DATA and ERROR are messages"))
+        poison.enter(
+            region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Publish,
+            format_args!("publish with opcode {opcode}: only DATA and ERROR are messages"),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    fn commit<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, placement: &Placement, opcode: u64, nbytes: u64, announce: bool, operation: Operation) -> Result<(), Error> {
+    fn commit<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        placement: &Placement,
+        opcode: u64,
+        nbytes: u64,
+        announce: bool,
+        operation: Operation,
+    ) -> Result<(), Error> {
         let mut result = self.producer.commit(region, placement, opcode, nbytes);
         if announce {
             result = result.and_then(|()| self.producer.announce(region));
@@ -168,11 +253,20 @@ impl Sender {
     /// # Errors
     /// As [`Sender::try_reserve`] and [`Sender::publish`].
     #[inline(always)]
-    pub fn try_send<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payload: &[u8], announce: bool) -> Result<(), Error> {
+    pub fn try_send<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        opcode: u64,
+        payload: &[u8],
+        announce: bool,
+    ) -> Result<(), Error> {
         poison.check()?;
         if self.active.is_some() {
             // The same ownership error as a second reserve.
-            return self.try_reserve(region, poison, payload.len() as u64).map(|_| ());
+            return self
+                .try_reserve(region, poison, payload.len() as u64)
+                .map(|_| ());
         }
         self.send_checked(region, poison, opcode, payload, announce)
     }
@@ -182,7 +276,14 @@ impl Sender {
     /// publish. No reservation escapes, so no token or active-reservation
     /// bookkeeping.
     #[inline(always)]
-    fn send_checked<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payload: &[u8], announce: bool) -> Result<(), Error> {
+    fn send_checked<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        opcode: u64,
+        payload: &[u8],
+        announce: bool,
+    ) -> Result<(), Error> {
         let n = payload.len() as u64;
         let placement = self.place(region, poison, n, Operation::Enqueue)?;
         if opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR {
@@ -192,10 +293,23 @@ impl Sender {
             // write_payload makes the bytes visible (cache clean) itself.
             let offset = self.producer.payload_offset(&placement);
             if region.write_payload(offset, payload).is_err() {
-                return Err(poison.enter(region, ErrorKind::EndpointError, Operation::Enqueue, format_args!("payload write failed")));
+                return Err(poison.enter(
+                    region,
+                    ErrorKind::EndpointError,
+                    Operation::Enqueue,
+                    format_args!("payload write failed"),
+                ));
             }
         }
-        self.commit(region, poison, &placement, opcode, n, announce, Operation::Enqueue)
+        self.commit(
+            region,
+            poison,
+            &placement,
+            opcode,
+            n,
+            announce,
+            Operation::Enqueue,
+        )
     }
 
     /// Copies each payload into a fresh placement and publishes them all
@@ -209,7 +323,14 @@ impl Sender {
     /// [`Sender::try_send`]. A failure after some messages were published
     /// stores the tail for them and reports their count (a failure that
     /// poisoned is reported as the error); the failure recurs on the next call.
-    pub fn try_send_batch<'a, R, I>(&mut self, region: &R, poison: &mut Poison, opcode: u64, payloads: I, accept: impl Fn(&[u8]) -> Result<(), Error>) -> Result<usize, Error>
+    pub fn try_send_batch<'a, R, I>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+        opcode: u64,
+        payloads: I,
+        accept: impl Fn(&[u8]) -> Result<(), Error>,
+    ) -> Result<usize, Error>
     where
         R: Region + ?Sized,
         I: IntoIterator<Item = &'a [u8]>,
@@ -219,7 +340,11 @@ impl Sender {
         for payload in payloads {
             // The first send checks poison and the reservation state; neither can change while sends succeed.
             let result = accept(payload).and_then(|()| {
-                if sent == 0 { self.try_send(region, poison, opcode, payload, false) } else { self.send_checked(region, poison, opcode, payload, false) }
+                if sent == 0 {
+                    self.try_send(region, poison, opcode, payload, false)
+                } else {
+                    self.send_checked(region, poison, opcode, payload, false)
+                }
             });
             if let Err(e) = result {
                 failure = Some(e);
@@ -240,14 +365,26 @@ impl Sender {
     ///
     /// # Errors
     /// [`Error::NoProgress`] when the ring is full; as [`Sender::publish`].
-    pub fn try_send_stop<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison) -> Result<(), Error> {
+    pub fn try_send_stop<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+    ) -> Result<(), Error> {
         poison.check()?;
         if self.active.is_some() {
             // STOP must be the last input; the caller still owes a commit.
             return Err(Error::BadArgument);
         }
         let placement = self.place(region, poison, 0, Operation::RequestStop)?;
-        self.commit(region, poison, &placement, L3L2Q_OPCODE_STOP, 0, true, Operation::RequestStop)
+        self.commit(
+            region,
+            poison,
+            &placement,
+            L3L2Q_OPCODE_STOP,
+            0,
+            true,
+            Operation::RequestStop,
+        )
     }
 
     /// Stores the tail once for every message published with
@@ -255,8 +392,14 @@ impl Sender {
     ///
     /// # Errors
     /// [`Error::Poisoned`] when the store fails.
-    pub fn flush<R: Region + ?Sized>(&mut self, region: &R, poison: &mut Poison) -> Result<(), Error> {
+    pub fn flush<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        poison: &mut Poison,
+    ) -> Result<(), Error> {
         poison.check()?;
-        self.producer.announce(region).map_err(|e| poison.from_ring(region, Operation::Publish, e))
+        self.producer
+            .announce(region)
+            .map_err(|e| poison.from_ring(region, Operation::Publish, e))
     }
 }

@@ -51,7 +51,11 @@ pub trait Source {
 /// Strikes from another thread until `stop` is set, pausing a random
 /// while between strikes, so rewrites land in the middle of the victim's
 /// calls (SPEC section 10: a slot is copied once, then validated).
-pub fn strike_concurrently(adversary: Adversary, seed: u64, stop: &std::sync::atomic::AtomicBool) -> u64 {
+pub fn strike_concurrently(
+    adversary: Adversary,
+    seed: u64,
+    stop: &std::sync::atomic::AtomicBool,
+) -> u64 {
     let mut s = XorShift::new(seed);
     let mut strikes = 0;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -205,18 +209,36 @@ pub struct Adversary {
     pub spare_own: bool,
 }
 
-const RING_COUNTERS: [u64; 4] =
-    [L3L2Q_INPUT_DESC_TAIL_OFFSET, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_OUTPUT_DESC_TAIL_OFFSET, L3L2Q_OUTPUT_DESC_HEAD_OFFSET];
+const RING_COUNTERS: [u64; 4] = [
+    L3L2Q_INPUT_DESC_TAIL_OFFSET,
+    L3L2Q_INPUT_DESC_HEAD_OFFSET,
+    L3L2Q_OUTPUT_DESC_TAIL_OFFSET,
+    L3L2Q_OUTPUT_DESC_HEAD_OFFSET,
+];
 
 impl Adversary {
     fn input(&self) -> Ring {
         let l = &self.layout;
-        Ring { ring: l.input_desc_offset, arena: l.input_arena_offset, arena_bytes: l.input_arena_bytes, tail: L3L2Q_INPUT_DESC_TAIL_OFFSET, head: L3L2Q_INPUT_DESC_HEAD_OFFSET, input: true }
+        Ring {
+            ring: l.input_desc_offset,
+            arena: l.input_arena_offset,
+            arena_bytes: l.input_arena_bytes,
+            tail: L3L2Q_INPUT_DESC_TAIL_OFFSET,
+            head: L3L2Q_INPUT_DESC_HEAD_OFFSET,
+            input: true,
+        }
     }
 
     fn output(&self) -> Ring {
         let l = &self.layout;
-        Ring { ring: l.output_desc_offset, arena: l.output_arena_offset, arena_bytes: l.output_arena_bytes, tail: L3L2Q_OUTPUT_DESC_TAIL_OFFSET, head: L3L2Q_OUTPUT_DESC_HEAD_OFFSET, input: false }
+        Ring {
+            ring: l.output_desc_offset,
+            arena: l.output_arena_offset,
+            arena_bytes: l.output_arena_bytes,
+            tail: L3L2Q_OUTPUT_DESC_TAIL_OFFSET,
+            head: L3L2Q_OUTPUT_DESC_HEAD_OFFSET,
+            input: false,
+        }
     }
 
     /// The ring the victim consumes (its peer produces) and the one it produces.
@@ -231,7 +253,8 @@ impl Adversary {
     /// 2^32 past the initial value.
     fn full(&self, offset: u64) -> u64 {
         let low = self.mem.load(offset);
-        self.initial.wrapping_add(low.wrapping_sub(self.initial as u32) as u64)
+        self.initial
+            .wrapping_add(low.wrapping_sub(self.initial as u32) as u64)
     }
 
     fn slot_offset(&self, ring: &Ring, index: u64) -> u64 {
@@ -240,7 +263,11 @@ impl Adversary {
 
     /// A payload offset chosen to sit on or just past an arena edge for `n` bytes.
     fn edge_offset<S: Source + ?Sized>(&self, s: &mut S, ring: &Ring, n: u64) -> u64 {
-        let other = if ring.input { self.output() } else { self.input() };
+        let other = if ring.input {
+            self.output()
+        } else {
+            self.input()
+        };
         let end = ring.arena + ring.arena_bytes;
         match s.below(14) {
             0 => ring.arena,
@@ -292,7 +319,11 @@ impl Adversary {
     }
 
     fn any_counter<S: Source + ?Sized>(&self, s: &mut S) -> u64 {
-        if self.spare_own { pick(s, &self.victim.peer_counters()) } else { pick(s, &RING_COUNTERS) }
+        if self.spare_own {
+            pick(s, &self.victim.peer_counters())
+        } else {
+            pick(s, &RING_COUNTERS)
+        }
     }
 
     /// One hostile rewrite. Returns what it did, for statistics.
@@ -313,18 +344,24 @@ impl Adversary {
                 "counter random"
             }
             10 => {
-                self.mem.store(self.victim.peer_flag(), pick(s, &[1, 1, 0, u32::MAX]));
+                self.mem
+                    .store(self.victim.peer_flag(), pick(s, &[1, 1, 0, u32::MAX]));
                 "peer abort flag"
             }
             11 | 12 => self.slot_field(s),
             13 => {
                 // The first word of a slot (its seq) rewritten alone.
                 let ring = if s.chance(50) { consumed } else { produced };
-                let index = self.full(ring.tail).wrapping_sub(s.below(self.layout.depth + 1));
+                let index = self
+                    .full(ring.tail)
+                    .wrapping_sub(s.below(self.layout.depth + 1));
                 let at = self.slot_offset(&ring, index);
                 let seq = self.mem.read_u64(at);
                 let w = s.word();
-                self.mem.write_u64(at, pick(s, &[seq.wrapping_add(1), seq.wrapping_sub(1), 0, w]));
+                self.mem.write_u64(
+                    at,
+                    pick(s, &[seq.wrapping_add(1), seq.wrapping_sub(1), 0, w]),
+                );
                 "seq rewrite"
             }
             _ => {
@@ -345,12 +382,27 @@ impl Adversary {
     /// victim consumes and (usually) publishes it by bumping the tail.
     fn forge_next<S: Source + ?Sized>(&self, s: &mut S, ring: &Ring) -> &'static str {
         let index = self.full(ring.tail);
-        let mut slot = DescriptorSlot { seq: index.wrapping_add(1), opcode: L3L2Q_OPCODE_DATA, payload_offset: 0, payload_nbytes: 0 };
+        let mut slot = DescriptorSlot {
+            seq: index.wrapping_add(1),
+            opcode: L3L2Q_OPCODE_DATA,
+            payload_offset: 0,
+            payload_nbytes: 0,
+        };
         let n = s.range(1, ring.arena_bytes);
         let what = match s.below(12) {
             0 => {
                 let w = s.word();
-                slot.seq = pick(s, &[slot.seq.wrapping_add(1), slot.seq.wrapping_sub(1), index, 0, u64::MAX, w]);
+                slot.seq = pick(
+                    s,
+                    &[
+                        slot.seq.wrapping_add(1),
+                        slot.seq.wrapping_sub(1),
+                        index,
+                        0,
+                        u64::MAX,
+                        w,
+                    ],
+                );
                 slot.payload_offset = ring.arena;
                 slot.payload_nbytes = n;
                 "seq off by one"
@@ -370,7 +422,11 @@ impl Adversary {
                 // On the output ring STOP is always invalid; on the input
                 // ring this is a legal STOP the victim must handle.
                 slot.opcode = L3L2Q_OPCODE_STOP;
-                if ring.input { "STOP on the input ring" } else { "STOP on the output ring" }
+                if ring.input {
+                    "STOP on the input ring"
+                } else {
+                    "STOP on the output ring"
+                }
             }
             4 => {
                 let w = self.edge_offset(s, ring, 0);
@@ -396,7 +452,12 @@ impl Adversary {
                 "plausible descriptor"
             }
             9 => {
-                slot = DescriptorSlot { seq: s.word(), opcode: s.word(), payload_offset: s.word(), payload_nbytes: s.word() };
+                slot = DescriptorSlot {
+                    seq: s.word(),
+                    opcode: s.word(),
+                    payload_offset: s.word(),
+                    payload_nbytes: s.word(),
+                };
                 "random descriptor"
             }
             10 => {
@@ -408,7 +469,10 @@ impl Adversary {
                 // Several slots published at once, past depth sometimes.
                 let w = s.range(2, 2 * self.layout.depth + 2);
                 let jump = pick(s, &[self.layout.depth, self.layout.depth + 1, w]);
-                self.mem.store(ring.tail, self.mem.load(ring.tail).wrapping_add(jump as u32));
+                self.mem.store(
+                    ring.tail,
+                    self.mem.load(ring.tail).wrapping_add(jump as u32),
+                );
                 return "tail jump";
             }
         };
@@ -432,20 +496,34 @@ impl Adversary {
             2 => slot.payload_nbytes = self.edge_nbytes(s, ring),
             3 => slot.opcode = s.word(),
             4 => {} // unaltered: an early or multiple release
-            _ => slot = DescriptorSlot { seq: s.word(), opcode: s.word(), payload_offset: s.word(), payload_nbytes: s.word() },
+            _ => {
+                slot = DescriptorSlot {
+                    seq: s.word(),
+                    opcode: s.word(),
+                    payload_offset: s.word(),
+                    payload_nbytes: s.word(),
+                }
+            }
         }
         self.mem.write_slot(at, &slot);
         if s.chance(85) {
             let by = pick(s, &[1, 1, 2, self.layout.depth, self.layout.depth + 1]);
-            self.mem.store(ring.head, (index as u32).wrapping_add(by as u32));
+            self.mem
+                .store(ring.head, (index as u32).wrapping_add(by as u32));
         }
         "released slot forged"
     }
 
     /// One field of a recent slot in either ring set to an edge value.
     fn slot_field<S: Source + ?Sized>(&self, s: &mut S) -> &'static str {
-        let ring = if s.chance(50) { self.input() } else { self.output() };
-        let index = self.full(ring.tail).wrapping_sub(s.below(self.layout.depth + 1));
+        let ring = if s.chance(50) {
+            self.input()
+        } else {
+            self.output()
+        };
+        let index = self
+            .full(ring.tail)
+            .wrapping_sub(s.below(self.layout.depth + 1));
         let at = self.slot_offset(&ring, index);
         let n = self.mem.read_u64(at + 24);
         match s.below(3) {

@@ -40,7 +40,11 @@ pub fn library_dir() -> PathBuf {
         (Some(d), Some(p)) if p > d => profile,
         (Some(_), _) => deps,
         (None, Some(_)) => profile,
-        (None, None) => panic!("libl3l2q.so/.a not built in {} or {}", deps.display(), profile.display()),
+        (None, None) => panic!(
+            "libl3l2q.so/.a not built in {} or {}",
+            deps.display(),
+            profile.display()
+        ),
     }
 }
 
@@ -78,8 +82,16 @@ fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
 /// Compiles `sources` (all C or all C++, by the first file's extension)
 /// into an executable `name` in `dir`, with `-Wall -Wextra -Werror` and
 /// the project's `include/`. Panics with the compiler's output on failure.
-pub fn compile(dir: &Path, name: &str, sources: &[PathBuf], linkage: Linkage, extra: &[&str]) -> PathBuf {
-    let cpp = sources.iter().any(|s| s.extension().is_some_and(|e| e == "cpp"));
+pub fn compile(
+    dir: &Path,
+    name: &str,
+    sources: &[PathBuf],
+    linkage: Linkage,
+    extra: &[&str],
+) -> PathBuf {
+    let cpp = sources
+        .iter()
+        .any(|s| s.extension().is_some_and(|e| e == "cpp"));
     let tool = compiler(cpp, dir);
     let exe = dir.join(format!("{name}-{linkage:?}").to_lowercase());
     let mut cmd = Command::new(tool.path());
@@ -116,7 +128,10 @@ pub fn compile(dir: &Path, name: &str, sources: &[PathBuf], linkage: Linkage, ex
 /// Runs a program to completion and panics with its output unless it
 /// exits 0. Returns the output for further checks.
 pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let out = Command::new(exe).args(args).output().expect("run the program");
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .expect("run the program");
     assert!(
         out.status.success(),
         "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -133,26 +148,54 @@ pub fn header_functions() -> Vec<String> {
     let header = std::fs::read_to_string(root().join("include/l3l2q.h")).expect("header");
     header
         .lines()
-        .filter(|l| l.contains('(') && l.starts_with(|c: char| c.is_ascii_lowercase()) && !l.starts_with("typedef"))
-        .map(|l| l.split('(').next().unwrap().split_whitespace().last().unwrap().trim_start_matches('*').to_string())
+        .filter(|l| {
+            l.contains('(')
+                && l.starts_with(|c: char| c.is_ascii_lowercase())
+                && !l.starts_with("typedef")
+        })
+        .map(|l| {
+            l.split('(')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .last()
+                .unwrap()
+                .trim_start_matches('*')
+                .to_string()
+        })
         .collect()
 }
 
 /// Whether `tool` can be run here (`tool --version` exits 0).
 pub fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Whether the C (or C++) compiler accepts and links `flags` for a trivial
 /// program, e.g. sanitizer flags whose runtime may not be installed.
 pub fn compiler_accepts(cpp: bool, flags: &[&str]) -> bool {
-    let dir = std::env::temp_dir().join(format!("l3l2q-probe-{}-{}", std::process::id(), if cpp { "cpp" } else { "c" }));
+    let dir = std::env::temp_dir().join(format!(
+        "l3l2q-probe-{}-{}",
+        std::process::id(),
+        if cpp { "cpp" } else { "c" }
+    ));
     let _ = std::fs::create_dir_all(&dir);
     let source = dir.join(if cpp { "probe.cpp" } else { "probe.c" });
     std::fs::write(&source, "int main(void) { return 0; }\n").expect("write probe source");
     let tool = compiler(cpp, &dir);
-    let ok = Command::new(tool.path()).args(flags).arg(&source).arg("-o").arg(dir.join("probe")).output().is_ok_and(|o| o.status.success())
-        && Command::new(dir.join("probe")).output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(tool.path())
+        .args(flags)
+        .arg(&source)
+        .arg("-o")
+        .arg(dir.join("probe"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && Command::new(dir.join("probe"))
+            .output()
+            .is_ok_and(|o| o.status.success());
     let _ = std::fs::remove_dir_all(&dir);
     ok
 }
@@ -160,7 +203,13 @@ pub fn compiler_accepts(cpp: bool, flags: &[&str]) -> bool {
 /// Runs `wrapper... exe args...` (the wrapper may be empty) with extra
 /// environment variables, bounded by `timeout`; returns the output and
 /// the elapsed time, or panics with the output when it does not exit 0.
-pub fn run_wrapped(wrapper: &[&str], exe: &Path, args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: std::time::Duration) -> (Output, std::time::Duration) {
+pub fn run_wrapped(
+    wrapper: &[&str],
+    exe: &Path,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> (Output, std::time::Duration) {
     let (out, took) = run_wrapped_any(wrapper, exe, args, env, timeout);
     assert!(
         out.status.success(),
@@ -175,7 +224,13 @@ pub fn run_wrapped(wrapper: &[&str], exe: &Path, args: &[&std::ffi::OsStr], env:
 }
 
 /// As [`run_wrapped`], whatever the exit status (panics only on a timeout).
-pub fn run_wrapped_any(wrapper: &[&str], exe: &Path, args: &[&std::ffi::OsStr], env: &[(&str, &str)], timeout: std::time::Duration) -> (Output, std::time::Duration) {
+pub fn run_wrapped_any(
+    wrapper: &[&str],
+    exe: &Path,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+    timeout: std::time::Duration,
+) -> (Output, std::time::Duration) {
     let started = std::time::Instant::now();
     let mut cmd = match wrapper.split_first() {
         Some((first, rest)) => {
@@ -186,7 +241,8 @@ pub fn run_wrapped_any(wrapper: &[&str], exe: &Path, args: &[&std::ffi::OsStr], 
         None => Command::new(exe),
     };
     cmd.args(args).envs(env.iter().copied());
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("start the program");
     // Drain the pipes on threads so a chatty program cannot block.
     let mut out_pipe = child.stdout.take().expect("stdout");
@@ -208,10 +264,18 @@ pub fn run_wrapped_any(wrapper: &[&str], exe: &Path, args: &[&std::ffi::OsStr], 
         if started.elapsed() > timeout {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{} {} timed out after {timeout:?}", wrapper.join(" "), exe.display());
+            panic!(
+                "{} {} timed out after {timeout:?}",
+                wrapper.join(" "),
+                exe.display()
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
-    let out = Output { status, stdout: out_thread.join().unwrap_or_default(), stderr: err_thread.join().unwrap_or_default() };
+    let out = Output {
+        status,
+        stdout: out_thread.join().unwrap_or_default(),
+        stderr: err_thread.join().unwrap_or_default(),
+    };
     (out, started.elapsed())
 }

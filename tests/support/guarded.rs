@@ -45,19 +45,37 @@ impl Guarded {
         let map_len = page * (payload_pages + 4);
         // SAFETY: an anonymous private mapping with no address hint.
         let map = unsafe {
-            libc::mmap(core::ptr::null_mut(), map_len, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+            libc::mmap(
+                core::ptr::null_mut(),
+                map_len,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
         };
         assert_ne!(map, libc::MAP_FAILED, "mmap of the guarded region failed");
         let map = map.cast::<u8>();
         // SAFETY: both sub-ranges lie inside the mapping just created.
-        let (payload_area, counter_area) = unsafe { (map.add(page), map.add(page * (payload_pages + 2))) };
+        let (payload_area, counter_area) =
+            unsafe { (map.add(page), map.add(page * (payload_pages + 2))) };
         let rw = libc::PROT_READ | libc::PROT_WRITE;
         // SAFETY: page-aligned sub-ranges of our own mapping.
         unsafe {
-            assert_eq!(libc::mprotect(payload_area.cast(), payload_pages * page, rw), 0);
+            assert_eq!(
+                libc::mprotect(payload_area.cast(), payload_pages * page, rw),
+                0
+            );
             assert_eq!(libc::mprotect(counter_area.cast(), page, rw), 0);
         }
-        Guarded { map, map_len, page, payload_area, payload_area_len: payload_pages * page, counter_area }
+        Guarded {
+            map,
+            map_len,
+            page,
+            payload_area,
+            payload_area_len: payload_pages * page,
+            counter_area,
+        }
     }
 
     /// Largest payload range this mapping can hold.
@@ -73,18 +91,39 @@ impl Guarded {
     /// (`4096 - 384` is a multiple of 64, so both placements are aligned).
     pub fn place(&self, payload_bytes: u64, payload_at_end: bool, counters_at_end: bool) -> Mem {
         let len = payload_bytes as usize;
-        assert!(len > 0 && len <= self.payload_area_len, "payload range does not fit the guarded mapping");
-        let payload_off = if payload_at_end { self.payload_area_len - len } else { 0 };
+        assert!(
+            len > 0 && len <= self.payload_area_len,
+            "payload range does not fit the guarded mapping"
+        );
+        let payload_off = if payload_at_end {
+            self.payload_area_len - len
+        } else {
+            0
+        };
         let counter_bytes = L3L2Q_COUNTER_BYTES as usize;
-        let counter_off = if counters_at_end { self.page - counter_bytes } else { 0 };
+        let counter_off = if counters_at_end {
+            self.page - counter_bytes
+        } else {
+            0
+        };
         // SAFETY: the offsets keep both ranges inside their read-write areas.
-        let (payload, counters) = unsafe { (self.payload_area.add(payload_off), self.counter_area.add(counter_off)) };
+        let (payload, counters) = unsafe {
+            (
+                self.payload_area.add(payload_off),
+                self.counter_area.add(counter_off),
+            )
+        };
         // SAFETY: whole read-write areas of our own mapping.
         unsafe {
             core::ptr::write_bytes(self.payload_area, 0, self.payload_area_len);
             core::ptr::write_bytes(self.counter_area, 0, self.page);
         }
-        Mem { payload, payload_bytes, counters, counter_bytes: L3L2Q_COUNTER_BYTES }
+        Mem {
+            payload,
+            payload_bytes,
+            counters,
+            counter_bytes: L3L2Q_COUNTER_BYTES,
+        }
     }
 }
 
@@ -119,7 +158,11 @@ impl Mem {
     /// The region descriptor of this memory (this process's addresses).
     pub fn descriptor(&self, region_id: u64) -> RegionDescriptor {
         RegionDescriptor {
-            magic_version: pack_magic_version(L3L2Q_REGION_MAGIC, L3L2Q_REGION_ABI_MAJOR, L3L2Q_REGION_ABI_MINOR),
+            magic_version: pack_magic_version(
+                L3L2Q_REGION_MAGIC,
+                L3L2Q_REGION_ABI_MAJOR,
+                L3L2Q_REGION_ABI_MINOR,
+            ),
             region_id,
             payload_base: self.payload as u64,
             payload_bytes: self.payload_bytes,
@@ -130,7 +173,9 @@ impl Mem {
 
     /// Whether `[offset, offset + len)` lies in the payload range.
     pub fn fits(&self, offset: u64, len: u64) -> bool {
-        offset.checked_add(len).is_some_and(|end| end <= self.payload_bytes)
+        offset
+            .checked_add(len)
+            .is_some_and(|end| end <= self.payload_bytes)
     }
 
     /// Whether a pointer range lies in the payload range.
@@ -141,7 +186,10 @@ impl Mem {
     }
 
     fn counter(&self, offset: u64) -> &AtomicU32 {
-        assert!(offset % 4 == 0 && offset + 4 <= self.counter_bytes, "test code asked for counter {offset}");
+        assert!(
+            offset % 4 == 0 && offset + 4 <= self.counter_bytes,
+            "test code asked for counter {offset}"
+        );
         // SAFETY: in range and 4-byte aligned (the base is 64-byte aligned).
         unsafe { AtomicU32::from_ptr(self.counters.add(offset as usize).cast()) }
     }
@@ -162,7 +210,13 @@ impl Mem {
             return false;
         }
         // SAFETY: in range (checked); dst is a distinct Rust buffer.
-        unsafe { core::ptr::copy_nonoverlapping(self.payload.add(offset as usize), dst.as_mut_ptr(), dst.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.payload.add(offset as usize),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
+        };
         true
     }
 
@@ -172,7 +226,13 @@ impl Mem {
             return false;
         }
         // SAFETY: in range (checked); src is a distinct Rust buffer.
-        unsafe { core::ptr::copy_nonoverlapping(src.as_ptr(), self.payload.add(offset as usize), src.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                self.payload.add(offset as usize),
+                src.len(),
+            )
+        };
         true
     }
 
@@ -189,7 +249,11 @@ impl Mem {
     /// Reads a little-endian u64 (0 when out of range).
     pub fn read_u64(&self, offset: u64) -> u64 {
         let mut b = [0u8; 8];
-        if self.read(offset, &mut b) { u64::from_le_bytes(b) } else { 0 }
+        if self.read(offset, &mut b) {
+            u64::from_le_bytes(b)
+        } else {
+            0
+        }
     }
 
     /// Writes a little-endian u64 (ignored when out of range).

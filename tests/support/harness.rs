@@ -77,7 +77,13 @@ impl Shape {
             3 => (1 << 32) - s.range(0, 40),
             _ => s.bits(40),
         };
-        Shape { layout, window: s.range(1, depth), initial, payload_at_end: s.chance(50), counters_at_end: s.chance(50) }
+        Shape {
+            layout,
+            window: s.range(1, depth),
+            initial,
+            payload_at_end: s.chance(50),
+            counters_at_end: s.chance(50),
+        }
     }
 }
 
@@ -144,7 +150,11 @@ pub fn lib<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 /// The Rust error a C status stands for; `kind` is asked for only on
 /// POISONED. A PANIC status, or one no queue call returns, fails the test.
-pub fn from_status(what: &str, status: Status, kind: impl FnOnce() -> ErrorKind) -> Result<(), Error> {
+pub fn from_status(
+    what: &str,
+    status: Status,
+    kind: impl FnOnce() -> ErrorKind,
+) -> Result<(), Error> {
     Err(match status {
         Status::Ok => return Ok(()),
         Status::NoProgress => Error::NoProgress,
@@ -164,7 +174,11 @@ pub fn from_status(what: &str, status: Status, kind: impl FnOnce() -> ErrorKind)
 pub fn fill(buf: &mut [u8], tag: u64) {
     let t = tag.to_le_bytes();
     for (i, b) in buf.iter_mut().enumerate() {
-        *b = if i < 8 { t[i] } else { (tag as u8).wrapping_add((i as u8).wrapping_mul(7)) };
+        *b = if i < 8 {
+            t[i]
+        } else {
+            (tag as u8).wrapping_add((i as u8).wrapping_mul(7))
+        };
     }
 }
 
@@ -178,11 +192,20 @@ pub fn pattern(tag: u64, len: usize) -> Vec<u8> {
 /// Whether `bytes` is the pattern of `tag`.
 pub fn is_pattern(bytes: &[u8], tag: u64) -> bool {
     let t = tag.to_le_bytes();
-    bytes.iter().enumerate().all(|(i, &b)| b == if i < 8 { t[i] } else { (tag as u8).wrapping_add((i as u8).wrapping_mul(7)) })
+    bytes.iter().enumerate().all(|(i, &b)| {
+        b == if i < 8 {
+            t[i]
+        } else {
+            (tag as u8).wrapping_add((i as u8).wrapping_mul(7))
+        }
+    })
 }
 
 fn same_record(a: &ErrorInfo, b: &ErrorInfo) -> bool {
-    a.kind == b.kind && a.operation == b.operation && a.region_id == b.region_id && a.message == b.message
+    a.kind == b.kind
+        && a.operation == b.operation
+        && a.region_id == b.region_id
+        && a.message == b.message
 }
 
 /// Checks the poison rules after every victim call: a healthy victim's
@@ -206,7 +229,13 @@ pub struct Watch {
 impl Watch {
     /// A watch over a healthy victim.
     pub fn new(mem: Mem, victim: Victim, region_id: u64) -> Watch {
-        Watch { mem, victim, record: None, attacked: false, region_id }
+        Watch {
+            mem,
+            victim,
+            record: None,
+            attacked: false,
+            region_id,
+        }
     }
 
     /// The victim's own counters before a call.
@@ -221,29 +250,67 @@ impl Watch {
 
     /// Judges one call's result. `record` is the victim's error record
     /// after the call; `before` its own counters before it.
-    pub fn judge<T>(&mut self, what: &str, result: &Result<T, Error>, record: Option<ErrorInfo>, before: [u32; 2]) {
+    pub fn judge<T>(
+        &mut self,
+        what: &str,
+        result: &Result<T, Error>,
+        record: Option<ErrorInfo>,
+        before: [u32; 2],
+    ) {
         let flag = self.mem.load(self.victim.own_flag());
         if let Some(first) = &self.record {
             let kind = first.kind();
-            assert!(matches!(result, Err(Error::Poisoned(k)) if *k == kind), "{what} on a victim poisoned with {kind:?} returned {:?}", result.as_ref().err());
-            let now = record.unwrap_or_else(|| panic!("{what}: a poisoned victim lost its error record"));
-            assert!(same_record(first, &now), "{what}: poison record changed from {first:?} to {now:?}");
-            assert_eq!(flag, 1, "{what}: own abort flag of a poisoned victim is {flag}");
-            assert_eq!(self.before(), before, "{what}: a poisoned victim wrote its counters");
+            assert!(
+                matches!(result, Err(Error::Poisoned(k)) if *k == kind),
+                "{what} on a victim poisoned with {kind:?} returned {:?}",
+                result.as_ref().err()
+            );
+            let now =
+                record.unwrap_or_else(|| panic!("{what}: a poisoned victim lost its error record"));
+            assert!(
+                same_record(first, &now),
+                "{what}: poison record changed from {first:?} to {now:?}"
+            );
+            assert_eq!(
+                flag, 1,
+                "{what}: own abort flag of a poisoned victim is {flag}"
+            );
+            assert_eq!(
+                self.before(),
+                before,
+                "{what}: a poisoned victim wrote its counters"
+            );
             return;
         }
         match result {
             Err(Error::Poisoned(kind)) => {
-                let info = record.unwrap_or_else(|| panic!("{what}: POISONED({kind:?}) but no error record"));
-                assert_eq!(info.kind(), *kind, "{what}: returned kind differs from the record {info:?}");
+                let info = record
+                    .unwrap_or_else(|| panic!("{what}: POISONED({kind:?}) but no error record"));
+                assert_eq!(
+                    info.kind(),
+                    *kind,
+                    "{what}: returned kind differs from the record {info:?}"
+                );
                 assert_ne!(*kind, ErrorKind::None);
-                assert_eq!(info.region_id, self.region_id, "{what}: record carries the wrong region id");
-                assert_eq!(flag, 1, "{what}: entering poison did not set the own abort flag");
-                assert!(self.attacked, "{what}: poisoned by an honest peer: {info:?}");
+                assert_eq!(
+                    info.region_id, self.region_id,
+                    "{what}: record carries the wrong region id"
+                );
+                assert_eq!(
+                    flag, 1,
+                    "{what}: entering poison did not set the own abort flag"
+                );
+                assert!(
+                    self.attacked,
+                    "{what}: poisoned by an honest peer: {info:?}"
+                );
                 self.record = Some(info);
             }
             _ => {
-                assert!(record.is_none(), "{what}: a healthy victim has an error record {record:?}");
+                assert!(
+                    record.is_none(),
+                    "{what}: a healthy victim has an error record {record:?}"
+                );
                 assert_eq!(flag, 0, "{what}: own abort flag set without poison");
             }
         }
@@ -257,7 +324,15 @@ pub trait Episode {
     type Script: crate::adversary::Source;
 
     /// The episode's script, plan, statistics, watch and adversary.
-    fn parts(&mut self) -> (&mut Self::Script, &Plan, &mut Stats, &Watch, crate::adversary::Adversary);
+    fn parts(
+        &mut self,
+    ) -> (
+        &mut Self::Script,
+        &Plan,
+        &mut Stats,
+        &Watch,
+        crate::adversary::Adversary,
+    );
 
     /// One call on the victim, with every invariant checked after it.
     fn step(&mut self);
@@ -290,7 +365,8 @@ pub fn attack_phase<E: Episode>(episode: &mut E) {
         let stop = std::sync::atomic::AtomicBool::new(false);
         let seed = s.word();
         std::thread::scope(|scope| {
-            let striker = scope.spawn(|| crate::adversary::strike_concurrently(adversary, seed, &stop));
+            let striker =
+                scope.spawn(|| crate::adversary::strike_concurrently(adversary, seed, &stop));
             attack(episode);
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             episode.parts().2.strikes += striker.join().expect("the adversary thread");

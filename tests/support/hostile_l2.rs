@@ -64,16 +64,43 @@ pub fn episode<S: Source>(s: &mut S, guard: &Guarded, plan: Plan, shape: Shape, 
     let descriptor = mem.descriptor(region_id);
     // SAFETY: the guarded memory outlives the queue.
     let region = unsafe { MappedRegion::from_descriptor(&descriptor) }.expect("region");
-    let peer = L3Queue::create_at(region, &descriptor, l.depth, l.input_arena_bytes, l.output_arena_bytes, shape.initial).expect("peer");
+    let peer = L3Queue::create_at(
+        region,
+        &descriptor,
+        l.depth,
+        l.input_arena_bytes,
+        l.output_arena_bytes,
+        shape.initial,
+    )
+    .expect("peer");
     let ep = Ep::open(&mem, &shape, region_id, plan.ffi);
-    let adversary = Adversary { mem, layout: l, initial: shape.initial, victim: Victim::L2, spare_own: plan.concurrent };
+    let adversary = Adversary {
+        mem,
+        layout: l,
+        initial: shape.initial,
+        victim: Victim::L2,
+        spare_own: plan.concurrent,
+    };
     let mut run = Run {
-        s, plan, shape, mem, ep, adversary,
-        peer: Some(peer), peer_stopped: false, draining: false,
+        s,
+        plan,
+        shape,
+        mem,
+        ep,
+        adversary,
+        peer: Some(peer),
+        peer_stopped: false,
+        draining: false,
         watch: Watch::new(mem, Victim::L2, region_id),
-        held: Vec::new(), stop: None, stop_released: false, reservation: None,
-        next_seq: shape.initial.wrapping_add(1), tag: region_id << 20,
-        checking: true, expect_in: VecDeque::new(), expect_out: VecDeque::new(),
+        held: Vec::new(),
+        stop: None,
+        stop_released: false,
+        reservation: None,
+        next_seq: shape.initial.wrapping_add(1),
+        tag: region_id << 20,
+        checking: true,
+        expect_in: VecDeque::new(),
+        expect_out: VecDeque::new(),
         stats,
     };
     run.go();
@@ -91,11 +118,12 @@ impl<S: Source> Run<'_, S> {
         crate::harness::attack_phase(self);
     }
 
-
     /// The honest L3 peer does one thing. In honest phases it must never
     /// fail; under attack it may poison itself, and is then dropped.
     fn peer_step(&mut self) {
-        let Some(peer) = self.peer.as_mut() else { return };
+        let Some(peer) = self.peer.as_mut() else {
+            return;
+        };
         let arena = self.shape.layout.input_arena_bytes as usize;
         let result = match self.s.below(10) {
             0..=4 if !self.peer_stopped && !self.draining => {
@@ -123,10 +151,15 @@ impl<S: Source> Run<'_, S> {
             }
             _ => {
                 let mut buf = [0u8; 1024];
-                match lib("L3 peer try_dequeue_into", || peer.try_dequeue_into(&mut buf)) {
+                match lib("L3 peer try_dequeue_into", || {
+                    peer.try_dequeue_into(&mut buf)
+                }) {
                     Ok((opcode, n)) => {
                         if self.checking {
-                            let (op, len, tag) = self.expect_out.pop_front().expect("the peer got an output nobody published");
+                            let (op, len, tag) = self
+                                .expect_out
+                                .pop_front()
+                                .expect("the peer got an output nobody published");
                             assert_eq!((opcode, n), (op, len), "output opcode/length");
                             assert!(is_pattern(&buf[..n], tag), "output payload corrupted");
                             self.stats.verified_messages += 1;
@@ -153,7 +186,13 @@ impl<S: Source> Run<'_, S> {
             self.stats.ok_under_attack += 1;
         }
         if let Err(e) = &r {
-            assert!(!matches!(e, Error::CallbackFailed | Error::BadDescriptor(_) | Error::Stopped), "{what}: unexpected {e:?}");
+            assert!(
+                !matches!(
+                    e,
+                    Error::CallbackFailed | Error::BadDescriptor(_) | Error::Stopped
+                ),
+                "{what}: unexpected {e:?}"
+            );
         }
         r
     }
@@ -212,7 +251,10 @@ impl<S: Source> Run<'_, S> {
         match e {
             Error::Timeout => assert_eq!(flag, 0, "{what}: TIMEOUT with the L3 abort flag set"),
             Error::RemoteAborted => {
-                assert_ne!(flag, 0, "{what}: REMOTE_ABORTED with the L3 abort flag clear");
+                assert_ne!(
+                    flag, 0,
+                    "{what}: REMOTE_ABORTED with the L3 abort flag clear"
+                );
                 self.stats.remote_aborted += 1;
             }
             _ => {}
@@ -232,7 +274,10 @@ impl<S: Source> Run<'_, S> {
             if let Ok(n) = self.judge("peek batch", before, r) {
                 assert!((1..=cap).contains(&n), "peek batch returned {n} of {cap}");
                 for (i, m) in out[..n].iter().enumerate() {
-                    assert!(m.opcode != STOP || i + 1 == n, "STOP is not the last of a batch");
+                    assert!(
+                        m.opcode != STOP || i + 1 == n,
+                        "STOP is not the last of a batch"
+                    );
                     self.on_message(*m);
                 }
             }
@@ -266,7 +311,10 @@ impl<S: Source> Run<'_, S> {
             self.stop = Some(m);
         } else {
             self.held.push(m);
-            assert!(self.held.len() as u64 <= self.shape.window, "window overrun");
+            assert!(
+                self.held.len() as u64 <= self.shape.window,
+                "window overrun"
+            );
         }
         if let Ep::Rust(ep) = &self.ep {
             assert!(ep.holds(&m), "holds() denies an acquired input");
@@ -278,8 +326,15 @@ impl<S: Source> Run<'_, S> {
     fn check_place(&self, m: &Message) {
         let l = self.shape.layout;
         let arena = l.input_arena_offset..l.input_arena_offset + l.input_arena_bytes;
-        assert!(arena.contains(&m.payload_offset) && m.payload_nbytes <= arena.end - m.payload_offset, "payload outside the input arena: {m:?}");
-        assert_eq!(m.data as usize, self.mem.payload as usize + m.payload_offset as usize, "data pointer does not match the offset");
+        assert!(
+            arena.contains(&m.payload_offset) && m.payload_nbytes <= arena.end - m.payload_offset,
+            "payload outside the input arena: {m:?}"
+        );
+        assert_eq!(
+            m.data as usize,
+            self.mem.payload as usize + m.payload_offset as usize,
+            "data pointer does not match the offset"
+        );
     }
 
     /// The rules every acquired input follows, whichever call took it:
@@ -287,21 +342,37 @@ impl<S: Source> Run<'_, S> {
     /// message at offset 0 with no pointer, and in honest phases exactly
     /// what the peer sent.
     fn check_input(&mut self, m: &Message, bytes: &[u8]) {
-        assert!(self.stop.is_none(), "an input was acquired after STOP: {m:?}");
+        assert!(
+            self.stop.is_none(),
+            "an input was acquired after STOP: {m:?}"
+        );
         assert_eq!(m.seq, self.next_seq, "inputs out of sequence");
         self.next_seq = self.next_seq.wrapping_add(1);
         match m.opcode {
-            STOP => assert!(m.payload_nbytes == 0 && m.payload_offset == 0 && m.data.is_null(), "bad STOP {m:?}"),
+            STOP => assert!(
+                m.payload_nbytes == 0 && m.payload_offset == 0 && m.data.is_null(),
+                "bad STOP {m:?}"
+            ),
             DATA | ERROR => {}
             other => panic!("acquired opcode {other}"),
         }
         if m.payload_nbytes == 0 {
-            assert!(m.payload_offset == 0 && m.data.is_null(), "zero-byte input {m:?}");
+            assert!(
+                m.payload_offset == 0 && m.data.is_null(),
+                "zero-byte input {m:?}"
+            );
         }
         assert_eq!(bytes.len() as u64, m.payload_nbytes, "payload length");
         if self.checking {
-            let (op, len, tag) = self.expect_in.pop_front().expect("an input the peer never sent");
-            assert_eq!((m.opcode, m.payload_nbytes), (op, len as u64), "input opcode/length");
+            let (op, len, tag) = self
+                .expect_in
+                .pop_front()
+                .expect("an input the peer never sent");
+            assert_eq!(
+                (m.opcode, m.payload_nbytes),
+                (op, len as u64),
+                "input opcode/length"
+            );
             assert!(is_pattern(bytes, tag), "input payload corrupted");
             self.stats.verified_messages += 1;
         }
@@ -315,10 +386,17 @@ impl<S: Source> Run<'_, S> {
         let r = self.ep.consume(max, &mut seen);
         let r = self.judge("consume", before, r);
         if let Ok(n) = r {
-            assert!((1..=max).contains(&n) && n == seen.len(), "consume reported {n} of {max}, visited {}", seen.len());
+            assert!(
+                (1..=max).contains(&n) && n == seen.len(),
+                "consume reported {n} of {max}, visited {}",
+                seen.len()
+            );
         }
         for (i, (m, bytes)) in seen.iter().enumerate() {
-            assert!(m.opcode != STOP || i + 1 == seen.len(), "STOP is not the last of a consume batch");
+            assert!(
+                m.opcode != STOP || i + 1 == seen.len(),
+                "STOP is not the last of a consume batch"
+            );
             if m.payload_nbytes != 0 {
                 self.check_place(m);
             }
@@ -341,7 +419,11 @@ impl<S: Source> Run<'_, S> {
         if pool.is_empty() {
             return;
         }
-        let k = if self.s.chance(70) { 1 } else { self.s.range(1, pool.len() as u64) as usize };
+        let k = if self.s.chance(70) {
+            1
+        } else {
+            self.s.range(1, pool.len() as u64) as usize
+        };
         let mut chosen = Vec::with_capacity(k);
         for _ in 0..k {
             chosen.push(pool.swap_remove(self.s.below(pool.len() as u64) as usize));
@@ -352,7 +434,10 @@ impl<S: Source> Run<'_, S> {
         if poisoned {
             return;
         }
-        assert!(r.is_ok(), "a healthy endpoint refused to release held inputs: {r:?}");
+        assert!(
+            r.is_ok(),
+            "a healthy endpoint refused to release held inputs: {r:?}"
+        );
         for m in &chosen {
             if m.opcode == STOP {
                 self.stop_released = true;
@@ -377,7 +462,10 @@ impl<S: Source> Run<'_, S> {
         let r = match self.judge("reserve", before, r) {
             Ok(r) => r,
             Err(e) => {
-                assert!(n <= arena || e != Error::Timeout || timeout.is_some(), "{e:?}");
+                assert!(
+                    n <= arena || e != Error::Timeout || timeout.is_some(),
+                    "{e:?}"
+                );
                 return self.timed_out("reserve", &e);
             }
         };
@@ -385,11 +473,20 @@ impl<S: Source> Run<'_, S> {
         assert_eq!(r.capacity, n);
         let l = self.shape.layout;
         if n == 0 {
-            assert!(r.payload_offset == 0 && r.data.is_null(), "empty reservation {r:?}");
+            assert!(
+                r.payload_offset == 0 && r.data.is_null(),
+                "empty reservation {r:?}"
+            );
         } else {
             let out = l.output_arena_offset..l.output_arena_offset + l.output_arena_bytes;
-            assert!(out.contains(&r.payload_offset) && n <= out.end - r.payload_offset, "reservation outside the output arena: {r:?}");
-            assert_eq!(r.data as usize, self.mem.payload as usize + r.payload_offset as usize);
+            assert!(
+                out.contains(&r.payload_offset) && n <= out.end - r.payload_offset,
+                "reservation outside the output arena: {r:?}"
+            );
+            assert_eq!(
+                r.data as usize,
+                self.mem.payload as usize + r.payload_offset as usize
+            );
         }
         self.tag += 1;
         let tag = self.tag;
@@ -401,7 +498,15 @@ impl<S: Source> Run<'_, S> {
 
     fn publish(&mut self, before: [u32; 2]) {
         let poisoned = self.watch.poisoned();
-        let (r, tag) = self.reservation.unwrap_or((Reservation { token: 7, payload_offset: 0, capacity: 0, data: core::ptr::null_mut() }, 0));
+        let (r, tag) = self.reservation.unwrap_or((
+            Reservation {
+                token: 7,
+                payload_offset: 0,
+                capacity: 0,
+                data: core::ptr::null_mut(),
+            },
+            0,
+        ));
         let n = match self.s.below(3) {
             0 => r.capacity,
             1 => 0,
@@ -413,25 +518,40 @@ impl<S: Source> Run<'_, S> {
         if poisoned {
             return;
         }
-        assert!(res.is_ok(), "a healthy endpoint refused to publish its reservation: {res:?}");
+        assert!(
+            res.is_ok(),
+            "a healthy endpoint refused to publish its reservation: {res:?}"
+        );
         self.reservation = None;
         self.expect_out.push_back((opcode, n as usize, tag));
     }
 
     fn send(&mut self, before: [u32; 2]) {
         let arena = self.shape.layout.output_arena_bytes;
-        let k = if self.s.chance(50) { 1 } else { self.s.range(1, 4) };
+        let k = if self.s.chance(50) {
+            1
+        } else {
+            self.s.range(1, 4)
+        };
         let mut payloads = Vec::new();
         for _ in 0..k {
             self.tag += 1;
-            let len = if self.s.chance(20) { 0 } else { self.s.range(1, arena.min(300)) };
+            let len = if self.s.chance(20) {
+                0
+            } else {
+                self.s.range(1, arena.min(300))
+            };
             payloads.push((self.tag, pattern(self.tag, len as usize)));
         }
         let opcode = if self.s.chance(80) { DATA } else { ERROR };
         let bytes: Vec<Vec<u8>> = payloads.iter().map(|(_, p)| p.clone()).collect();
         let r = self.ep.send(opcode, &bytes);
         if let Ok(n) = self.judge("send", before, r) {
-            assert!((1..=payloads.len()).contains(&n), "sent {n} of {}", payloads.len());
+            assert!(
+                (1..=payloads.len()).contains(&n),
+                "sent {n} of {}",
+                payloads.len()
+            );
             for (tag, p) in &payloads[..n] {
                 self.expect_out.push_back((opcode, p.len(), *tag));
             }
@@ -441,20 +561,31 @@ impl<S: Source> Run<'_, S> {
     /// Reads a held input again: through copy_payload and payload() on the
     /// Rust API, which must agree with the in-place bytes.
     fn read_held(&mut self) {
-        let Some(&m) = self.held.get(self.s.below(self.held.len() as u64) as usize) else { return };
+        let Some(&m) = self.held.get(self.s.below(self.held.len() as u64) as usize) else {
+            return;
+        };
         let Ep::Rust(ep) = &self.ep else { return };
         let mut buf = vec![0u8; m.payload_nbytes as usize + 8];
         let r = lib("L2 copy_payload", || ep.copy_payload(&m, &mut buf));
         if self.watch.poisoned() {
-            assert!(matches!(r, Err(Error::Poisoned(_))), "copy_payload on a poisoned endpoint: {r:?}");
+            assert!(
+                matches!(r, Err(Error::Poisoned(_))),
+                "copy_payload on a poisoned endpoint: {r:?}"
+            );
             return;
         }
         assert_eq!(r, Ok(m.payload_nbytes as usize));
         if !self.plan.concurrent {
-            assert_eq!(ep.payload(&m), &buf[..m.payload_nbytes as usize], "copy and in-place view differ");
+            assert_eq!(
+                ep.payload(&m),
+                &buf[..m.payload_nbytes as usize],
+                "copy and in-place view differ"
+            );
         }
         if m.payload_nbytes > 0 {
-            let r = lib("L2 copy_payload", || ep.copy_payload(&m, &mut buf[..m.payload_nbytes as usize - 1]));
+            let r = lib("L2 copy_payload", || {
+                ep.copy_payload(&m, &mut buf[..m.payload_nbytes as usize - 1])
+            });
             assert_eq!(r, Err(Error::BufferTooSmall));
         }
     }
@@ -462,7 +593,13 @@ impl<S: Source> Run<'_, S> {
     fn check_drained(&mut self) {
         let drained = self.ep.drained();
         let expected = self.stop_released && self.held.is_empty();
-        assert_eq!(drained, expected, "drained() with STOP released {} and {} held", self.stop_released, self.held.len());
+        assert_eq!(
+            drained,
+            expected,
+            "drained() with STOP released {} and {} held",
+            self.stop_released,
+            self.held.len()
+        );
     }
 
     /// Ends an honest phase: STOP, then everything peeked and released,
@@ -472,14 +609,17 @@ impl<S: Source> Run<'_, S> {
         let limit = 8 * self.shape.layout.depth + 64;
         for _ in 0..limit {
             if let Some(peer) = self.peer.as_mut() {
-                if !self.peer_stopped && lib("L3 peer try_request_stop", || peer.try_request_stop()).is_ok() {
+                if !self.peer_stopped
+                    && lib("L3 peer try_request_stop", || peer.try_request_stop()).is_ok()
+                {
                     self.peer_stopped = true;
                     self.expect_in.push_back((STOP, 0, 0));
                 }
             }
             if let Some((r, _)) = self.reservation {
                 let res = self.ep.publish(&r, DATA, 0, false);
-                self.judge("publish", self.watch.before(), res).expect("publish while draining");
+                self.judge("publish", self.watch.before(), res)
+                    .expect("publish while draining");
                 self.reservation = None;
                 self.expect_out.push_back((DATA, 0, 0));
             }
@@ -487,7 +627,8 @@ impl<S: Source> Run<'_, S> {
             all.extend(self.stop.filter(|_| !self.stop_released));
             if !all.is_empty() {
                 let r = self.ep.release(&all);
-                self.judge("release", self.watch.before(), r).expect("release while draining");
+                self.judge("release", self.watch.before(), r)
+                    .expect("release while draining");
                 self.stop_released |= self.stop.is_some();
             }
             let r = self.ep.peek(None);
@@ -496,7 +637,11 @@ impl<S: Source> Run<'_, S> {
             }
             self.peer_step();
             if self.ep.drained() {
-                assert!(self.expect_in.is_empty(), "drained with {} inputs missing", self.expect_in.len());
+                assert!(
+                    self.expect_in.is_empty(),
+                    "drained with {} inputs missing",
+                    self.expect_in.len()
+                );
                 return self.check_drained();
             }
         }
@@ -508,7 +653,12 @@ impl<S: Source> Run<'_, S> {
         let last = self.ep.peek(None);
         panic!(
             "the endpoint did not drain within {limit} rounds (counters {counters:?}, peek now {last:?}): {} held, STOP {:?} released {}, peer stopped {}, {} inputs expected; {endpoint}; peer {:?}",
-            self.held.len(), self.stop.map(|m| m.seq), self.stop_released, self.peer_stopped, self.expect_in.len(), self.peer,
+            self.held.len(),
+            self.stop.map(|m| m.seq),
+            self.stop_released,
+            self.peer_stopped,
+            self.expect_in.len(),
+            self.peer,
         );
     }
 }
@@ -517,7 +667,13 @@ impl<S: Source> crate::harness::Episode for Run<'_, S> {
     type Script = S;
 
     fn parts(&mut self) -> (&mut S, &Plan, &mut Stats, &Watch, Adversary) {
-        (&mut *self.s, &self.plan, &mut *self.stats, &self.watch, self.adversary)
+        (
+            &mut *self.s,
+            &self.plan,
+            &mut *self.stats,
+            &self.watch,
+            self.adversary,
+        )
     }
 
     fn step(&mut self) {

@@ -59,15 +59,34 @@ pub fn episode<S: Source>(s: &mut S, guard: &Guarded, plan: Plan, shape: Shape, 
     let q = Q::open(&mem, &shape, region_id, plan.ffi);
     // The queue zeroed the counters; now the honest L2 peer.
     // SAFETY: the guarded memory outlives the endpoint.
-    let peer = unsafe { L2Endpoint::from_descriptor(&descriptor, &l.queue_args(), shape.window, shape.initial) }.expect("peer");
+    let peer = unsafe {
+        L2Endpoint::from_descriptor(&descriptor, &l.queue_args(), shape.window, shape.initial)
+    }
+    .expect("peer");
     let mut run = Run {
-        s, plan, shape, mem, q,
-        peer: Some(peer), peer_held: Vec::new(),
-        adversary: Adversary { mem, layout: l, initial: shape.initial, victim: Victim::L3, spare_own: plan.concurrent },
+        s,
+        plan,
+        shape,
+        mem,
+        q,
+        peer: Some(peer),
+        peer_held: Vec::new(),
+        adversary: Adversary {
+            mem,
+            layout: l,
+            initial: shape.initial,
+            victim: Victim::L3,
+            spare_own: plan.concurrent,
+        },
         watch: Watch::new(mem, Victim::L3, region_id),
-        held: VecDeque::new(), reservation: None, stopped: false,
-        next_seq: shape.initial.wrapping_add(1), tag: region_id << 20,
-        checking: true, expect_in: VecDeque::new(), expect_out: VecDeque::new(),
+        held: VecDeque::new(),
+        reservation: None,
+        stopped: false,
+        next_seq: shape.initial.wrapping_add(1),
+        tag: region_id << 20,
+        checking: true,
+        expect_in: VecDeque::new(),
+        expect_out: VecDeque::new(),
         stats,
     };
     run.go();
@@ -82,26 +101,38 @@ impl<S: Source> Run<'_, S> {
         crate::harness::attack_phase(self);
     }
 
-
     /// The honest L2 peer does one thing; it must not fail in honest phases.
     fn peer_step(&mut self) {
-        let Some(peer) = self.peer.as_mut() else { return };
+        let Some(peer) = self.peer.as_mut() else {
+            return;
+        };
         let result = match self.s.below(10) {
-            0..=3 if self.shape.window > 1 || self.peer_held.is_empty() => match lib("L2 peer try_peek", || peer.try_peek()) {
-                Ok(m) => {
-                    if self.checking {
-                        let (op, len, tag) = self.expect_in.pop_front().expect("an input the queue never sent");
-                        assert_eq!((m.opcode, m.payload_nbytes), (op, len as u64), "input opcode/length");
-                        assert!(is_pattern(peer.payload(&m), tag), "input payload corrupted");
-                        self.stats.verified_messages += 1;
+            0..=3 if self.shape.window > 1 || self.peer_held.is_empty() => {
+                match lib("L2 peer try_peek", || peer.try_peek()) {
+                    Ok(m) => {
+                        if self.checking {
+                            let (op, len, tag) = self
+                                .expect_in
+                                .pop_front()
+                                .expect("an input the queue never sent");
+                            assert_eq!(
+                                (m.opcode, m.payload_nbytes),
+                                (op, len as u64),
+                                "input opcode/length"
+                            );
+                            assert!(is_pattern(peer.payload(&m), tag), "input payload corrupted");
+                            self.stats.verified_messages += 1;
+                        }
+                        self.peer_held.push(m);
+                        Ok(())
                     }
-                    self.peer_held.push(m);
-                    Ok(())
+                    Err(e) => Err(e),
                 }
-                Err(e) => Err(e),
-            },
+            }
             4..=6 if !self.peer_held.is_empty() => {
-                let m = self.peer_held.swap_remove(self.s.below(self.peer_held.len() as u64) as usize);
+                let m = self
+                    .peer_held
+                    .swap_remove(self.s.below(self.peer_held.len() as u64) as usize);
                 lib("L2 peer release", || peer.release(&m))
             }
             _ => {
@@ -113,7 +144,9 @@ impl<S: Source> Run<'_, S> {
                 };
                 let opcode = if self.s.chance(80) { DATA } else { ERROR };
                 self.tag += 1;
-                let r = lib("L2 peer try_send", || peer.try_send(opcode, &pattern(self.tag, len)));
+                let r = lib("L2 peer try_send", || {
+                    peer.try_send(opcode, &pattern(self.tag, len))
+                });
                 if r.is_ok() {
                     self.expect_out.push_back((opcode, len, self.tag));
                 }
@@ -135,17 +168,25 @@ impl<S: Source> Run<'_, S> {
             self.stats.ok_under_attack += 1;
         }
         if let Err(e) = &r {
-            assert!(!matches!(e, Error::CallbackFailed | Error::BadDescriptor(_)), "{what}: unexpected {e:?}");
+            assert!(
+                !matches!(e, Error::CallbackFailed | Error::BadDescriptor(_)),
+                "{what}: unexpected {e:?}"
+            );
             let flag = self.mem.load(L3L2Q_L2_ABORT_FLAG_OFFSET);
             match e {
                 // A concurrent adversary may have changed the flag since the queue sampled it.
                 Error::Timeout | Error::RemoteAborted if self.plan.concurrent => {}
                 Error::Timeout => assert_eq!(flag, 0, "{what}: TIMEOUT with the L2 abort flag set"),
                 Error::RemoteAborted => {
-                    assert_ne!(flag, 0, "{what}: REMOTE_ABORTED with the L2 abort flag clear");
+                    assert_ne!(
+                        flag, 0,
+                        "{what}: REMOTE_ABORTED with the L2 abort flag clear"
+                    );
                     self.stats.remote_aborted += 1;
                 }
-                Error::Stopped => assert!(self.stopped, "{what}: STOPPED before STOP was published"),
+                Error::Stopped => {
+                    assert!(self.stopped, "{what}: STOPPED before STOP was published")
+                }
                 _ => {}
             }
         }
@@ -207,7 +248,10 @@ impl<S: Source> Run<'_, S> {
         let timeout = self.timeout();
         let r = self.q.enqueue(opcode, &p, timeout);
         let r = self.judge("enqueue", before, r);
-        if len as u64 > self.shape.layout.input_arena_bytes && !self.watch.poisoned() && !self.stopped {
+        if len as u64 > self.shape.layout.input_arena_bytes
+            && !self.watch.poisoned()
+            && !self.stopped
+        {
             assert_eq!(r, Err(Error::BadArgument), "an oversized enqueue");
         }
         if r.is_ok() {
@@ -220,14 +264,21 @@ impl<S: Source> Run<'_, S> {
         let k = self.s.range(1, 4);
         let mut batch = Vec::new();
         for _ in 0..k {
-            let len = self.s.below(self.shape.layout.input_arena_bytes.min(256) + 1) as usize;
+            let len = self
+                .s
+                .below(self.shape.layout.input_arena_bytes.min(256) + 1)
+                as usize;
             batch.push(self.payload(len));
         }
         let opcode = if self.s.chance(80) { DATA } else { ERROR };
         let bytes: Vec<Vec<u8>> = batch.iter().map(|(_, p)| p.clone()).collect();
         let r = self.q.enqueue_batch(opcode, &bytes);
         if let Ok(n) = self.judge("enqueue batch", before, r) {
-            assert!((1..=batch.len()).contains(&n), "sent {n} of {}", batch.len());
+            assert!(
+                (1..=batch.len()).contains(&n),
+                "sent {n} of {}",
+                batch.len()
+            );
             for (tag, p) in &batch[..n] {
                 self.expect_in.push_back((opcode, p.len(), *tag));
             }
@@ -237,29 +288,52 @@ impl<S: Source> Run<'_, S> {
     fn reserve(&mut self, before: [u32; 2]) {
         let n = self.input_len() as u64;
         let r = self.q.reserve(n);
-        let Ok(r) = self.judge("reserve", before, r) else { return };
+        let Ok(r) = self.judge("reserve", before, r) else {
+            return;
+        };
         let l = self.shape.layout;
-        assert!(n <= l.input_arena_bytes && r.capacity == n, "reservation {r:?} for {n}");
+        assert!(
+            n <= l.input_arena_bytes && r.capacity == n,
+            "reservation {r:?} for {n}"
+        );
         if n == 0 {
-            assert!(r.payload_offset == 0 && r.data.is_null(), "empty reservation {r:?}");
+            assert!(
+                r.payload_offset == 0 && r.data.is_null(),
+                "empty reservation {r:?}"
+            );
         } else {
             let arena = l.input_arena_offset..l.input_arena_offset + l.input_arena_bytes;
-            assert!(arena.contains(&r.payload_offset) && n <= arena.end - r.payload_offset, "reservation outside the input arena: {r:?}");
-            assert_eq!(r.data as usize, self.mem.payload as usize + r.payload_offset as usize);
+            assert!(
+                arena.contains(&r.payload_offset) && n <= arena.end - r.payload_offset,
+                "reservation outside the input arena: {r:?}"
+            );
+            assert_eq!(
+                r.data as usize,
+                self.mem.payload as usize + r.payload_offset as usize
+            );
         }
         let (tag, p) = self.payload(n as usize);
         if n > 0 && self.s.chance(50) {
             // Fill through the copy call, in two pieces.
             let cut = self.s.below(n + 1);
             let a = self.q.write_reserved(&r, 0, &p[..cut as usize]);
-            self.judge("write_reserved", self.watch.before(), a).expect("write into a live reservation");
+            self.judge("write_reserved", self.watch.before(), a)
+                .expect("write into a live reservation");
             let b = self.q.write_reserved(&r, cut, &p[cut as usize..]);
-            self.judge("write_reserved", self.watch.before(), b).expect("write into a live reservation");
+            self.judge("write_reserved", self.watch.before(), b)
+                .expect("write into a live reservation");
             let c = self.q.write_reserved(&r, 1, &p);
-            assert_eq!(self.judge("write_reserved", self.watch.before(), c), Err(Error::BadArgument), "a write past the reservation");
+            assert_eq!(
+                self.judge("write_reserved", self.watch.before(), c),
+                Err(Error::BadArgument),
+                "a write past the reservation"
+            );
         } else if n > 0 {
             // SAFETY: checked above to be `n` bytes of the input arena, reserved for us.
-            fill(unsafe { core::slice::from_raw_parts_mut(r.data, n as usize) }, tag);
+            fill(
+                unsafe { core::slice::from_raw_parts_mut(r.data, n as usize) },
+                tag,
+            );
         }
         self.reservation = Some((r, tag));
     }
@@ -278,7 +352,10 @@ impl<S: Source> Run<'_, S> {
         if poisoned {
             return;
         }
-        assert!(res.is_ok(), "a healthy queue refused to commit its reservation: {res:?}");
+        assert!(
+            res.is_ok(),
+            "a healthy queue refused to commit its reservation: {res:?}"
+        );
         self.reservation = None;
         self.expect_in.push_back((opcode, n as usize, tag));
     }
@@ -292,11 +369,17 @@ impl<S: Source> Run<'_, S> {
         }
         match r {
             Ok(()) => {
-                assert!(!self.stopped && self.reservation.is_none(), "STOP published twice or over a reservation");
+                assert!(
+                    !self.stopped && self.reservation.is_none(),
+                    "STOP published twice or over a reservation"
+                );
                 self.stopped = true;
                 self.expect_in.push_back((L3L2Q_OPCODE_STOP, 0, 0));
             }
-            Err(Error::BadArgument) => assert!(self.reservation.is_some(), "request_stop refused without a reservation"),
+            Err(Error::BadArgument) => assert!(
+                self.reservation.is_some(),
+                "request_stop refused without a reservation"
+            ),
             Err(Error::Stopped) => assert!(self.stopped),
             Err(_) => {}
         }
@@ -306,27 +389,49 @@ impl<S: Source> Run<'_, S> {
     fn on_output(&mut self, m: Message) {
         assert_eq!(m.seq, self.next_seq, "outputs out of sequence");
         self.next_seq = self.next_seq.wrapping_add(1);
-        assert!(m.opcode == DATA || m.opcode == ERROR, "acquired output opcode {}", m.opcode);
+        assert!(
+            m.opcode == DATA || m.opcode == ERROR,
+            "acquired output opcode {}",
+            m.opcode
+        );
         let l = self.shape.layout;
         let bytes: &[u8] = if m.payload_nbytes == 0 {
-            assert!(m.payload_offset == 0 && m.data.is_null(), "zero-byte output {m:?}");
+            assert!(
+                m.payload_offset == 0 && m.data.is_null(),
+                "zero-byte output {m:?}"
+            );
             &[]
         } else {
             let arena = l.output_arena_offset..l.output_arena_offset + l.output_arena_bytes;
-            assert!(arena.contains(&m.payload_offset) && m.payload_nbytes <= arena.end - m.payload_offset, "payload outside the output arena: {m:?}");
-            assert_eq!(m.data as usize, self.mem.payload as usize + m.payload_offset as usize, "data pointer does not match the offset");
+            assert!(
+                arena.contains(&m.payload_offset)
+                    && m.payload_nbytes <= arena.end - m.payload_offset,
+                "payload outside the output arena: {m:?}"
+            );
+            assert_eq!(
+                m.data as usize,
+                self.mem.payload as usize + m.payload_offset as usize,
+                "data pointer does not match the offset"
+            );
             // SAFETY: just checked to lie inside the output arena; the message is held.
             unsafe { core::slice::from_raw_parts(m.data, m.payload_nbytes as usize) }
         };
         core::hint::black_box(bytes.iter().fold(0u8, |a, &b| a.wrapping_add(b)));
         if self.checking {
             let (op, len, tag) = self.expect_out.pop_front().expect("an output nobody sent");
-            assert_eq!((m.opcode, m.payload_nbytes), (op, len as u64), "output opcode/length");
+            assert_eq!(
+                (m.opcode, m.payload_nbytes),
+                (op, len as u64),
+                "output opcode/length"
+            );
             assert!(is_pattern(bytes, tag), "output payload corrupted");
             self.stats.verified_messages += 1;
         }
         self.held.push_back(m);
-        assert!(self.held.len() as u64 <= self.shape.layout.depth.min(256), "held more outputs than allowed");
+        assert!(
+            self.held.len() as u64 <= self.shape.layout.depth.min(256),
+            "held more outputs than allowed"
+        );
     }
 
     fn peek(&mut self, before: [u32; 2]) {
@@ -348,21 +453,33 @@ impl<S: Source> Run<'_, S> {
             Ok(n) => {
                 assert!(n >= 1 && n <= cap, "peek batch returned {n} of {cap}");
                 let known = self.held.len().min(n);
-                assert!(self.held.iter().take(known).eq(out[..known].iter()), "peek batch did not repeat the held outputs first");
+                assert!(
+                    self.held.iter().take(known).eq(out[..known].iter()),
+                    "peek batch did not repeat the held outputs first"
+                );
                 for m in &out[known..n] {
                     self.on_output(*m);
                 }
             }
-            Err(e) => assert!(self.watch.poisoned() || (cap == 0 && e == Error::NoProgress) || self.held.is_empty(), "{e:?}"),
+            Err(e) => assert!(
+                self.watch.poisoned()
+                    || (cap == 0 && e == Error::NoProgress)
+                    || self.held.is_empty(),
+                "{e:?}"
+            ),
         }
     }
 
     fn read_held(&mut self, before: [u32; 2]) {
-        let Some(&m) = self.held.get(self.s.below(self.held.len() as u64) as usize) else { return };
+        let Some(&m) = self.held.get(self.s.below(self.held.len() as u64) as usize) else {
+            return;
+        };
         let n = m.payload_nbytes as usize;
         let mut buf = vec![0u8; n + 8];
         let short = n > 0 && self.s.chance(20);
-        let r = self.q.read_into(&m, if short { &mut buf[..n - 1] } else { &mut buf });
+        let r = self
+            .q
+            .read_into(&m, if short { &mut buf[..n - 1] } else { &mut buf });
         let r = self.judge("read_into", before, r);
         if self.watch.poisoned() {
             return;
@@ -375,8 +492,16 @@ impl<S: Source> Run<'_, S> {
                 return; // the adversary may rewrite the bytes meanwhile
             }
             // SAFETY: checked at acquisition to be `n` bytes of the output arena; still held.
-            let in_place = if n == 0 { &[][..] } else { unsafe { core::slice::from_raw_parts(m.data, n) } };
-            assert_eq!(&buf[..n], in_place, "read_into and the in-place bytes differ");
+            let in_place = if n == 0 {
+                &[][..]
+            } else {
+                unsafe { core::slice::from_raw_parts(m.data, n) }
+            };
+            assert_eq!(
+                &buf[..n],
+                in_place,
+                "read_into and the in-place bytes differ"
+            );
         }
     }
 
@@ -384,20 +509,31 @@ impl<S: Source> Run<'_, S> {
         if self.held.is_empty() {
             return;
         }
-        let k = if self.s.chance(70) { 1 } else { self.s.range(1, self.held.len() as u64) as usize };
+        let k = if self.s.chance(70) {
+            1
+        } else {
+            self.s.range(1, self.held.len() as u64) as usize
+        };
         let batch: Vec<Message> = self.held.iter().take(k).copied().collect();
         let poisoned = self.watch.poisoned();
         let r = self.q.release(&batch);
         let r = self.judge("release", before, r);
         if !poisoned {
-            assert!(r.is_ok(), "a healthy queue refused to release its oldest outputs: {r:?}");
+            assert!(
+                r.is_ok(),
+                "a healthy queue refused to release its oldest outputs: {r:?}"
+            );
             self.held.drain(..k);
         }
     }
 
     fn dequeue(&mut self, before: [u32; 2]) {
         let cap = self.shape.layout.output_arena_bytes as usize;
-        let cap = if self.s.chance(10) { self.s.below(cap as u64) as usize } else { cap };
+        let cap = if self.s.chance(10) {
+            self.s.below(cap as u64) as usize
+        } else {
+            cap
+        };
         let mut buf = vec![0u8; cap];
         let timeout = self.timeout();
         let r = self.q.dequeue(&mut buf, timeout);
@@ -407,24 +543,40 @@ impl<S: Source> Run<'_, S> {
             Ok((opcode, n)) => {
                 if held_before == 0 {
                     // Acquired and released in one call: check it as new.
-                    let m = Message { seq: self.next_seq, opcode, payload_offset: 0, payload_nbytes: n as u64, data: core::ptr::null() };
+                    let m = Message {
+                        seq: self.next_seq,
+                        opcode,
+                        payload_offset: 0,
+                        payload_nbytes: n as u64,
+                        data: core::ptr::null(),
+                    };
                     self.next_seq = self.next_seq.wrapping_add(1);
-                    assert!(opcode == DATA || opcode == ERROR, "dequeued opcode {opcode}");
+                    assert!(
+                        opcode == DATA || opcode == ERROR,
+                        "dequeued opcode {opcode}"
+                    );
                     if self.checking {
-                        let (op, len, tag) = self.expect_out.pop_front().expect("an output nobody sent");
+                        let (op, len, tag) =
+                            self.expect_out.pop_front().expect("an output nobody sent");
                         assert_eq!((m.opcode, n), (op, len), "output opcode/length");
                         assert!(is_pattern(&buf[..n], tag), "output payload corrupted");
                         self.stats.verified_messages += 1;
                     }
                 } else {
                     let h = self.held.pop_front().unwrap();
-                    assert_eq!((h.opcode, h.payload_nbytes), (opcode, n as u64), "dequeue did not take the held output");
+                    assert_eq!(
+                        (h.opcode, h.payload_nbytes),
+                        (opcode, n as u64),
+                        "dequeue did not take the held output"
+                    );
                 }
             }
             Err(Error::BufferTooSmall) if held_before == 0 => {
                 // The output was acquired and stays held: learn it by peeking.
                 let r = self.q.peek(None);
-                let m = self.judge("peek", self.watch.before(), r).expect("the output kept by a short dequeue");
+                let m = self
+                    .judge("peek", self.watch.before(), r)
+                    .expect("the output kept by a short dequeue");
                 self.on_output(m);
             }
             Err(_) => {}
@@ -436,7 +588,13 @@ impl<S: Source> crate::harness::Episode for Run<'_, S> {
     type Script = S;
 
     fn parts(&mut self) -> (&mut S, &Plan, &mut Stats, &Watch, Adversary) {
-        (&mut *self.s, &self.plan, &mut *self.stats, &self.watch, self.adversary)
+        (
+            &mut *self.s,
+            &self.plan,
+            &mut *self.stats,
+            &self.watch,
+            self.adversary,
+        )
     }
 
     fn step(&mut self) {

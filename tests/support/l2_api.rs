@@ -25,7 +25,9 @@ pub enum Ep {
 fn ffi_record(h: *mut c::L2EndpointHandle) -> Option<ErrorInfo> {
     let mut info = ErrorInfo::none();
     // SAFETY: a live handle and a writable record.
-    let status = lib("l3l2q_l2_error", || unsafe { c::l3l2q_l2_error(h, &mut info) });
+    let status = lib("l3l2q_l2_error", || unsafe {
+        c::l3l2q_l2_error(h, &mut info)
+    });
     assert_eq!(status, l3l2q::Status::Ok);
     (info.kind() != ErrorKind::None).then_some(info)
 }
@@ -41,15 +43,31 @@ impl Ep {
         let args = shape.layout.queue_args();
         if ffi {
             let scalars = TaskScalars::encode(&descriptor, &args);
-            let config = c::L2Config { max_inflight: shape.window, initial_count: shape.initial };
+            let config = c::L2Config {
+                max_inflight: shape.window,
+                initial_count: shape.initial,
+            };
             let mut h = core::ptr::null_mut();
             // SAFETY: valid pointers; the guarded memory outlives the handle (freed in Drop).
-            let status = unsafe { c::l3l2q_l2_endpoint_create(scalars.scalars.as_ptr(), 12, &config, &mut h, core::ptr::null_mut()) };
+            let status = unsafe {
+                c::l3l2q_l2_endpoint_create(
+                    scalars.scalars.as_ptr(),
+                    12,
+                    &config,
+                    &mut h,
+                    core::ptr::null_mut(),
+                )
+            };
             assert_eq!(status, l3l2q::Status::Ok);
             Ep::Ffi(h)
         } else {
             // SAFETY: the guarded memory outlives the endpoint.
-            Ep::Rust(unsafe { L2Endpoint::from_descriptor(&descriptor, &args, shape.window, shape.initial) }.expect("endpoint"))
+            Ep::Rust(
+                unsafe {
+                    L2Endpoint::from_descriptor(&descriptor, &args, shape.window, shape.initial)
+                }
+                .expect("endpoint"),
+            )
         }
     }
 
@@ -91,7 +109,9 @@ impl Ep {
                 let h = *h;
                 let mut n = usize::MAX;
                 // SAFETY: live handle, `out` writable for its length.
-                let st = lib("l3l2q_l2_try_peek_batch", || unsafe { c::l3l2q_l2_try_peek_batch(h, out.as_mut_ptr(), out.len(), &mut n) });
+                let st = lib("l3l2q_l2_try_peek_batch", || unsafe {
+                    c::l3l2q_l2_try_peek_batch(h, out.as_mut_ptr(), out.len(), &mut n)
+                });
                 from_status("l2 peek batch", st, || ffi_kind(h)).map(|()| n)
             }
         }
@@ -99,23 +119,35 @@ impl Ep {
 
     /// `try_consume`: each visited input and a copy of its payload bytes,
     /// taken while it was held.
-    pub fn consume(&mut self, max: usize, seen: &mut Vec<(Message, Vec<u8>)>) -> Result<usize, Error> {
+    pub fn consume(
+        &mut self,
+        max: usize,
+        seen: &mut Vec<(Message, Vec<u8>)>,
+    ) -> Result<usize, Error> {
         match self {
-            Ep::Rust(ep) => lib("L2 try_consume", || ep.try_consume(max, |m, payload| seen.push((*m, payload.to_vec())))),
+            Ep::Rust(ep) => lib("L2 try_consume", || {
+                ep.try_consume(max, |m, payload| seen.push((*m, payload.to_vec())))
+            }),
             Ep::Ffi(h) => {
                 let h = *h;
                 unsafe extern "C" fn visit(ctx: *mut core::ffi::c_void, m: *const Message) {
                     // SAFETY: ctx is the `seen` vector below; `m` and its payload are valid during the call.
                     unsafe {
                         let m = &*m;
-                        let bytes = if m.data.is_null() { Vec::new() } else { core::slice::from_raw_parts(m.data, m.payload_nbytes as usize).to_vec() };
+                        let bytes = if m.data.is_null() {
+                            Vec::new()
+                        } else {
+                            core::slice::from_raw_parts(m.data, m.payload_nbytes as usize).to_vec()
+                        };
                         (*ctx.cast::<Vec<(Message, Vec<u8>)>>()).push((*m, bytes));
                     }
                 }
                 let mut n = usize::MAX;
                 let ctx = (seen as *mut Vec<(Message, Vec<u8>)>).cast();
                 // SAFETY: live handle; `visit` only pushes to `seen`, which outlives the call.
-                let st = lib("l3l2q_l2_try_consume", || unsafe { c::l3l2q_l2_try_consume(h, max, Some(visit), ctx, &mut n) });
+                let st = lib("l3l2q_l2_try_consume", || unsafe {
+                    c::l3l2q_l2_try_consume(h, max, Some(visit), ctx, &mut n)
+                });
                 from_status("l2 consume", st, || ffi_kind(h)).map(|()| n)
             }
         }
@@ -130,7 +162,11 @@ impl Ep {
                 let h = *h;
                 // SAFETY: live handle, readable messages.
                 let st = lib("l3l2q_l2_release", || unsafe {
-                    if ms.len() == 1 { c::l3l2q_l2_release(h, &ms[0]) } else { c::l3l2q_l2_release_batch(h, ms.as_ptr(), ms.len()) }
+                    if ms.len() == 1 {
+                        c::l3l2q_l2_release(h, &ms[0])
+                    } else {
+                        c::l3l2q_l2_release_batch(h, ms.as_ptr(), ms.len())
+                    }
                 });
                 from_status("l2 release", st, || ffi_kind(h))
             }
@@ -146,7 +182,12 @@ impl Ep {
             }),
             Ep::Ffi(h) => {
                 let h = *h;
-                let mut r = Reservation { token: 0, payload_offset: 0, capacity: 0, data: core::ptr::null_mut() };
+                let mut r = Reservation {
+                    token: 0,
+                    payload_offset: 0,
+                    capacity: 0,
+                    data: core::ptr::null_mut(),
+                };
                 // SAFETY: live handle, writable out.
                 let st = lib("l3l2q_l2_reserve", || unsafe {
                     match timeout {
@@ -165,20 +206,38 @@ impl Ep {
         match self {
             Ep::Rust(ep) => ep.reserved_mut(r),
             // SAFETY: the harness checked `data` points at `capacity` bytes of the output arena.
-            Ep::Ffi(_) if r.capacity > 0 => unsafe { core::slice::from_raw_parts_mut(r.data, r.capacity as usize) },
+            Ep::Ffi(_) if r.capacity > 0 => unsafe {
+                core::slice::from_raw_parts_mut(r.data, r.capacity as usize)
+            },
             Ep::Ffi(_) => &mut [],
         }
     }
 
     /// See the method of the same name on L2Endpoint.
-    pub fn publish(&mut self, r: &Reservation, opcode: u64, n: u64, deferred: bool) -> Result<(), Error> {
+    pub fn publish(
+        &mut self,
+        r: &Reservation,
+        opcode: u64,
+        n: u64,
+        deferred: bool,
+    ) -> Result<(), Error> {
         match self {
-            Ep::Rust(ep) => lib("L2 publish", || if deferred { ep.publish_deferred(r, opcode, n) } else { ep.publish(r, opcode, n) }),
+            Ep::Rust(ep) => lib("L2 publish", || {
+                if deferred {
+                    ep.publish_deferred(r, opcode, n)
+                } else {
+                    ep.publish(r, opcode, n)
+                }
+            }),
             Ep::Ffi(h) => {
                 let h = *h;
                 // SAFETY: live handle, readable reservation.
                 let st = lib("l3l2q_l2_publish", || unsafe {
-                    if deferred { c::l3l2q_l2_publish_deferred(h, r, opcode, n) } else { c::l3l2q_l2_publish(h, r, opcode, n) }
+                    if deferred {
+                        c::l3l2q_l2_publish_deferred(h, r, opcode, n)
+                    } else {
+                        c::l3l2q_l2_publish(h, r, opcode, n)
+                    }
                 });
                 from_status("l2 publish", st, || ffi_kind(h))
             }
@@ -201,14 +260,26 @@ impl Ep {
     /// See the method of the same name on L2Endpoint.
     pub fn send(&mut self, opcode: u64, payloads: &[Vec<u8>]) -> Result<usize, Error> {
         match self {
-            Ep::Rust(ep) if payloads.len() == 1 => lib("L2 try_send", || ep.try_send(opcode, &payloads[0]).map(|()| 1)),
-            Ep::Rust(ep) => lib("L2 try_send_batch", || ep.try_send_batch(opcode, payloads.iter().map(Vec::as_slice))),
+            Ep::Rust(ep) if payloads.len() == 1 => lib("L2 try_send", || {
+                ep.try_send(opcode, &payloads[0]).map(|()| 1)
+            }),
+            Ep::Rust(ep) => lib("L2 try_send_batch", || {
+                ep.try_send_batch(opcode, payloads.iter().map(Vec::as_slice))
+            }),
             Ep::Ffi(h) => {
                 let h = *h;
-                let slices: Vec<_> = payloads.iter().map(|p| l3l2q::ffi::ByteSlice { data: p.as_ptr(), len: p.len() }).collect();
+                let slices: Vec<_> = payloads
+                    .iter()
+                    .map(|p| l3l2q::ffi::ByteSlice {
+                        data: p.as_ptr(),
+                        len: p.len(),
+                    })
+                    .collect();
                 let mut n = usize::MAX;
                 // SAFETY: live handle; every slice points at a live Vec.
-                let st = lib("l3l2q_l2_try_send_batch", || unsafe { c::l3l2q_l2_try_send_batch(h, opcode, slices.as_ptr(), slices.len(), &mut n) });
+                let st = lib("l3l2q_l2_try_send_batch", || unsafe {
+                    c::l3l2q_l2_try_send_batch(h, opcode, slices.as_ptr(), slices.len(), &mut n)
+                });
                 from_status("l2 send batch", st, || ffi_kind(h)).map(|()| n)
             }
         }
@@ -222,7 +293,9 @@ impl Ep {
                 let h = *h;
                 let mut d = false;
                 // SAFETY: live handle, writable out.
-                let st = lib("l3l2q_l2_drained", || unsafe { c::l3l2q_l2_drained(h, &mut d) });
+                let st = lib("l3l2q_l2_drained", || unsafe {
+                    c::l3l2q_l2_drained(h, &mut d)
+                });
                 assert_eq!(st, l3l2q::Status::Ok);
                 d
             }

@@ -15,7 +15,12 @@ use crate::guarded::Mem;
 use crate::harness::{Shape, from_status, lib};
 
 /// A reservation naming nothing (what a caller passes when it has none).
-pub const NO_RESERVATION: Reservation = Reservation { token: 0, payload_offset: 0, capacity: 0, data: core::ptr::null_mut() };
+pub const NO_RESERVATION: Reservation = Reservation {
+    token: 0,
+    payload_offset: 0,
+    capacity: 0,
+    data: core::ptr::null_mut(),
+};
 
 /// The queue under test, through either API.
 #[allow(clippy::large_enum_variant)] // one per episode, never moved in a loop
@@ -29,14 +34,25 @@ pub enum Q {
 fn ffi_record(h: *mut c::L3QueueHandle) -> Option<ErrorInfo> {
     let mut info = ErrorInfo::none();
     // SAFETY: a live handle and a writable record.
-    assert_eq!(lib("l3l2q_l3_error", || unsafe { c::l3l2q_l3_error(h, &mut info) }), Status::Ok);
+    assert_eq!(
+        lib("l3l2q_l3_error", || unsafe {
+            c::l3l2q_l3_error(h, &mut info)
+        }),
+        Status::Ok
+    );
     (info.kind() != ErrorKind::None).then_some(info)
 }
 
 /// Runs a C call on the handle and decodes its status.
-fn call(h: *mut c::L3QueueHandle, what: &str, f: impl FnOnce(*mut c::L3QueueHandle) -> Status) -> Result<(), Error> {
+fn call(
+    h: *mut c::L3QueueHandle,
+    what: &str,
+    f: impl FnOnce(*mut c::L3QueueHandle) -> Status,
+) -> Result<(), Error> {
     let st = lib(what, || f(h));
-    from_status(what, st, || ffi_record(h).map_or(ErrorKind::None, |i| i.kind()))
+    from_status(what, st, || {
+        ffi_record(h).map_or(ErrorKind::None, |i| i.kind())
+    })
 }
 
 // SAFETY (every `unsafe` C call below): `h` is a live handle and every
@@ -47,15 +63,40 @@ impl Q {
         let l = shape.layout;
         let descriptor = mem.descriptor(region_id);
         if ffi {
-            let config = c::L3Config { depth: l.depth, input_arena_bytes: l.input_arena_bytes, output_arena_bytes: l.output_arena_bytes, initial_count: shape.initial };
+            let config = c::L3Config {
+                depth: l.depth,
+                input_arena_bytes: l.input_arena_bytes,
+                output_arena_bytes: l.output_arena_bytes,
+                initial_count: shape.initial,
+            };
             let mut h = core::ptr::null_mut();
             // SAFETY: valid pointers; the guarded memory outlives the handle (freed in Drop).
-            assert_eq!(unsafe { c::l3l2q_l3_queue_create_mapped(&descriptor, &config, &mut h, core::ptr::null_mut()) }, Status::Ok);
+            assert_eq!(
+                unsafe {
+                    c::l3l2q_l3_queue_create_mapped(
+                        &descriptor,
+                        &config,
+                        &mut h,
+                        core::ptr::null_mut(),
+                    )
+                },
+                Status::Ok
+            );
             Q::Ffi(h)
         } else {
             // SAFETY: the guarded memory outlives the queue.
             let region = unsafe { MappedRegion::from_descriptor(&descriptor) }.expect("region");
-            Q::Rust(L3Queue::create_at(region, &descriptor, l.depth, l.input_arena_bytes, l.output_arena_bytes, shape.initial).expect("queue"))
+            Q::Rust(
+                L3Queue::create_at(
+                    region,
+                    &descriptor,
+                    l.depth,
+                    l.input_arena_bytes,
+                    l.output_arena_bytes,
+                    shape.initial,
+                )
+                .expect("queue"),
+            )
         }
     }
 
@@ -72,19 +113,34 @@ impl Q {
         match (self, timeout) {
             (Q::Rust(q), None) => lib("L3 try_enqueue", || q.try_enqueue(opcode, p)),
             (Q::Rust(q), Some(t)) => lib("L3 enqueue", || q.enqueue(opcode, p, t)),
-            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_enqueue", |h| unsafe { c::l3l2q_l3_try_enqueue(h, opcode, p.as_ptr(), p.len()) }),
-            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_enqueue", |h| unsafe { c::l3l2q_l3_enqueue(h, opcode, p.as_ptr(), p.len(), t) }),
+            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_enqueue", |h| unsafe {
+                c::l3l2q_l3_try_enqueue(h, opcode, p.as_ptr(), p.len())
+            }),
+            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_enqueue", |h| unsafe {
+                c::l3l2q_l3_enqueue(h, opcode, p.as_ptr(), p.len(), t)
+            }),
         }
     }
 
     /// See the method of the same name on L3Queue.
     pub fn enqueue_batch(&mut self, opcode: u64, ps: &[Vec<u8>]) -> Result<usize, Error> {
         match self {
-            Q::Rust(q) => lib("L3 try_enqueue_batch", || q.try_enqueue_batch(opcode, ps.iter().map(Vec::as_slice))),
+            Q::Rust(q) => lib("L3 try_enqueue_batch", || {
+                q.try_enqueue_batch(opcode, ps.iter().map(Vec::as_slice))
+            }),
             Q::Ffi(h) => {
-                let slices: Vec<_> = ps.iter().map(|p| ByteSlice { data: p.as_ptr(), len: p.len() }).collect();
+                let slices: Vec<_> = ps
+                    .iter()
+                    .map(|p| ByteSlice {
+                        data: p.as_ptr(),
+                        len: p.len(),
+                    })
+                    .collect();
                 let mut n = usize::MAX;
-                call(*h, "l3l2q_l3_try_enqueue_batch", |h| unsafe { c::l3l2q_l3_try_enqueue_batch(h, opcode, slices.as_ptr(), slices.len(), &mut n) }).map(|()| n)
+                call(*h, "l3l2q_l3_try_enqueue_batch", |h| unsafe {
+                    c::l3l2q_l3_try_enqueue_batch(h, opcode, slices.as_ptr(), slices.len(), &mut n)
+                })
+                .map(|()| n)
             }
         }
     }
@@ -94,8 +150,12 @@ impl Q {
         match (self, timeout) {
             (Q::Rust(q), None) => lib("L3 try_request_stop", || q.try_request_stop()),
             (Q::Rust(q), Some(t)) => lib("L3 request_stop", || q.request_stop(t)),
-            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_request_stop", |h| unsafe { c::l3l2q_l3_try_request_stop(h) }),
-            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_request_stop", |h| unsafe { c::l3l2q_l3_request_stop(h, t) }),
+            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_request_stop", |h| unsafe {
+                c::l3l2q_l3_try_request_stop(h)
+            }),
+            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_request_stop", |h| unsafe {
+                c::l3l2q_l3_request_stop(h, t)
+            }),
         }
     }
 
@@ -105,7 +165,10 @@ impl Q {
             Q::Rust(q) => lib("L3 try_reserve", || q.try_reserve(n)),
             Q::Ffi(h) => {
                 let mut r = NO_RESERVATION;
-                call(*h, "l3l2q_l3_try_reserve", |h| unsafe { c::l3l2q_l3_try_reserve(h, n, &mut r) }).map(|()| r)
+                call(*h, "l3l2q_l3_try_reserve", |h| unsafe {
+                    c::l3l2q_l3_try_reserve(h, n, &mut r)
+                })
+                .map(|()| r)
             }
         }
     }
@@ -114,17 +177,29 @@ impl Q {
     pub fn write_reserved(&mut self, r: &Reservation, at: u64, src: &[u8]) -> Result<(), Error> {
         match self {
             Q::Rust(q) => lib("L3 write_reserved", || q.write_reserved(r, at, src)),
-            Q::Ffi(h) => call(*h, "l3l2q_l3_write_reserved", |h| unsafe { c::l3l2q_l3_write_reserved(h, r, at, src.as_ptr(), src.len()) }),
+            Q::Ffi(h) => call(*h, "l3l2q_l3_write_reserved", |h| unsafe {
+                c::l3l2q_l3_write_reserved(h, r, at, src.as_ptr(), src.len())
+            }),
         }
     }
 
     /// See the method of the same name on L3Queue.
-    pub fn commit(&mut self, r: &Reservation, opcode: u64, n: u64, deferred: bool) -> Result<(), Error> {
+    pub fn commit(
+        &mut self,
+        r: &Reservation,
+        opcode: u64,
+        n: u64,
+        deferred: bool,
+    ) -> Result<(), Error> {
         match (self, deferred) {
             (Q::Rust(q), false) => lib("L3 commit", || q.commit(r, opcode, n)),
             (Q::Rust(q), true) => lib("L3 commit_deferred", || q.commit_deferred(r, opcode, n)),
-            (Q::Ffi(h), false) => call(*h, "l3l2q_l3_commit", |h| unsafe { c::l3l2q_l3_commit(h, r, opcode, n) }),
-            (Q::Ffi(h), true) => call(*h, "l3l2q_l3_commit_deferred", |h| unsafe { c::l3l2q_l3_commit_deferred(h, r, opcode, n) }),
+            (Q::Ffi(h), false) => call(*h, "l3l2q_l3_commit", |h| unsafe {
+                c::l3l2q_l3_commit(h, r, opcode, n)
+            }),
+            (Q::Ffi(h), true) => call(*h, "l3l2q_l3_commit_deferred", |h| unsafe {
+                c::l3l2q_l3_commit_deferred(h, r, opcode, n)
+            }),
         }
     }
 
@@ -142,8 +217,14 @@ impl Q {
         match (self, timeout) {
             (Q::Rust(q), None) => lib("L3 try_peek", || q.try_peek()),
             (Q::Rust(q), Some(t)) => lib("L3 peek", || q.peek(t)),
-            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_peek", |h| unsafe { c::l3l2q_l3_try_peek(h, &mut m) }).map(|()| m),
-            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_peek", |h| unsafe { c::l3l2q_l3_peek(h, &mut m, t) }).map(|()| m),
+            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_peek", |h| unsafe {
+                c::l3l2q_l3_try_peek(h, &mut m)
+            })
+            .map(|()| m),
+            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_peek", |h| unsafe {
+                c::l3l2q_l3_peek(h, &mut m, t)
+            })
+            .map(|()| m),
         }
     }
 
@@ -153,7 +234,10 @@ impl Q {
             Q::Rust(q) => lib("L3 try_peek_batch", || q.try_peek_batch(out)),
             Q::Ffi(h) => {
                 let mut n = usize::MAX;
-                call(*h, "l3l2q_l3_try_peek_batch", |h| unsafe { c::l3l2q_l3_try_peek_batch(h, out.as_mut_ptr(), out.len(), &mut n) }).map(|()| n)
+                call(*h, "l3l2q_l3_try_peek_batch", |h| unsafe {
+                    c::l3l2q_l3_try_peek_batch(h, out.as_mut_ptr(), out.len(), &mut n)
+                })
+                .map(|()| n)
             }
         }
     }
@@ -164,7 +248,10 @@ impl Q {
             Q::Rust(q) => lib("L3 read_into", || q.read_into(m, dst)),
             Q::Ffi(h) => {
                 let mut n = usize::MAX;
-                call(*h, "l3l2q_l3_read_into", |h| unsafe { c::l3l2q_l3_read_into(h, m, dst.as_mut_ptr(), dst.len(), &mut n) }).map(|()| n)
+                call(*h, "l3l2q_l3_read_into", |h| unsafe {
+                    c::l3l2q_l3_read_into(h, m, dst.as_mut_ptr(), dst.len(), &mut n)
+                })
+                .map(|()| n)
             }
         }
     }
@@ -174,8 +261,12 @@ impl Q {
         match self {
             Q::Rust(q) if ms.len() == 1 => lib("L3 release", || q.release(&ms[0])),
             Q::Rust(q) => lib("L3 release_batch", || q.release_batch(ms)),
-            Q::Ffi(h) if ms.len() == 1 => call(*h, "l3l2q_l3_release", |h| unsafe { c::l3l2q_l3_release(h, &ms[0]) }),
-            Q::Ffi(h) => call(*h, "l3l2q_l3_release_batch", |h| unsafe { c::l3l2q_l3_release_batch(h, ms.as_ptr(), ms.len()) }),
+            Q::Ffi(h) if ms.len() == 1 => call(*h, "l3l2q_l3_release", |h| unsafe {
+                c::l3l2q_l3_release(h, &ms[0])
+            }),
+            Q::Ffi(h) => call(*h, "l3l2q_l3_release_batch", |h| unsafe {
+                c::l3l2q_l3_release_batch(h, ms.as_ptr(), ms.len())
+            }),
         }
     }
 
@@ -185,8 +276,14 @@ impl Q {
         match (self, timeout) {
             (Q::Rust(q), None) => lib("L3 try_dequeue_into", || q.try_dequeue_into(dst)),
             (Q::Rust(q), Some(t)) => lib("L3 dequeue_into", || q.dequeue_into(dst, t)),
-            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_dequeue_into", |h| unsafe { c::l3l2q_l3_try_dequeue_into(h, dst.as_mut_ptr(), dst.len(), &mut op, &mut n) }).map(|()| (op, n)),
-            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_dequeue_into", |h| unsafe { c::l3l2q_l3_dequeue_into(h, dst.as_mut_ptr(), dst.len(), &mut op, &mut n, t) }).map(|()| (op, n)),
+            (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_dequeue_into", |h| unsafe {
+                c::l3l2q_l3_try_dequeue_into(h, dst.as_mut_ptr(), dst.len(), &mut op, &mut n)
+            })
+            .map(|()| (op, n)),
+            (Q::Ffi(h), Some(t)) => call(*h, "l3l2q_l3_dequeue_into", |h| unsafe {
+                c::l3l2q_l3_dequeue_into(h, dst.as_mut_ptr(), dst.len(), &mut op, &mut n, t)
+            })
+            .map(|()| (op, n)),
         }
     }
 }

@@ -42,18 +42,33 @@ impl RawRegion {
     /// page boundary (the spec gives payload_base no alignment).
     pub fn with_skew(depth: u64, input_arena: u64, output_arena: u64, skew: usize) -> RawRegion {
         let layout = Layout::compute(depth, input_arena, output_arena).expect("valid layout");
-        let payload_alloc = AllocLayout::from_size_align(layout.payload_bytes as usize + skew, 4096).unwrap();
-        let counters_alloc = AllocLayout::from_size_align(L3L2Q_COUNTER_BYTES as usize, 4096).unwrap();
+        let payload_alloc =
+            AllocLayout::from_size_align(layout.payload_bytes as usize + skew, 4096).unwrap();
+        let counters_alloc =
+            AllocLayout::from_size_align(L3L2Q_COUNTER_BYTES as usize, 4096).unwrap();
         // SAFETY: both layouts have non-zero size.
-        let (payload, counters) = unsafe { (alloc_zeroed(payload_alloc), alloc_zeroed(counters_alloc)) };
+        let (payload, counters) =
+            unsafe { (alloc_zeroed(payload_alloc), alloc_zeroed(counters_alloc)) };
         assert!(!payload.is_null() && !counters.is_null());
-        RawRegion { payload, payload_alloc, skew, counters, counters_alloc, layout, region_id: 0x5eed }
+        RawRegion {
+            payload,
+            payload_alloc,
+            skew,
+            counters,
+            counters_alloc,
+            layout,
+            region_id: 0x5eed,
+        }
     }
 
     /// The descriptor of this region (this process's addresses).
     pub fn descriptor(&self) -> RegionDescriptor {
         RegionDescriptor {
-            magic_version: pack_magic_version(L3L2Q_REGION_MAGIC, L3L2Q_REGION_ABI_MAJOR, L3L2Q_REGION_ABI_MINOR),
+            magic_version: pack_magic_version(
+                L3L2Q_REGION_MAGIC,
+                L3L2Q_REGION_ABI_MAJOR,
+                L3L2Q_REGION_ABI_MINOR,
+            ),
             region_id: self.region_id,
             payload_base: self.payload_base() as u64,
             payload_bytes: self.layout.payload_bytes,
@@ -91,14 +106,21 @@ impl RawRegion {
 
     /// Stores a counter (release).
     pub fn set_counter(&self, offset: u64, value: u32) {
-        self.counter_ref(offset).store(value.to_le(), Ordering::Release);
+        self.counter_ref(offset)
+            .store(value.to_le(), Ordering::Release);
     }
 
     /// Copies bytes into the payload range.
     pub fn write(&self, offset: u64, bytes: &[u8]) {
         assert!(offset as usize + bytes.len() <= self.layout.payload_bytes as usize);
         // SAFETY: in range (asserted); the test owns these bytes by protocol.
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.payload_base().add(offset as usize), bytes.len()) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                bytes.as_ptr(),
+                self.payload_base().add(offset as usize),
+                bytes.len(),
+            )
+        };
     }
 
     /// Copies bytes out of the payload range.
@@ -106,7 +128,13 @@ impl RawRegion {
         assert!(offset as usize + len <= self.layout.payload_bytes as usize);
         let mut out = vec![0u8; len];
         // SAFETY: in range (asserted).
-        unsafe { std::ptr::copy_nonoverlapping(self.payload_base().add(offset as usize), out.as_mut_ptr(), len) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.payload_base().add(offset as usize),
+                out.as_mut_ptr(),
+                len,
+            )
+        };
         out
     }
 
@@ -118,7 +146,12 @@ impl RawRegion {
     /// Writes a whole slot as four little-endian u64.
     pub fn write_slot(&self, ring_offset: u64, index: u64, slot: DescriptorSlot) {
         let mut bytes = Vec::with_capacity(32);
-        for word in [slot.seq, slot.opcode, slot.payload_offset, slot.payload_nbytes] {
+        for word in [
+            slot.seq,
+            slot.opcode,
+            slot.payload_offset,
+            slot.payload_nbytes,
+        ] {
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         self.write(self.slot_offset(ring_offset, index), &bytes);
@@ -128,12 +161,22 @@ impl RawRegion {
     pub fn read_slot(&self, ring_offset: u64, index: u64) -> DescriptorSlot {
         let b = self.read(self.slot_offset(ring_offset, index), 32);
         let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        DescriptorSlot { seq: w(0), opcode: w(1), payload_offset: w(2), payload_nbytes: w(3) }
+        DescriptorSlot {
+            seq: w(0),
+            opcode: w(1),
+            payload_offset: w(2),
+            payload_nbytes: w(3),
+        }
     }
 
     /// Sets all four ring counters to `value` (to start near 2^31 / 2^32).
     pub fn start_counters_at(&self, value: u64) {
-        for off in [L3L2Q_INPUT_DESC_TAIL_OFFSET, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_OUTPUT_DESC_TAIL_OFFSET, L3L2Q_OUTPUT_DESC_HEAD_OFFSET] {
+        for off in [
+            L3L2Q_INPUT_DESC_TAIL_OFFSET,
+            L3L2Q_INPUT_DESC_HEAD_OFFSET,
+            L3L2Q_OUTPUT_DESC_TAIL_OFFSET,
+            L3L2Q_OUTPUT_DESC_HEAD_OFFSET,
+        ] {
             self.set_counter(off, value as u32);
         }
     }
@@ -167,22 +210,43 @@ pub struct RawProducer<'a> {
 impl<'a> RawProducer<'a> {
     /// The L3 -> L2 direction, starting at message `start`.
     pub fn input(region: &'a RawRegion, start: u64) -> Self {
-        RawProducer { region, ring_offset: region.layout.input_desc_offset, arena_offset: region.layout.input_arena_offset, tail_counter: L3L2Q_INPUT_DESC_TAIL_OFFSET, next: start }
+        RawProducer {
+            region,
+            ring_offset: region.layout.input_desc_offset,
+            arena_offset: region.layout.input_arena_offset,
+            tail_counter: L3L2Q_INPUT_DESC_TAIL_OFFSET,
+            next: start,
+        }
     }
 
     /// The L2 -> L3 direction, starting at message `start`.
     pub fn output(region: &'a RawRegion, start: u64) -> Self {
-        RawProducer { region, ring_offset: region.layout.output_desc_offset, arena_offset: region.layout.output_arena_offset, tail_counter: L3L2Q_OUTPUT_DESC_TAIL_OFFSET, next: start }
+        RawProducer {
+            region,
+            ring_offset: region.layout.output_desc_offset,
+            arena_offset: region.layout.output_arena_offset,
+            tail_counter: L3L2Q_OUTPUT_DESC_TAIL_OFFSET,
+            next: start,
+        }
     }
 
     /// Writes `payload` at arena offset `arena_pos` and a slot for it with
     /// the correct seq, without publishing. Zero-byte payloads use offset 0.
     pub fn write(&mut self, opcode: u64, arena_pos: u64, payload: &[u8]) {
-        let payload_offset = if payload.is_empty() { 0 } else { self.arena_offset + arena_pos };
+        let payload_offset = if payload.is_empty() {
+            0
+        } else {
+            self.arena_offset + arena_pos
+        };
         if !payload.is_empty() {
             self.region.write(payload_offset, payload);
         }
-        self.write_slot(DescriptorSlot { seq: self.next + 1, opcode, payload_offset, payload_nbytes: payload.len() as u64 });
+        self.write_slot(DescriptorSlot {
+            seq: self.next + 1,
+            opcode,
+            payload_offset,
+            payload_nbytes: payload.len() as u64,
+        });
     }
 
     /// Writes an arbitrary slot (possibly invalid) for the next message.
@@ -208,7 +272,14 @@ impl<'a> RawProducer<'a> {
 impl<'a> RawConsumer<'a> {
     /// The L3 -> L2 direction (playing L2), starting at message `start`.
     pub fn input(region: &'a RawRegion, start: u64) -> Self {
-        RawConsumer { region, ring_offset: region.layout.input_desc_offset, tail_counter: L3L2Q_INPUT_DESC_TAIL_OFFSET, head_counter: L3L2Q_INPUT_DESC_HEAD_OFFSET, next: start, released: start }
+        RawConsumer {
+            region,
+            ring_offset: region.layout.input_desc_offset,
+            tail_counter: L3L2Q_INPUT_DESC_TAIL_OFFSET,
+            head_counter: L3L2Q_INPUT_DESC_HEAD_OFFSET,
+            next: start,
+            released: start,
+        }
     }
 
     /// Reads the next published message, panicking when there is none.
@@ -258,7 +329,12 @@ pub struct FaultyCallbacks<'a> {
 impl<'a> FaultyCallbacks<'a> {
     /// Callbacks over `region` that never fail until told to.
     pub fn new(region: &'a RawRegion) -> Self {
-        FaultyCallbacks { region, calls: Default::default(), fail_at: Default::default(), fail_from: Default::default() }
+        FaultyCallbacks {
+            region,
+            calls: Default::default(),
+            fail_at: Default::default(),
+            fail_from: Default::default(),
+        }
     }
 
     /// Calls of `kind` so far.
@@ -318,7 +394,10 @@ impl<'a> FaultyCallbacks<'a> {
     pub unsafe fn backend(&self) -> l3l2q::region::CallbackRegion {
         let d = self.region.descriptor();
         // SAFETY: the callbacks below are safe for any offset and buffer; `self` outlives the region by contract.
-        unsafe { l3l2q::region::CallbackRegion::new(self.vtable(), d.payload_bytes, d.counter_bytes) }.expect("complete vtable")
+        unsafe {
+            l3l2q::region::CallbackRegion::new(self.vtable(), d.payload_bytes, d.counter_bytes)
+        }
+        .expect("complete vtable")
     }
 }
 
@@ -332,31 +411,53 @@ unsafe fn faulty<'b>(ctx: *mut core::ffi::c_void) -> &'b FaultyCallbacks<'b> {
 }
 
 fn payload_range_ok(region: &RawRegion, offset: u64, len: usize) -> bool {
-    offset.checked_add(len as u64).is_some_and(|end| end <= region.layout.payload_bytes)
+    offset
+        .checked_add(len as u64)
+        .is_some_and(|end| end <= region.layout.payload_bytes)
 }
 
-unsafe extern "C" fn cb_payload_write(ctx: *mut core::ffi::c_void, offset: u64, src: *const u8, len: usize) -> i32 {
+unsafe extern "C" fn cb_payload_write(
+    ctx: *mut core::ffi::c_void,
+    offset: u64,
+    src: *const u8,
+    len: usize,
+) -> i32 {
     // SAFETY: the library passes back the ctx of our vtable.
     let cb = unsafe { faulty(ctx) };
-    if cb.enter(CallKind::PayloadWrite) || !payload_range_ok(cb.region, offset, len) || (src.is_null() && len != 0) {
+    if cb.enter(CallKind::PayloadWrite)
+        || !payload_range_ok(cb.region, offset, len)
+        || (src.is_null() && len != 0)
+    {
         return -1;
     }
     if len != 0 {
         // SAFETY: range checked against the payload; src valid for len by the callback contract.
-        unsafe { std::ptr::copy_nonoverlapping(src, cb.region.payload_base().add(offset as usize), len) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(src, cb.region.payload_base().add(offset as usize), len)
+        };
     }
     0
 }
 
-unsafe extern "C" fn cb_payload_read(ctx: *mut core::ffi::c_void, offset: u64, dst: *mut u8, len: usize) -> i32 {
+unsafe extern "C" fn cb_payload_read(
+    ctx: *mut core::ffi::c_void,
+    offset: u64,
+    dst: *mut u8,
+    len: usize,
+) -> i32 {
     // SAFETY: as above.
     let cb = unsafe { faulty(ctx) };
-    if cb.enter(CallKind::PayloadRead) || !payload_range_ok(cb.region, offset, len) || (dst.is_null() && len != 0) {
+    if cb.enter(CallKind::PayloadRead)
+        || !payload_range_ok(cb.region, offset, len)
+        || (dst.is_null() && len != 0)
+    {
         return -1;
     }
     if len != 0 {
         // SAFETY: range checked; dst valid for len by the callback contract.
-        unsafe { std::ptr::copy_nonoverlapping(cb.region.payload_base().add(offset as usize), dst, len) };
+        unsafe {
+            std::ptr::copy_nonoverlapping(cb.region.payload_base().add(offset as usize), dst, len)
+        };
     }
     0
 }
@@ -364,17 +465,32 @@ unsafe extern "C" fn cb_payload_read(ctx: *mut core::ffi::c_void, offset: u64, d
 unsafe extern "C" fn cb_counter_store(ctx: *mut core::ffi::c_void, offset: u64, value: u32) -> i32 {
     // SAFETY: as above.
     let cb = unsafe { faulty(ctx) };
-    if cb.enter(CallKind::CounterStore) || offset % 4 != 0 || offset.checked_add(4).is_none_or(|end| end > L3L2Q_COUNTER_BYTES) {
+    if cb.enter(CallKind::CounterStore)
+        || offset % 4 != 0
+        || offset
+            .checked_add(4)
+            .is_none_or(|end| end > L3L2Q_COUNTER_BYTES)
+    {
         return -1;
     }
     cb.region.set_counter(offset, value);
     0
 }
 
-unsafe extern "C" fn cb_counter_load(ctx: *mut core::ffi::c_void, offset: u64, value: *mut u32) -> i32 {
+unsafe extern "C" fn cb_counter_load(
+    ctx: *mut core::ffi::c_void,
+    offset: u64,
+    value: *mut u32,
+) -> i32 {
     // SAFETY: as above.
     let cb = unsafe { faulty(ctx) };
-    if cb.enter(CallKind::CounterLoad) || offset % 4 != 0 || offset.checked_add(4).is_none_or(|end| end > L3L2Q_COUNTER_BYTES) || value.is_null() {
+    if cb.enter(CallKind::CounterLoad)
+        || offset % 4 != 0
+        || offset
+            .checked_add(4)
+            .is_none_or(|end| end > L3L2Q_COUNTER_BYTES)
+        || value.is_null()
+    {
         return -1;
     }
     // SAFETY: value is a valid out-pointer by the callback contract.
@@ -403,12 +519,23 @@ pub struct RawConsumer<'a> {
 impl<'a> RawConsumer<'a> {
     /// The L2 -> L3 direction, starting at message `start`.
     pub fn output(region: &'a RawRegion, start: u64) -> Self {
-        RawConsumer { region, ring_offset: region.layout.output_desc_offset, tail_counter: L3L2Q_OUTPUT_DESC_TAIL_OFFSET, head_counter: L3L2Q_OUTPUT_DESC_HEAD_OFFSET, next: start, released: start }
+        RawConsumer {
+            region,
+            ring_offset: region.layout.output_desc_offset,
+            tail_counter: L3L2Q_OUTPUT_DESC_TAIL_OFFSET,
+            head_counter: L3L2Q_OUTPUT_DESC_HEAD_OFFSET,
+            next: start,
+            released: start,
+        }
     }
 
     /// Published messages not yet read, from the raw tail (low 32 bits).
     pub fn available(&self) -> u64 {
-        u64::from(self.region.counter(self.tail_counter).wrapping_sub(self.next as u32))
+        u64::from(
+            self.region
+                .counter(self.tail_counter)
+                .wrapping_sub(self.next as u32),
+        )
     }
 
     /// Reads the next published slot and a copy of its payload bytes, or
@@ -418,7 +545,12 @@ impl<'a> RawConsumer<'a> {
             return None;
         }
         let slot = self.region.read_slot(self.ring_offset, self.next);
-        let payload = if slot.payload_nbytes == 0 { Vec::new() } else { self.region.read(slot.payload_offset, slot.payload_nbytes as usize) };
+        let payload = if slot.payload_nbytes == 0 {
+            Vec::new()
+        } else {
+            self.region
+                .read(slot.payload_offset, slot.payload_nbytes as usize)
+        };
         self.next += 1;
         Some((slot, payload))
     }
@@ -426,7 +558,8 @@ impl<'a> RawConsumer<'a> {
     /// Releases every message read so far (stores the head).
     pub fn release(&mut self) {
         self.released = self.next;
-        self.region.set_counter(self.head_counter, self.released as u32);
+        self.region
+            .set_counter(self.head_counter, self.released as u32);
     }
 
     /// Reads and releases everything published; returns what was read.
