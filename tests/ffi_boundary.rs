@@ -14,7 +14,21 @@
 
 mod support {
     pub mod artifacts;
-    pub mod raw;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod faulty;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod peer;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod region;
 }
 
 use std::cell::RefCell;
@@ -494,9 +508,11 @@ use l3l2q::ffi::l3::*;
 use l3l2q::ffi::shm::*;
 use l3l2q::layout::Violation;
 use l3l2q::{ErrorInfo, Message, Reservation, Status};
-use support::raw::{FaultyCallbacks, RawConsumer, RawProducer, RawRegion};
+use support::faulty::FaultyCallbacks;
+use support::peer::{RawConsumer, RawProducer};
+use support::region::RawRegion;
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
+use l3l2q::abi::L3L2Q_OPCODE_DATA as DATA;
 const COUNTERS: [u64; 6] = [
     L3L2Q_INPUT_DESC_TAIL_OFFSET,
     L3L2Q_INPUT_DESC_HEAD_OFFSET,

@@ -3,17 +3,28 @@
 //! test asserts the wire effects (counters, slots the endpoint wrote on the
 //! output ring, the abort flags) as well as the return values.
 
-mod support;
+mod support {
+    pub mod opcodes;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod peer;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod region;
+}
 
 use std::ptr;
 use std::time::{Duration, Instant};
 
 use l3l2q::*;
-use support::raw::{RawConsumer, RawProducer, RawRegion};
+use support::opcodes::{DATA, ERROR, STOP};
+use support::peer::{RawConsumer, RawProducer};
+use support::region::RawRegion;
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
 const INVALID: u64 = L3L2Q_OPCODE_INVALID;
 
 const IN_TAIL: u64 = L3L2Q_INPUT_DESC_TAIL_OFFSET;

@@ -3,18 +3,35 @@
 //! hand from the wire format (SPEC.md), over both region backends (mapped,
 //! and `extern "C"` copy callbacks with failure injection).
 
-mod support;
+mod support {
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod faulty;
+    pub mod opcodes;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod peer;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod region;
+}
 
 use std::time::{Duration, Instant};
 
 use l3l2q::layout::{pack_magic_version, validate_queue};
 use l3l2q::region::{CallbackRegion, MappedRegion, Region};
 use l3l2q::*;
-use support::raw::{CallKind, FaultyCallbacks, RawConsumer, RawProducer, RawRegion};
+use support::faulty::{CallKind, FaultyCallbacks};
+use support::opcodes::{DATA, ERROR, STOP};
+use support::peer::{RawConsumer, RawProducer};
+use support::region::RawRegion;
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
 const L3_FLAG: u64 = L3L2Q_L3_ABORT_FLAG_OFFSET;
 const L2_FLAG: u64 = L3L2Q_L2_ABORT_FLAG_OFFSET;
 const COUNTERS: [u64; 6] = [
