@@ -1,6 +1,6 @@
 //! The raw peer: a hand-written producer and consumer over a
 //! [`RawRegion`], playing the other end of a ring slot by slot and counter
-//! by counter as SPEC.md says, independently of the library's core.
+//! by counter as docs/SPEC.md says, independently of the library's core.
 
 use l3l2q::abi::*;
 

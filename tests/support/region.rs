@@ -1,5 +1,5 @@
 //! A raw view of a queue region for tests that play the peer by hand:
-//! payload and counter memory they write and read exactly as SPEC.md lays
+//! payload and counter memory they write and read exactly as docs/SPEC.md lays
 //! it out, without going through the library's protocol core, so the core
 //! is checked against the wire format rather than against itself.
 
