@@ -532,6 +532,7 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
     void init(const WorkerChipOrchRegionDesc &region, const WorkerChipQueueArgs &args, uint64_t initial_count) {
         std::memset(&error_, 0, sizeof error_);
         std::memset(&layout_, 0, sizeof layout_);
+        region_id_ = region.region_id;
         const l3l2q_region_descriptor d = l3l2q_compat_detail::to_c(region);
         const l3l2q_queue_args a = l3l2q_compat_detail::to_c(args);
         uint64_t scalars[L3L2Q_TASK_SCALARS];
@@ -543,12 +544,12 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
             config.initial_count = initial_count;
             status = l3l2q_l2_endpoint_create(scalars, L3L2Q_TASK_SCALARS, &config, &handle_, &violation);
         }
-        l3l2q_layout layout;
-        if (status == L3L2Q_STATUS_OK && l3l2q_l2_layout(handle_, &layout) == L3L2Q_STATUS_OK) {
-            layout_ = l3l2q_compat_detail::from_c(layout);
+        if (status != L3L2Q_STATUS_OK) {
+            init_failed(status, violation, region.region_id, args.depth);
             return;
         }
-        init_failed(status, violation, region.region_id, args.depth);
+        l3l2q_layout layout;
+        if (l3l2q_l2_layout(handle_, &layout) == L3L2Q_STATUS_OK) layout_ = l3l2q_compat_detail::from_c(layout);
     }
 
     /* The library creates nothing on failure, so there is no record to copy:
@@ -611,12 +612,13 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
         error_.kind = status == L3L2Q_STATUS_BAD_ARGUMENT ? WorkerChipQueueErrorKind::BAD_ARGUMENT
                                                           : WorkerChipQueueErrorKind::ENDPOINT_ERROR;
         error_.op = op;
-        error_.region_id = 0;
+        error_.region_id = region_id_;
         l3l2q_compat_detail::set_message(error_, l3l2q_status_str(status));
     }
 
     l3l2q_l2_endpoint *handle_ = nullptr;
     uint64_t token_ = 0;
+    uint64_t region_id_ = 0;
     WorkerChipQueueError error_;
     WorkerChipQueueLayout layout_;
     InputQueue input_;
