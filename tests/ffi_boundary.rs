@@ -1,4 +1,4 @@
-//! FFI safety (issue 7).
+//! FFI safety.
 //!
 //! 1. Every exported function's body is one `ffi_boundary!` (checked on
 //!    the source, cross-checked against the header and the shared
