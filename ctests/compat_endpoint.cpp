@@ -879,6 +879,7 @@ void test_counter_boundaries() {
         // Both ends' reconstruct_counter agrees with what the library folded.
         uint64_t local = start;
         CHECK(wq::reconstruct_counter(static_cast<int32_t>(r.counter(WORKER_CHIP_QUEUE_INPUT_DESC_HEAD_OFFSET) - 5), 4, local));
+        CHECK(wq::reconstruct_counter(static_cast<int32_t>(r.counter(WORKER_CHIP_QUEUE_INPUT_DESC_HEAD_OFFSET) - 1), 4, local));
         CHECK(wq::reconstruct_counter(static_cast<int32_t>(r.counter(WORKER_CHIP_QUEUE_INPUT_DESC_HEAD_OFFSET)), 4, local));
         CHECK(local == start + 9);
         CHECK(r.stop());
