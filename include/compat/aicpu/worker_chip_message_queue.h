@@ -262,7 +262,7 @@ inline void from_c(const l3l2q_message &m, WorkerChipQueueInputHandle &h) {
     h.payload_offset = m.payload_offset;
     h.payload_nbytes = m.payload_nbytes;
     h.payload.gm_addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m.data));
-    h.payload.nbytes = m.data != nullptr ? m.payload_nbytes : 0;
+    h.payload.nbytes = m.payload_nbytes; /* 0 exactly when data is null: L2 maps its region */
 }
 
 /* The address is passed through but never trusted: the library derives the
@@ -282,7 +282,7 @@ inline void from_c(const l3l2q_reservation &r, WorkerChipQueueOutputReservation 
     out.payload_offset = r.payload_offset;
     out.payload_nbytes = r.capacity;
     out.payload.gm_addr = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r.data));
-    out.payload.nbytes = r.data != nullptr ? r.capacity : 0;
+    out.payload.nbytes = r.capacity; /* 0 exactly when data is null: L2 maps its region */
     out.valid = true;
 }
 
@@ -435,22 +435,22 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
       public:
         bool try_peek(WorkerChipQueueInputHandle &out) {
             l3l2q_message m;
-            return owner_->take(l3l2q_l2_try_peek(owner_->handle_, &m), m, out);
+            return take(l3l2q_l2_try_peek(handle_, &m), m, out);
         }
 
         bool peek(uint64_t timeout_ns, WorkerChipQueueInputHandle &out) {
             l3l2q_message m;
-            return owner_->take(l3l2q_l2_peek(owner_->handle_, &m, timeout_ns), m, out);
+            return take(l3l2q_l2_peek(handle_, &m, timeout_ns), m, out);
         }
 
         bool release(const WorkerChipQueueInputHandle &handle) {
             const l3l2q_message m = l3l2q_compat_detail::to_c(handle);
-            return owner_->settle(l3l2q_l2_release(owner_->handle_, &m), WorkerChipQueueOp::INPUT_RELEASE);
+            return owner_->settle(l3l2q_l2_release(handle_, &m), WorkerChipQueueOp::INPUT_RELEASE);
         }
 
         bool drained() const {
             bool drained = false;
-            return l3l2q_l2_drained(owner_->handle_, &drained) == L3L2Q_STATUS_OK && drained;
+            return l3l2q_l2_drained(handle_, &drained) == L3L2Q_STATUS_OK && drained;
         }
 
         InputQueue(const InputQueue &) = delete;
@@ -459,26 +459,37 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
       private:
         friend class WorkerChipQueueEndpoint;
         explicit InputQueue(WorkerChipQueueEndpoint *owner) : owner_(owner) {}
+
+        bool take(l3l2q_status status, const l3l2q_message &m, WorkerChipQueueInputHandle &out) {
+            if (status == L3L2Q_STATUS_OK) {
+                l3l2q_compat_detail::from_c(m, out);
+                return true;
+            }
+            std::memset(&out, 0, sizeof out);
+            return owner_->settle(status, WorkerChipQueueOp::INPUT_TRY_PEEK);
+        }
+
         WorkerChipQueueEndpoint *owner_;
+        l3l2q_l2_endpoint *handle_ = nullptr; /* the owner's, copied so a call loads it once */
     };
 
     class OutputQueue {
       public:
         bool try_reserve(uint64_t nbytes, WorkerChipQueueOutputReservation &out) {
             l3l2q_reservation r;
-            return owner_->take(l3l2q_l2_try_reserve(owner_->handle_, nbytes, &r), r, out);
+            return take(l3l2q_l2_try_reserve(handle_, nbytes, &r), r, out);
         }
 
         bool reserve(uint64_t nbytes, uint64_t timeout_ns, WorkerChipQueueOutputReservation &out) {
             l3l2q_reservation r;
-            return owner_->take(l3l2q_l2_reserve(owner_->handle_, nbytes, &r, timeout_ns), r, out);
+            return take(l3l2q_l2_reserve(handle_, nbytes, &r, timeout_ns), r, out);
         }
 
         /* Publishes the reserved size. */
         bool publish(const WorkerChipQueueOutputReservation &reservation, WorkerChipQueueOpcode opcode) {
-            const l3l2q_reservation r = l3l2q_compat_detail::to_c(reservation, owner_->token_);
+            const l3l2q_reservation r = l3l2q_compat_detail::to_c(reservation, token_);
             return owner_->settle(
-                l3l2q_l2_publish(owner_->handle_, &r, static_cast<uint64_t>(opcode), reservation.payload_nbytes),
+                l3l2q_l2_publish(handle_, &r, static_cast<uint64_t>(opcode), reservation.payload_nbytes),
                 WorkerChipQueueOp::OUTPUT_PUBLISH);
         }
 
@@ -488,7 +499,20 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
       private:
         friend class WorkerChipQueueEndpoint;
         explicit OutputQueue(WorkerChipQueueEndpoint *owner) : owner_(owner) {}
+
+        bool take(l3l2q_status status, const l3l2q_reservation &r, WorkerChipQueueOutputReservation &out) {
+            if (status == L3L2Q_STATUS_OK) {
+                token_ = r.token;
+                l3l2q_compat_detail::from_c(r, out);
+                return true;
+            }
+            std::memset(&out, 0, sizeof out);
+            return owner_->settle(status, WorkerChipQueueOp::OUTPUT_TRY_RESERVE);
+        }
+
         WorkerChipQueueEndpoint *owner_;
+        l3l2q_l2_endpoint *handle_ = nullptr; /* the owner's, copied so a call loads it once */
+        uint64_t token_ = 0;
     };
 
     WorkerChipQueueEndpoint(const WorkerChipOrchRegionDesc &region, const WorkerChipQueueArgs &args)
@@ -550,6 +574,8 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
         }
         l3l2q_layout layout;
         if (l3l2q_l2_layout(handle_, &layout) == L3L2Q_STATUS_OK) layout_ = l3l2q_compat_detail::from_c(layout);
+        input_.handle_ = handle_;
+        output_.handle_ = handle_;
     }
 
     /* The library creates nothing on failure, so there is no record to copy:
@@ -580,25 +606,6 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
         return false;
     }
 
-    bool take(l3l2q_status status, const l3l2q_message &m, WorkerChipQueueInputHandle &out) {
-        if (status == L3L2Q_STATUS_OK) {
-            l3l2q_compat_detail::from_c(m, out);
-            return true;
-        }
-        std::memset(&out, 0, sizeof out);
-        return settle(status, WorkerChipQueueOp::INPUT_TRY_PEEK);
-    }
-
-    bool take(l3l2q_status status, const l3l2q_reservation &r, WorkerChipQueueOutputReservation &out) {
-        if (status == L3L2Q_STATUS_OK) {
-            token_ = r.token;
-            l3l2q_compat_detail::from_c(r, out);
-            return true;
-        }
-        std::memset(&out, 0, sizeof out);
-        return settle(status, WorkerChipQueueOp::OUTPUT_TRY_RESERVE);
-    }
-
     /* Copies the library's record. A status the library did not record (none
      * is expected from these calls) is written from its text, so that it
      * shows in error() instead of reading as no-progress. */
@@ -617,7 +624,6 @@ template <uint64_t MaxInflight = 1> class WorkerChipQueueEndpoint {
     }
 
     l3l2q_l2_endpoint *handle_ = nullptr;
-    uint64_t token_ = 0;
     uint64_t region_id_ = 0;
     WorkerChipQueueError error_;
     WorkerChipQueueLayout layout_;
