@@ -664,15 +664,46 @@ void test_poison_from_shared_memory() {
         CHECK(!ep.input().peek(kWaitNs, h));
         CHECK(failed_with(ep, Kind::INVALID_DESCRIPTOR, Op::INPUT_TRY_PEEK));
     }
-    // An impossible counter: the tail more than depth ahead.
-    {
-        Region r(4, 256, 256);
+    // An impossible counter (the tail more than depth ahead), a bad seq, a
+    // second peek with window 1: error() holds exactly what the library
+    // records for the same state through its C API (kind, region, text;
+    // the operation renamed).
+    for (int variant = 0; variant < 3; ++variant) {
+        Region r(4, 256, 256), twin(4, 256, 256);
         WorkerChipQueueEndpoint<> ep(r.desc, r.args);
-        r.set_counter(WORKER_CHIP_QUEUE_INPUT_DESC_TAIL_OFFSET, 5);
+        uint64_t scalars[12];
+        std::memcpy(scalars, &twin.desc, sizeof twin.desc);
+        std::memcpy(scalars + 6, &twin.args, sizeof twin.args);
+        const l3l2q_l2_config config{1, 0};
+        l3l2q_l2_endpoint *c = nullptr;
+        CHECK(l3l2q_l2_endpoint_create(scalars, 12, &config, &c, nullptr) == L3L2Q_STATUS_OK);
+        l3l2q_message m;
         WorkerChipQueueInputHandle h;
+        for (Region *each : {&r, &twin}) {
+            if (variant == 0) each->set_counter(WORKER_CHIP_QUEUE_INPUT_DESC_TAIL_OFFSET, 5);
+            if (variant == 1) {
+                each->write_input_slot(0, 9, Opcode::DATA, 0, 0);
+                each->set_counter(WORKER_CHIP_QUEUE_INPUT_DESC_TAIL_OFFSET, 1);
+            }
+            if (variant == 2) CHECK(each->send_byte(1) && each->send_byte(2));
+        }
+        if (variant == 2) {
+            CHECK(ep.input().try_peek(h));
+            CHECK(l3l2q_l2_try_peek(c, &m) == L3L2Q_STATUS_OK);
+        }
         CHECK(!ep.input().try_peek(h));
-        CHECK(failed_with(ep, Kind::INVALID_DESCRIPTOR, Op::INPUT_TRY_PEEK));
+        CHECK(l3l2q_l2_try_peek(c, &m) == L3L2Q_STATUS_POISONED);
+        l3l2q_error_info info;
+        CHECK(l3l2q_l2_error(c, &info) == L3L2Q_STATUS_OK);
+        const WorkerChipQueueError &e = ep.error();
+        CHECK(static_cast<uint32_t>(e.kind) == info.kind && info.kind != L3L2Q_ERROR_KIND_NONE);
+        CHECK(info.operation == L3L2Q_OPERATION_PEEK && e.op == Op::INPUT_TRY_PEEK);
+        CHECK(e.region_id == info.region_id && e.region_id == kRegionId);
+        CHECK(std::strcmp(e.message, reinterpret_cast<const char *>(info.message)) == 0);
         CHECK(r.counter(WORKER_CHIP_QUEUE_CHIP_ABORT_FLAG_OFFSET) == 1);
+        if (variant == 1) CHECK(e.kind == Kind::INVALID_DESCRIPTOR);
+        if (variant == 2) CHECK(e.kind == Kind::OWNERSHIP);
+        CHECK(l3l2q_l2_endpoint_free(&c) == L3L2Q_STATUS_OK);
     }
     // ERROR inputs are ordinary messages: no poison.
     {
