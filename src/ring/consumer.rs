@@ -176,14 +176,14 @@ impl Consumer {
     pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<u64, RingError> {
         let raw = region.load_counter(self.dir.tail_counter)?;
         let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             "tail counter moved backwards or past depth",
             self.observed,
             raw as u64,
         ))?;
         if tail - self.announced > self.dir.depth {
             return Err(Breach::new(
-                ErrorKind::OutOfSpace,
+                ErrorKind::InvalidDescriptor,
                 "tail counter is more than depth ahead of the head",
                 tail,
                 self.announced,
