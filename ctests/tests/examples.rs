@@ -324,6 +324,58 @@ fn hpp_wrapper_test_passes_without_exceptions_or_rtti() {
 }
 
 #[test]
+fn compat_headers_are_each_self_contained_and_warning_free_under_strict_flags() {
+    // Each path alone (a runtime may include any of the three), with the
+    // endpoint template instantiated so its bodies are checked too.
+    let endpoint_use = "WorkerChipOrchRegionDesc d{};\n\
+         WorkerChipQueueArgs a{};\n\
+         WorkerChipQueueEndpoint<2> ep(d, a);\n\
+         WorkerChipQueueInputHandle h{};\n\
+         WorkerChipQueueOutputReservation r{};\n\
+         bool any = ep.input().try_peek(h) || ep.input().peek(0, h) || ep.input().release(h) || ep.input().drained()\n\
+             || ep.output().try_reserve(8, r) || ep.output().reserve(8, 0, r) || ep.output().publish(r, WorkerChipQueueOpcode::DATA)\n\
+             || ep.disambiguate_timeout() != WorkerChipQueueTimeoutStatus::ORDINARY_TIMEOUT;\n\
+         return !any && ep.error().op == WorkerChipQueueOp::INIT && ep.layout().depth == 0 ? 0 : 1;\n";
+    let programs = [
+        (
+            "common/worker_chip_orch_comm.h",
+            "WorkerChipOrchRegionDesc d{};\n\
+             return worker_chip_orch_comm_magic_version() == worker_chip_orch_comm_pack_magic_version(\n\
+                 WORKER_CHIP_ORCH_COMM_MAGIC, WORKER_CHIP_ORCH_COMM_ABI_MAJOR, WORKER_CHIP_ORCH_COMM_ABI_MINOR) && d.region_id == 0 ? 0 : 1;\n"
+                .to_string(),
+        ),
+        (
+            "aicpu/worker_chip_orch_endpoint.h",
+            "WorkerChipOrchPayloadView v{};\n\
+             WorkerChipOrchRegionDesc d{};\n\
+             return v.gm_addr == 0 && d.counter_bytes == 0 ? 0 : 1;\n"
+                .to_string(),
+        ),
+        ("aicpu/worker_chip_message_queue.h", endpoint_use.to_string()),
+    ];
+    let strict = [
+        "-Wpedantic",
+        "-Wshadow",
+        "-Wconversion",
+        "-Wsign-conversion",
+        "-Wold-style-cast",
+        "-Wnon-virtual-dtor",
+    ];
+    for (i, (header, body)) in programs.iter().enumerate() {
+        let dir = cbuild::scratch(&format!("compat_strict_{i}"));
+        // The compat_ prefix gets -Iinclude/compat -fno-exceptions -fno-rtti.
+        let source = dir.join(format!("compat_only_{i}.cpp"));
+        std::fs::write(
+            &source,
+            format!("#include \"{header}\"\nint main() {{\n{body}}}\n"),
+        )
+        .unwrap();
+        let exe = cbuild::compile(&dir, "compat_only", &[source], Linkage::Shared, &strict);
+        expect_success(&run_bounded(Command::new(exe)).0);
+    }
+}
+
+#[test]
 fn hpp_header_is_self_contained_and_warning_free_under_strict_flags() {
     let dir = cbuild::scratch("hpp_strict");
     let source = dir.join("only_header.cpp");
