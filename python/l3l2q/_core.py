@@ -904,8 +904,11 @@ class L3Queue(_Handle):
 
     def view(self, message: Message) -> memoryview:
         """Zero-copy read-only view of a held message's payload (mapped
-        regions). Releasing the message invalidates it (BufferError from
-        release while something, e.g. numpy.frombuffer, still exports it)."""
+        regions). Releasing the message (or closing the queue) releases
+        this view; objects derived from it without holding a buffer export
+        (slices, numpy.frombuffer) are not tracked: copy what you keep.
+        While a consumer does hold an export, release raises BufferError
+        and releases nothing."""
         return self._view_of(message, readonly=True)
 
     def read_into(self, message: Message, buffer: Buffer) -> int:
