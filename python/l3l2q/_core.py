@@ -7,6 +7,7 @@ there); this module converts Python buffers, seconds and status codes.
 from __future__ import annotations
 
 import mmap
+import operator
 from dataclasses import dataclass, fields
 from enum import IntEnum
 from typing import Any, List, NamedTuple, Optional, Protocol, Sequence, Tuple, runtime_checkable
@@ -240,6 +241,28 @@ class Reservation:
         return self._view
 
 
+_MESSAGE_WORDS = ffi.sizeof("l3l2q_message") // 8
+# The batch paths read and build these structs as runs of u64 words.
+assert ffi.sizeof("l3l2q_message") == 5 * 8 and ffi.offsetof("l3l2q_message", "data") == 4 * 8
+assert ffi.sizeof("l3l2q_byte_slice") == 2 * 8 and ffi.offsetof("l3l2q_byte_slice", "len") == 8
+_new_tuple = tuple.__new__
+
+
+def _copy_out(arr: Any, count: int, payload: memoryview) -> List["Received"]:
+    """The payloads of `count` acquired messages in `arr`, copied out with
+    one copy of the span they occupy (the library validated every span;
+    an empty message has offset 0, which only widens the copy). Fields are
+    read as one unpack of the array's words: per-message cdata access would
+    cost more than the copy."""
+    words = ffi.unpack(ffi.cast("uint64_t *", arr), count * _MESSAGE_WORDS)
+    ops = words[1::_MESSAGE_WORDS]
+    offs = words[2::_MESSAGE_WORDS]
+    sizes = words[3::_MESSAGE_WORDS]
+    lo = min(offs)
+    chunk = payload[lo : max(map(operator.add, offs, sizes))].tobytes()
+    return [_new_tuple(Received, (op, chunk[o - lo : o - lo + n])) for op, o, n in zip(ops, offs, sizes)]
+
+
 class _Handle:
     """What the L3 queue and the L2 endpoint share: the handle, its error
     record, views of held payloads and closing."""
@@ -252,6 +275,7 @@ class _Handle:
         self._keep: List[Any] = []
         self._shm: Optional[SharedMemory] = None
         self._own_shm = False
+        self._span: Optional[memoryview] = None
 
     # Subclasses set these to their C functions.
     _error_fn: Any
@@ -286,6 +310,14 @@ class _Handle:
         out = ffi.new("l3l2q_layout *")
         self._layout_fn(self._live(), out)
         return Layout._from_c(out)
+
+    def _payload_span(self) -> memoryview:
+        """View of the whole payload range in this process."""
+        if self._span is None:
+            scalars = self._scalars()
+            ptr = ffi.gc(ffi.cast("uint8_t *", scalars[2]), lambda _p, _keep=self: None)
+            self._span = memoryview(ffi.buffer(ptr, scalars[3]))
+        return self._span
 
     def _view_of(self, msg: Message, readonly: bool) -> memoryview:
         if msg._owner is not self:
@@ -331,6 +363,9 @@ class _Handle:
         if self._h is None:
             return
         self._drop_all_views()
+        if self._span is not None:
+            self._span.release()
+            self._span = None
         box = ffi.new(f"{self._ctype} **", self._h)
         self._h = None
         self._free_fn(box)
@@ -733,6 +768,9 @@ class L3Queue(_Handle):
 
     # -- identity -----------------------------------------------------------
 
+    def _scalars(self) -> Tuple[int, ...]:
+        return self.task_scalars()
+
     def task_scalars(self) -> Tuple[int, ...]:
         """The twelve scalars the L2 task is started with (this process's
         addresses for mapped regions)."""
@@ -817,14 +855,15 @@ class L3Queue(_Handle):
         count = (total + size - 1) // size
         if count == 0:
             return 0
-        slices = ffi.new("l3l2q_byte_slice[]", count)
-        base = ffi.cast("uint8_t *", ptr)
-        last = total - (count - 1) * size
-        for i in range(count):
-            s = slices[i]
-            s.data = base + i * size
-            s.len = size
-        slices[count - 1].len = last
+        # The slice array built as one run of (address, length) words:
+        # one allocation instead of a cdata access per message.
+        base = int(ffi.cast("uintptr_t", ptr))
+        words = [0] * (2 * count)
+        words[0::2] = range(base, base + count * size, size)
+        words[1::2] = [size] * count
+        words[-1] = total - (count - 1) * size
+        owner = ffi.new("uint64_t[]", words)  # must outlive the call
+        slices = ffi.cast("l3l2q_byte_slice *", owner)
         status = lib.l3l2q_l3_try_enqueue_batch(h, opcode, slices, count, self._size)
         if status == _OK:
             return int(self._size[0])
@@ -1037,8 +1076,7 @@ class L3Queue(_Handle):
         if status != _OK:
             self._raise(status, "try_dequeue_batch")
         count = self._size[0]
-        buf = ffi.buffer
-        out = [Received(m.opcode, buf(m.data, m.payload_nbytes)[:]) for m in arr[0:count]]
+        out = _copy_out(arr, count, self._payload_span())
         status = lib.l3l2q_l3_release_batch(h, arr, count)
         if status != _OK:
             self._raise(status, "try_dequeue_batch")
@@ -1074,6 +1112,10 @@ class L2Endpoint(_Handle):
         if status != _OK:
             raise make_error(status, "create", violation=violation[0])
         self._h = out[0]
+        self._task_scalars = tuple(int(x) for x in arr)
+
+    def _scalars(self) -> Tuple[int, ...]:
+        return self._task_scalars
 
     @classmethod
     def open_shm(cls, name: str, scalars: Sequence[int], *, max_inflight: int = 1) -> "L2Endpoint":
@@ -1164,6 +1206,25 @@ class L2Endpoint(_Handle):
         status = lib.l3l2q_l2_release_batch(h, arr, count)
         if status != _OK:
             self._raise(status, "release_batch")
+
+    def try_take_batch(self, max_count: int) -> List[Received]:
+        """Up to `max_count` inputs copied out and released with one head
+        store (STOP comes last, with empty data)."""
+        h = self._live()
+        if max_count <= 0:
+            return []
+        arr = ffi.new("l3l2q_message[]", max_count)
+        status = lib.l3l2q_l2_try_peek_batch(h, arr, max_count, self._size)
+        if status == _NO_PROGRESS:
+            return []
+        if status != _OK:
+            self._raise(status, "try_take_batch")
+        count = self._size[0]
+        out = _copy_out(arr, count, self._payload_span())
+        status = lib.l3l2q_l2_release_batch(h, arr, count)
+        if status != _OK:
+            self._raise(status, "try_take_batch")
+        return out
 
     def drained(self) -> bool:
         """Whether STOP was acquired and released after every earlier input."""
