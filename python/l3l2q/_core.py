@@ -440,8 +440,10 @@ class SharedMemory:
     """A named POSIX shared-memory object holding one queue region
     (``l3l2q_shm_*``). The creator's handle unlinks the name when closed."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: Any, name: str) -> None:
         self._h: Any = h
+        #: The object's name ("/...").
+        self.name = name
 
     @classmethod
     def create(
@@ -472,7 +474,7 @@ class SharedMemory:
         status = lib.l3l2q_shm_create(name.encode(), config, out, violation, err)
         if status != _OK:
             raise cls._error(status, f"shm_create {name}", err[0], violation[0])
-        return cls(out[0])
+        return cls(out[0], name)
 
     @classmethod
     def open(cls, name: str) -> "SharedMemory":
@@ -483,7 +485,7 @@ class SharedMemory:
         status = lib.l3l2q_shm_open(name.encode(), out, err)
         if status != _OK:
             raise cls._error(status, f"shm_open {name}", err[0])
-        return cls(out[0])
+        return cls(out[0], name)
 
     @staticmethod
     def unlink(name: str) -> None:

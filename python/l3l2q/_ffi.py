@@ -8,14 +8,27 @@ from typing import Any
 
 import cffi
 
-from ._cdef import CDEF
+try:
+    from ._cdef import CDEF
+
+    _BUNDLED: "Path | None" = Path(__file__).with_name("libl3l2q.so.1")
+except ImportError:
+    # Not installed: running from a checkout (PYTHONPATH=python), so read
+    # the repository's header and load the library by SONAME.
+    from ._header import header_to_cdef
+
+    _HEADER = Path(__file__).resolve().parents[2] / "include" / "l3l2q.h"
+    if not _HEADER.is_file():
+        raise ImportError("l3l2q is not built; install it with `pip install ./python`") from None
+    CDEF = header_to_cdef(_HEADER.read_text())[0]
+    _BUNDLED = None
 
 ffi = cffi.FFI()
 ffi.cdef(CDEF)
 
-#: Path of the library this package loaded; $L3L2Q_LIBRARY overrides the
-#: bundled copy (to test another build of the same C ABI).
-LIBRARY_PATH = os.environ.get("L3L2Q_LIBRARY") or str(Path(__file__).with_name("libl3l2q.so.1"))
+#: The library this package loads: $L3L2Q_LIBRARY, else the bundled copy,
+#: else (uninstalled) the SONAME through the loader's search path.
+LIBRARY_PATH = os.environ.get("L3L2Q_LIBRARY") or (str(_BUNDLED) if _BUNDLED is not None else "libl3l2q.so.1")
 
 lib: Any = ffi.dlopen(LIBRARY_PATH)
 
