@@ -282,6 +282,9 @@ class _Handle:
     _free_fn: Any
     _layout_fn: Any
 
+    def _scalars(self) -> Tuple[int, ...]:
+        raise NotImplementedError
+
     @property
     def closed(self) -> bool:
         return self._h is None
