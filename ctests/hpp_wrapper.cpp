@@ -318,12 +318,13 @@ static void test_window_and_drain() {
     Reservation r;
     CHECK_OK(ep.output().try_reserve(0, r));
     CHECK(r.capacity() == 0 && r.data() == nullptr);
+    CHECK(r.seq() == 1); // the seq the first output is published with
     CHECK_OK(ep.output().publish(r, Opcode::Data, 0));
     static const char kErr[] = "device fault 42";
     CHECK_OK(ep.output().send(Opcode::Error, kErr, sizeof kErr, kWait));
     // A reservation shrunk to zero bytes rolls back and publishes a zero-byte ERROR.
     CHECK_OK(ep.output().try_reserve(100, r));
-    CHECK(r.capacity() == 100 && r.data() != nullptr);
+    CHECK(r.capacity() == 100 && r.data() != nullptr && r.seq() == 3);
     CHECK_OK(ep.output().publish(r, Opcode::Error, 0));
     // More than the arena is no-progress, not an error.
     CHECK_STATUS(ep.output().try_reserve(4096, r), Status::NoProgress);
@@ -460,9 +461,20 @@ static void test_poison() {
         Reservation r;
         CHECK_STATUS(ep.output().try_reserve(8, r), Status::Poisoned);
         CHECK(l3l2q::is_fatal(Status::Poisoned));
-        // The host sees the peer's abort when a wait runs out.
+        // The host sees the peer's abort when a wait runs out: recorded and
+        // terminal, but L3's own abort flag stays clear.
         CHECK_STATUS(queue.output().peek(m, 2000000), Status::RemoteAborted);
-        CHECK(!queue.error()); // observing the peer's flag does not poison L3
+        CHECK(queue.error().kind() == l3l2q::ErrorKind::RemoteAborted);
+        CHECK(queue.error().operation() == l3l2q::Operation::Timeout);
+        CHECK(std::strcmp(l3l2q::to_string(queue.error().operation()), "timeout") == 0);
+        CHECK(queue.error().region_id() == 0x4242);
+        CHECK(std::strlen(queue.error().message()) > 0);
+        CHECK(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET) == 0);
+        CHECK_STATUS(queue.output().try_peek(m), Status::RemoteAborted);
+        CHECK_STATUS(queue.input().try_enqueue("a", 1), Status::RemoteAborted);
+        bool aborted = false;
+        CHECK_OK(queue.remote_aborted(aborted));
+        CHECK(aborted);
         CHECK(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET) == 0);
         // Freeing a poisoned endpoint stays valid (destructor).
     }
@@ -499,8 +511,16 @@ static void test_poison() {
         CHECK(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET) == 1);
         CHECK_STATUS(queue.output().release(m), Status::Poisoned); // fails fast now
         CHECK_STATUS(queue.input().try_enqueue("a", 1), Status::Poisoned);
+        // The query sees the flag without waiting, and records the abort.
+        bool aborted = false;
+        CHECK_OK(ep.remote_aborted(aborted));
+        CHECK(aborted);
+        CHECK(ep.error().kind() == l3l2q::ErrorKind::RemoteAborted);
+        CHECK(ep.error().operation() == l3l2q::Operation::Timeout);
+        CHECK(region.counter(L3L2Q_L2_ABORT_FLAG_OFFSET) == 0);
         CHECK_STATUS(ep.input().peek(m, 2000000), Status::RemoteAborted);
-        CHECK(!ep.error());
+        Reservation r;
+        CHECK_STATUS(ep.output().try_reserve(8, r), Status::RemoteAborted);
     }
     std::printf("poison: ok\n");
 }

@@ -535,10 +535,44 @@ void test_timeouts() {
     l3l2q_message m;
     CHECK_STATUS(l3l2q_l2_peek(h, &m, 2000000), L3L2Q_STATUS_TIMEOUT);
     CHECK_STATUS(l3l2q_l2_peek(h, &m, 0), L3L2Q_STATUS_TIMEOUT);
+    bool aborted = true;
+    CHECK_STATUS(l3l2q_l2_remote_aborted(h, &aborted), L3L2Q_STATUS_OK);
+    CHECK(!aborted && healthy(h, l3));  // flag clear: the query changes nothing
     l3.set_counter(kL3Flag, 1);
     CHECK_STATUS(l3l2q_l2_peek(h, &m, 2000000), L3L2Q_STATUS_REMOTE_ABORTED);
     CHECK(l3.counter(kL2Flag) == 0);  // observing the peer's flag does not set ours
-    CHECK(healthy(h, l3));
+    // Remote abort is terminal: recorded, and later calls fail fast even
+    // though an input is published now.
+    l3l2q_error_info info;
+    CHECK_STATUS(l3l2q_l2_error(h, &info), L3L2Q_STATUS_OK);
+    CHECK(info.kind == L3L2Q_ERROR_KIND_REMOTE_ABORTED && info.operation == L3L2Q_OPERATION_TIMEOUT &&
+          info.region_id == kRegionId && info.message[0] != 0);
+    CHECK(std::strcmp(l3l2q_operation_str(info.operation), "timeout") == 0);
+    l3.write_input(kData, 0, "a", 1);
+    l3.publish_input();
+    CHECK_STATUS(l3l2q_l2_try_peek(h, &m), L3L2Q_STATUS_REMOTE_ABORTED);
+    l3l2q_reservation r;
+    CHECK_STATUS(l3l2q_l2_try_reserve(h, 8, &r), L3L2Q_STATUS_REMOTE_ABORTED);
+    CHECK(l3.counter(kInHead) == 0 && l3.counter(kOutTail) == 0 && l3.counter(kL2Flag) == 0);
+    free_endpoint(&h);
+
+    // The query finds the flag without a blocking call (which, with a
+    // reservation active, would be a second reserve) and records the abort.
+    RawL3 l3b(4, 256, 256, 0);
+    h = open_endpoint(l3b, 1);
+    CHECK_STATUS(l3l2q_l2_try_reserve(h, 8, &r), L3L2Q_STATUS_OK);
+    CHECK(r.seq == 1);
+    l3b.set_counter(kL3Flag, 1);
+    aborted = false;
+    CHECK_STATUS(l3l2q_l2_remote_aborted(h, &aborted), L3L2Q_STATUS_OK);
+    CHECK(aborted);
+    CHECK_STATUS(l3l2q_l2_error(h, &info), L3L2Q_STATUS_OK);
+    CHECK(info.kind == L3L2Q_ERROR_KIND_REMOTE_ABORTED && info.operation == L3L2Q_OPERATION_TIMEOUT);
+    CHECK_STATUS(l3l2q_l2_publish(h, &r, kData, 8), L3L2Q_STATUS_REMOTE_ABORTED);
+    CHECK(l3b.counter(kOutTail) == 0 && l3b.counter(kL2Flag) == 0);
+    aborted = false;
+    CHECK_STATUS(l3l2q_l2_remote_aborted(h, &aborted), L3L2Q_STATUS_OK);  // still answers
+    CHECK(aborted);
     free_endpoint(&h);
 }
 

@@ -299,6 +299,7 @@ mod targeted {
     const OUT_HEAD: u64 = L3L2Q_OUTPUT_DESC_HEAD_OFFSET;
     const FAKE: Reservation = Reservation {
         token: 99,
+        seq: 0,
         payload_offset: 0,
         capacity: 0,
         data: core::ptr::null_mut(),
