@@ -21,11 +21,7 @@ def error_kind_str(kind: int) -> str:
 
 
 def operation_str(operation: int) -> str:
-    try:
-        text = lib.l3l2q_operation_str
-    except AttributeError:  # a header from before l3l2q_operation_str
-        return f"operation {operation}"
-    return ffi.string(text(operation)).decode()
+    return ffi.string(lib.l3l2q_operation_str(operation)).decode()
 
 
 def violation_str(violation: int) -> str:
