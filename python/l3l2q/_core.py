@@ -25,6 +25,8 @@ Buffer = Any
 """Anything with the buffer protocol: bytes, bytearray, memoryview, array,
 mmap, a C-contiguous numpy array, ..."""
 
+# Resolved once: ffi.from_buffer parses a type given as text on every call.
+_U8_ARRAY = ffi.typeof("uint8_t[]")
 _OK = lib.L3L2Q_STATUS_OK
 _NO_PROGRESS = lib.L3L2Q_STATUS_NO_PROGRESS
 _STOPPED = lib.L3L2Q_STATUS_STOPPED
@@ -60,7 +62,7 @@ def _readable(data: Optional[Buffer], nbytes: Optional[int]) -> Tuple[Any, int]:
     if isinstance(data, str):
         raise TypeError("str is not a buffer; encode it first")
     try:
-        ptr = ffi.from_buffer("uint8_t[]", data)
+        ptr = ffi.from_buffer(_U8_ARRAY, data)
     except BufferError as e:
         raise ValueError(f"unusable buffer: {e}") from e
     size = len(ptr)
@@ -77,7 +79,7 @@ def _writable(buffer: Buffer) -> Any:
     if isinstance(buffer, (str, bytes)):
         raise ValueError(f"{type(buffer).__name__} is read-only; pass a writable buffer")
     try:
-        return ffi.from_buffer("uint8_t[]", buffer, require_writable=True)
+        return ffi.from_buffer(_U8_ARRAY, buffer, require_writable=True)
     except BufferError as e:
         raise ValueError(f"the output buffer must be writable: {e}") from e
 
@@ -246,6 +248,7 @@ _MESSAGE_WORDS = ffi.sizeof("l3l2q_message") // 8
 assert ffi.sizeof("l3l2q_message") == 5 * 8 and ffi.offsetof("l3l2q_message", "data") == 4 * 8
 assert ffi.sizeof("l3l2q_byte_slice") == 2 * 8 and ffi.offsetof("l3l2q_byte_slice", "len") == 8
 _new_tuple = tuple.__new__
+_POOL = 64
 
 
 def _copy_out(arr: Any, count: int, payload: memoryview) -> List["Received"]:
@@ -276,6 +279,15 @@ class _Handle:
         self._shm: Optional[SharedMemory] = None
         self._own_shm = False
         self._span: Optional[memoryview] = None
+        self._block: Any = None
+        self._slot = _POOL
+
+    def _new_block(self) -> Tuple[Any, int]:
+        """Single peeks write into slots of a shared block (one allocation
+        per _POOL messages); a slot is never reused, so a Message's struct
+        stays as the library wrote it."""
+        self._block, self._slot = ffi.new("l3l2q_message[]", _POOL), 0
+        return self._block, 0
 
     # Subclasses set these to their C functions.
     _error_fn: Any
@@ -425,7 +437,7 @@ class LocalRegion:
         self.layout = Layout.compute(depth, input_arena_bytes, output_arena_bytes)
         counter_span = (self.layout.counter_bytes + 4095) // 4096 * 4096
         self._map = mmap.mmap(-1, counter_span + self.layout.payload_bytes)
-        self._ptr = ffi.from_buffer("uint8_t[]", self._map, require_writable=True)
+        self._ptr = ffi.from_buffer(_U8_ARRAY, self._map, require_writable=True)
         base = int(ffi.cast("uintptr_t", self._ptr))
         self.counters = memoryview(self._map)[: self.layout.counter_bytes]
         self.payload = memoryview(self._map)[counter_span:]
@@ -578,7 +590,6 @@ class L3Queue(_Handle):
         self._cb_error: Optional[BaseException] = None
         self._scratch: Optional[bytearray] = None
         self._scratch_ptr: Any = None
-        self._peek_out = ffi.new("l3l2q_message *")
         self._u64 = ffi.new("uint64_t *")
         self._size = ffi.new("size_t *")
         self._mapped = True
@@ -721,7 +732,7 @@ class L3Queue(_Handle):
 
         def payload_read(_ctx: Any, offset: int, dst: Any, n: int) -> int:
             try:
-                data = ffi.from_buffer("uint8_t[]", region.payload_read(offset, n))
+                data = ffi.from_buffer(_U8_ARRAY, region.payload_read(offset, n))
                 if len(data) != n:
                     raise ValueError(f"payload_read returned {len(data)} bytes, {n} asked")
                 ffi.memmove(dst, data, n)
@@ -929,10 +940,14 @@ class L3Queue(_Handle):
         h = self._h
         if h is None:
             raise QueueClosed()
-        out = ffi.new("l3l2q_message *")
+        block, i = self._block, self._slot
+        if i == _POOL:
+            block, i = self._new_block()
+        out = block + i
         status = lib.l3l2q_l3_try_peek(h, out)
         if status == _OK:
-            return Message(out, self)
+            self._slot = i + 1
+            return Message(out, self, block, i)
         if status == _NO_PROGRESS:
             return None
         self._raise(status, "try_peek")
@@ -1033,7 +1048,7 @@ class L3Queue(_Handle):
     def _scratch_buffer(self) -> Any:
         if self._scratch_ptr is None:
             self._scratch = bytearray(self.layout.output_arena_bytes)
-            self._scratch_ptr = ffi.from_buffer("uint8_t[]", self._scratch, require_writable=True)
+            self._scratch_ptr = ffi.from_buffer(_U8_ARRAY, self._scratch, require_writable=True)
         return self._scratch_ptr
 
     def try_dequeue(self) -> Optional[Received]:
@@ -1151,10 +1166,14 @@ class L2Endpoint(_Handle):
         h = self._h
         if h is None:
             raise QueueClosed(self._what)
-        out = ffi.new("l3l2q_message *")
+        block, i = self._block, self._slot
+        if i == _POOL:
+            block, i = self._new_block()
+        out = block + i
         status = lib.l3l2q_l2_try_peek(h, out)
         if status == _OK:
-            return Message(out, self)
+            self._slot = i + 1
+            return Message(out, self, block, i)
         if status == _NO_PROGRESS:
             return None
         self._raise(status, "try_peek")
