@@ -29,8 +29,8 @@ from ._core import L2Endpoint, L3Queue, Message, Opcode, Received
 
 SIZE = 64
 BATCH = 64
-DEPTH = 256
-ARENA = 64 * 1024
+DEPTH = 1024
+ARENA = 256 * 1024
 TIMEOUT = 30.0
 
 

@@ -61,11 +61,14 @@ def test_outputs_by_peek_read_into_view_and_dequeue(local):
 
 def test_reservations_are_zero_copy_on_both_sides(local):
     _, q, ep = local
+    q.try_enqueue(b"first")
+    ep.release(ep.try_peek())
     r = q.try_reserve(16)
+    assert r.seq == 2 and r.capacity == 16  # the seq it will be published with
     r.buffer[:5] = b"hello"
     q.commit(r, 5)
     m = ep.peek(1.0)
-    assert bytes(ep.view(m)) == b"hello"
+    assert m.seq == 2 and bytes(ep.view(m)) == b"hello"
     ep.release(m)
     r = q.try_reserve(4)
     q.write_reserved(r, b"xy", at=2)
@@ -74,6 +77,7 @@ def test_reservations_are_zero_copy_on_both_sides(local):
     assert m.opcode == Opcode.ERROR and bytes(ep.view(m))[2:] == b"xy"
     ep.release(m)
     out = ep.reserve(6, timeout=1.0)
+    assert out.seq == 1
     out.buffer[:] = b"ABCDEF"
     ep.publish(out, 4)
     assert q.dequeue(1.0) == (1, b"ABCD")
