@@ -6,6 +6,8 @@ there); this module converts Python buffers, seconds and status codes.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import mmap
 import operator
 from dataclasses import dataclass, fields
@@ -15,6 +17,7 @@ from typing import Any, List, NamedTuple, Optional, Protocol, Sequence, Tuple, r
 from ._ffi import ffi, lib
 from .errors import (
     BadArgument,
+    BufferTooSmall,
     L3L2QError,
     QueueClosed,
     ShmSystemError,
@@ -251,6 +254,34 @@ _new_tuple = tuple.__new__
 _POOL = 64
 
 
+def _packed_slices(data: Buffer, size: int) -> Tuple[Any, Any, int]:
+    """(slice array, its owner, count) cutting `data` into messages of
+    `size` bytes, the last one possibly shorter. Built as one run of
+    (address, length) words: one allocation instead of a cdata access per
+    message. Keep the owner (and `data`) alive until the call returns."""
+    if size <= 0:
+        raise ValueError(f"size must be positive, got {size}")
+    ptr, total = _readable(data, None)
+    count = (total + size - 1) // size
+    if count == 0:
+        return ffi.NULL, None, 0
+    base = int(ffi.cast("uintptr_t", ptr))
+    words = [0] * (2 * count)
+    words[0::2] = range(base, base + count * size, size)
+    words[1::2] = [size] * count
+    words[-1] = total - (count - 1) * size
+    owner = (ffi.new("uint64_t[]", words), ptr)
+    return ffi.cast("l3l2q_byte_slice *", owner[0]), owner, count
+
+
+class Packed(NamedTuple):
+    """Messages copied back to back into a caller's buffer: message i is
+    ``sizes[i]`` bytes after the previous one, with ``opcodes[i]``."""
+
+    opcodes: List[int]
+    sizes: List[int]
+
+
 def _copy_out(arr: Any, count: int, payload: memoryview) -> List["Received"]:
     """The payloads of `count` acquired messages in `arr`, copied out with
     one copy of the span they occupy (the library validated every span;
@@ -333,6 +364,31 @@ class _Handle:
             ptr = ffi.gc(ffi.cast("uint8_t *", scalars[2]), lambda _p, _keep=self: None)
             self._span = memoryview(ffi.buffer(ptr, scalars[3]))
         return self._span
+
+    def _copy_packed(self, arr: Any, count: int, buffer: Buffer, what: str) -> Tuple[int, Packed]:
+        """Copies the payloads of the oldest held prefix of `arr` that fits
+        back to back into `buffer`; returns (how many, Packed)."""
+        dst = _writable(buffer)
+        words = ffi.unpack(ffi.cast("uint64_t *", arr), count * _MESSAGE_WORDS)
+        sizes = words[3::_MESSAGE_WORDS]
+        ends = list(itertools.accumulate(sizes))
+        k = bisect.bisect_right(ends, len(dst))
+        if k == 0:
+            raise BufferTooSmall(
+                f"{what}: the next message has {sizes[0]} bytes, the buffer {len(dst)}",
+                lib.L3L2Q_STATUS_BUFFER_TOO_SMALL,
+            )
+        offs, sizes = words[2::_MESSAGE_WORDS][:k], sizes[:k]
+        span = self._payload_span()
+        if offs == list(itertools.accumulate(sizes[:-1], initial=offs[0])):
+            # In the arena back to back (the usual case): one copy.
+            ffi.memmove(dst, span[offs[0] : offs[0] + ends[k - 1]], ends[k - 1])
+        else:
+            at = 0
+            for off, n in zip(offs, sizes):
+                ffi.memmove(dst + at, span[off : off + n], n)
+                at += n
+        return k, Packed(words[1::_MESSAGE_WORDS][:k], sizes)
 
     def _view_of(self, msg: Message, readonly: bool) -> memoryview:
         if msg._owner is not self:
@@ -865,21 +921,9 @@ class L3Queue(_Handle):
         be shorter) with one tail store; returns how many went. The fast
         path for many small messages in one buffer (e.g. a numpy array)."""
         h = self._live()
-        if size <= 0:
-            raise ValueError(f"size must be positive, got {size}")
-        ptr, total = _readable(data, None)
-        count = (total + size - 1) // size
+        slices, _owner, count = _packed_slices(data, size)
         if count == 0:
             return 0
-        # The slice array built as one run of (address, length) words:
-        # one allocation instead of a cdata access per message.
-        base = int(ffi.cast("uintptr_t", ptr))
-        words = [0] * (2 * count)
-        words[0::2] = range(base, base + count * size, size)
-        words[1::2] = [size] * count
-        words[-1] = total - (count - 1) * size
-        owner = ffi.new("uint64_t[]", words)  # must outlive the call
-        slices = ffi.cast("l3l2q_byte_slice *", owner)
         status = lib.l3l2q_l3_try_enqueue_batch(h, opcode, slices, count, self._size)
         if status == _OK:
             return int(self._size[0])
@@ -1074,6 +1118,29 @@ class L3Queue(_Handle):
             self._raise(status, "dequeue")
         return Received(int(self._u64[0]), ffi.buffer(dst, self._size[0])[:])
 
+    def try_dequeue_packed(self, buffer: Buffer, max_count: int) -> Packed:
+        """Up to `max_count` outputs copied back to back into `buffer` (as
+        many as fit) and released with one head store; no object per
+        message. Empty Packed when nothing is there; BufferTooSmall when
+        the next message alone does not fit (it stays held). Mapped
+        regions only."""
+        h = self._live()
+        if not self._mapped:
+            raise BadArgument("the region is not mapped in this process", lib.L3L2Q_STATUS_BAD_ARGUMENT)
+        if max_count <= 0:
+            return Packed([], [])
+        arr = ffi.new("l3l2q_message[]", max_count)
+        status = lib.l3l2q_l3_try_peek_batch(h, arr, max_count, self._size)
+        if status == _NO_PROGRESS:
+            return Packed([], [])
+        if status != _OK:
+            self._raise(status, "try_dequeue_packed")
+        k, packed = self._copy_packed(arr, self._size[0], buffer, "try_dequeue_packed")
+        status = lib.l3l2q_l3_release_batch(h, arr, k)
+        if status != _OK:
+            self._raise(status, "try_dequeue_packed")
+        return packed
+
     def try_dequeue_batch(self, max_count: int) -> List[Received]:
         """Up to `max_count` outputs copied out and released with one head
         store (mapped regions; over callbacks, one at a time)."""
@@ -1250,6 +1317,39 @@ class L2Endpoint(_Handle):
             self._raise(status, "try_take_batch")
         return out
 
+    def try_take_packed(self, buffer: Buffer, max_count: int) -> Packed:
+        """Up to `max_count` inputs copied back to back into `buffer` (as
+        many as fit) and released with one head store (STOP last, empty)."""
+        h = self._live()
+        if max_count <= 0:
+            return Packed([], [])
+        arr = ffi.new("l3l2q_message[]", max_count)
+        status = lib.l3l2q_l2_try_peek_batch(h, arr, max_count, self._size)
+        if status == _NO_PROGRESS:
+            return Packed([], [])
+        if status != _OK:
+            self._raise(status, "try_take_packed")
+        k, packed = self._copy_packed(arr, self._size[0], buffer, "try_take_packed")
+        status = lib.l3l2q_l2_release_batch(h, arr, k)
+        if status != _OK:
+            self._raise(status, "try_take_packed")
+        return packed
+
+    def try_send_packed(self, data: Buffer, size: int, opcode: int = Opcode.DATA) -> int:
+        """Sends `data` cut into messages of `size` bytes (the last one may
+        be shorter) with one tail store; returns how many went."""
+        h = self._live()
+        slices, _owner, count = _packed_slices(data, size)
+        if count == 0:
+            return 0
+        status = lib.l3l2q_l2_try_send_batch(h, opcode, slices, count, self._size)
+        if status == _OK:
+            return int(self._size[0])
+        if status == _NO_PROGRESS:
+            return 0
+        self._raise(status, "try_send_packed")
+        raise AssertionError
+
     def drained(self) -> bool:
         """Whether STOP was acquired and released after every earlier input."""
         out = ffi.new("bool *")
@@ -1327,6 +1427,7 @@ __all__ = [
     "LocalRegion",
     "Message",
     "Opcode",
+    "Packed",
     "Received",
     "Region",
     "RegionDescriptor",

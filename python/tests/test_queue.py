@@ -171,3 +171,31 @@ def test_layout_scalars_and_identity(local):
     assert len(s) == l3l2q.TASK_SCALARS and s[1] == region.descriptor.region_id
     assert q.error().kind == 0 and q.error().kind_name == "NONE"
     assert l3l2q.version() == l3l2q.__version__
+
+
+def test_packed_dequeue_and_take_fill_one_buffer_without_objects_per_message(local):
+    _, q, ep = local
+    for round_ in range(40):  # wraps the arenas, so some batches are split in two
+        data = np.arange(7 * 24, dtype=np.uint8) + round_
+        assert q.try_enqueue_packed(data, 24) == 7
+        out = np.zeros(7 * 24, dtype=np.uint8)
+        got = ep.try_take_packed(out, 16)
+        assert got.sizes == [24] * 7 and got.opcodes == [1] * 7
+        assert (out == data).all()
+        assert ep.try_send_packed(out[:100], 30) == 4  # 30, 30, 30, 10
+        back = bytearray(200)
+        got = q.try_dequeue_packed(back, 16)
+        assert got.sizes == [30, 30, 30, 10] and bytes(back[:100]) == data[:100].tobytes()
+    assert q.try_dequeue_packed(bytearray(8), 4) == ([], [])
+
+
+def test_packed_takes_the_prefix_that_fits(local):
+    _, q, ep = local
+    ep.try_send_batch([b"aaaa", b"bbbbbb", b"cc"], l3l2q.Opcode.ERROR)
+    buf = bytearray(8)
+    assert q.try_dequeue_packed(buf, 8) == ([3], [4]) and buf[:4] == b"aaaa"
+    with pytest.raises(l3l2q.BufferTooSmall):
+        q.try_dequeue_packed(bytearray(5), 8)
+    with pytest.raises(ValueError):
+        q.try_dequeue_packed(b"read-only buffer", 8)
+    assert q.try_dequeue_packed(buf, 8) == ([3, 3], [6, 2]) and buf == b"bbbbbbcc"
