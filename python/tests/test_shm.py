@@ -75,3 +75,19 @@ def test_python_host_and_c_worker_in_two_processes(shm_name, c_worker):
                 worker.wait()
         assert worker.returncode == 0, err
         assert f"drained after {count + sent} messages" in err
+
+
+def test_a_dropped_queue_is_freed_and_unlinks_its_name(shm_name):
+    import gc
+
+    def use_and_drop():
+        q = l3l2q.L3Queue.create_shm(shm_name, 8, 1024, 1024)
+        with l3l2q.L2Endpoint.open_shm(shm_name, q.task_scalars()) as ep:
+            ep.try_send_batch([b"a", b"b"])
+        assert q.try_dequeue_batch(1)[0].data == b"a"
+        held = q.try_peek()
+        assert bytes(q.view(held)) == b"b"  # a view keeps the queue alive...
+
+    use_and_drop()
+    gc.collect()  # ...and goes with it
+    assert not Path("/dev/shm" + shm_name).exists()
