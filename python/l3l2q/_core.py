@@ -13,7 +13,7 @@ import mmap
 import operator
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from typing import Any, List, NamedTuple, Optional, Protocol, Sequence, Tuple, runtime_checkable
+from typing import Any, List, NamedTuple, Optional, Protocol, Sequence, Tuple, TypeVar, runtime_checkable
 
 from ._ffi import ffi, lib
 from .errors import (
@@ -33,7 +33,6 @@ mmap, a C-contiguous numpy array, ..."""
 _U8_ARRAY = ffi.typeof("uint8_t[]")
 _OK = lib.L3L2Q_STATUS_OK
 _NO_PROGRESS = lib.L3L2Q_STATUS_NO_PROGRESS
-_STOPPED = lib.L3L2Q_STATUS_STOPPED
 _SECOND_NS = 1_000_000_000
 _U64_MAX = (1 << 64) - 1
 
@@ -299,6 +298,9 @@ def _copy_out(arr: Any, count: int, payload: memoryview) -> List["Received"]:
     return [_new_tuple(Received, (op, chunk[o - lo : o - lo + n])) for op, o, n in zip(ops, offs, sizes)]
 
 
+_H = TypeVar("_H", bound="_Handle")
+
+
 class _Handle:
     """What the L3 queue and the L2 endpoint share: the handle, its error
     record, views of held payloads and closing."""
@@ -456,7 +458,7 @@ class _Handle:
             self._shm.close()
         self._shm = None
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self: _H) -> _H:
         return self
 
     def __exit__(self, *exc: object) -> None:

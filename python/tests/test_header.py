@@ -70,3 +70,13 @@ def test_constants_come_from_the_header():
     assert lib.L3L2Q_DEPTH_MAX == 1 << 30
     assert lib.L3L2Q_SLOT_BYTES == 32
     assert lib.L3L2Q_STATUS_REMOTE_ABORTED == 21
+
+
+def test_the_package_is_typed_and_bundles_its_library():
+    import l3l2q
+    from l3l2q import _ffi
+
+    here = os.path.dirname(l3l2q.__file__)
+    assert os.path.isfile(os.path.join(here, "py.typed"))
+    if "L3L2Q_LIBRARY" not in os.environ:
+        assert _ffi.LIBRARY_PATH == os.path.join(here, "libl3l2q.so.1")
