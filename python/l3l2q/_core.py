@@ -886,8 +886,12 @@ class L3Queue(_Handle):
         h = self._h
         if h is None:
             raise QueueClosed()
-        ptr, n = _readable(data, nbytes)
-        status = lib.l3l2q_l3_try_enqueue(h, opcode, ptr, n)
+        if type(data) is bytes and nbytes is None:
+            # cffi passes bytes to a uint8_t * as is: no buffer export.
+            status = lib.l3l2q_l3_try_enqueue(h, opcode, data, len(data))
+        else:
+            ptr, n = _readable(data, nbytes)
+            status = lib.l3l2q_l3_try_enqueue(h, opcode, ptr, n)
         if status == _OK:
             return True
         if status == _NO_PROGRESS:
@@ -1204,6 +1208,8 @@ class L2Endpoint(_Handle):
         super().__init__()
         self._keep.append(keepalive)
         self._size = ffi.new("size_t *")
+        self._one_slice = ffi.new("l3l2q_byte_slice *")
+        self._take_slot = ffi.new("l3l2q_message *")
         arr = ffi.new("uint64_t[]", list(scalars))
         config = ffi.new("l3l2q_l2_config *", {"max_inflight": max_inflight, "initial_count": initial_count})
         out = ffi.new("l3l2q_l2_endpoint **")
@@ -1330,6 +1336,25 @@ class L2Endpoint(_Handle):
             self._raise(status, "try_take_batch")
         return out
 
+    def try_take(self) -> Optional[Received]:
+        """The next input copied out and released, or None (STOP comes as
+        an empty Received with opcode STOP)."""
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
+        m = self._take_slot  # written and read back within this call
+        status = lib.l3l2q_l2_try_peek(h, m)
+        if status == _NO_PROGRESS:
+            return None
+        if status != _OK:
+            self._raise(status, "try_take")
+        n = m.payload_nbytes
+        got = _new_tuple(Received, (m.opcode, ffi.buffer(m.data, n)[:] if n else b""))
+        status = lib.l3l2q_l2_release(h, m)
+        if status != _OK:
+            self._raise(status, "try_take")
+        return got
+
     def try_take_packed(self, buffer: Buffer, max_count: int) -> Packed:
         """Up to `max_count` inputs copied back to back into `buffer` (as
         many as fit) and released with one head store (STOP last, empty)."""
@@ -1400,7 +1425,20 @@ class L2Endpoint(_Handle):
 
     def try_send(self, data: Buffer, opcode: int = Opcode.DATA) -> bool:
         """Copies `data` into one output and publishes it; False when full."""
-        return self.try_send_batch([data], opcode) == 1
+        h = self._live()
+        ptr, n = _readable(data, None)
+        one = self._one_slice
+        one.data, one.len = ptr, n
+        try:
+            status = lib.l3l2q_l2_try_send_batch(h, opcode, one, 1, self._size)
+        finally:
+            one.data = ffi.NULL  # the slice must not outlive `ptr`
+        if status == _OK:
+            return True
+        if status == _NO_PROGRESS:
+            return False
+        self._raise(status, "try_send")
+        raise AssertionError
 
     def try_send_batch(self, buffers: Sequence[Buffer], opcode: int = Opcode.DATA) -> int:
         """Copies and publishes a prefix of `buffers` with one tail store."""

@@ -25,7 +25,7 @@ import os
 import time
 from typing import Callable, Dict, List, Tuple
 
-from ._core import L2Endpoint, L3Queue, Message, Opcode, Packed
+from ._core import L2Endpoint, L3Queue, Opcode, Packed, Received
 
 SIZE = 64
 BATCH = 64
@@ -49,15 +49,15 @@ def _take_packed(ep: L2Endpoint, buf: bytearray) -> Packed:
             raise TimeoutError("the host sent nothing")
 
 
-def _take(ep: L2Endpoint) -> Message:
-    """The next input. The L2 endpoint's own blocking peek spins without
-    yielding (a device task owns its core); this worker shares the host's
-    cores, so it polls and yields instead."""
+def _take(ep: L2Endpoint) -> Received:
+    """The next input, copied out. The L2 endpoint's own blocking peek
+    spins without yielding (a device task owns its core); this worker
+    shares the host's cores, so it polls and yields instead."""
     deadline = time.monotonic() + TIMEOUT
     while True:
-        m = ep.try_peek()
-        if m is not None:
-            return m
+        got = ep.try_take()
+        if got is not None:
+            return got
         os.sched_yield()
         if time.monotonic() > deadline:
             raise TimeoutError("the host sent nothing")
@@ -83,16 +83,14 @@ def _l2_worker(name: str, scalars: Tuple[int, ...], echo: bool, batched: bool) -
                 ep.try_send(count.to_bytes(8, "little"))
                 return
         while True:
-            m = _take(ep)
-            if m.opcode == Opcode.STOP:
-                ep.release(m)
+            opcode, data = _take(ep)
+            if opcode == Opcode.STOP:
                 ep.try_send(count.to_bytes(8, "little"))
                 return
             if echo:
-                while not ep.try_send(ep.view(m)):
+                while not ep.try_send(data):
                     os.sched_yield()
             count += 1
-            ep.release(m)
     finally:
         ep.close()
 

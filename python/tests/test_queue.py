@@ -199,3 +199,15 @@ def test_packed_takes_the_prefix_that_fits(local):
     with pytest.raises(ValueError):
         q.try_dequeue_packed(b"read-only buffer", 8)
     assert q.try_dequeue_packed(buf, 8) == ([3, 3], [6, 2]) and buf == b"bbbbbbcc"
+
+
+def test_take_copies_one_input_out_and_releases_it(local):
+    _, q, ep = local
+    assert ep.try_take() is None
+    q.try_enqueue(b"one")
+    q.try_enqueue(None, 0, opcode=Opcode.ERROR)
+    q.try_request_stop()
+    assert ep.try_take() == (Opcode.DATA, b"one")
+    assert ep.try_take() == (Opcode.ERROR, b"")
+    assert ep.try_take() == (Opcode.STOP, b"")
+    assert ep.drained() and ep.try_take() is None
