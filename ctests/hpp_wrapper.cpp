@@ -525,6 +525,48 @@ static void test_poison() {
     std::printf("poison: ok\n");
 }
 
+// ---- STOP never hides a later input (SPEC 8) ------------------------------
+
+static void test_stop_rule() {
+    // Our L3 refuses input after STOP, so a buggy L3 is played by hand: it
+    // publishes DATA #1 and STOP #2 through the queue, then slot #3 (DATA,
+    // 1 byte at the next arena position) and tail 3 directly.
+    for (int batch = 0; batch < 2; ++batch) {
+        TestRegion region(4, 256, 256, 0x57);
+        L3Queue queue;
+        L2Endpoint ep;
+        region.open(queue, ep, 2);
+        CHECK_OK(queue.input().try_enqueue("a", 1));
+        CHECK_OK(queue.input().try_request_stop());
+        l3l2q_layout layout{};
+        CHECK_OK(queue.layout(layout));
+        unsigned char *base = reinterpret_cast<unsigned char *>(region.desc.payload_base);
+        base[layout.input_arena_offset + 1] = 'b';
+        const uint64_t slot[4] = {3, L3L2Q_OPCODE_DATA, layout.input_arena_offset + 1, 1};
+        for (int f = 0; f < 4; ++f)
+            for (int b = 0; b < 8; ++b) base[layout.input_desc_offset + 2 * 32 + 8 * f + b] = static_cast<unsigned char>(slot[f] >> (8 * b));
+        __atomic_store_n(reinterpret_cast<uint32_t *>(region.desc.counter_base + L3L2Q_INPUT_DESC_TAIL_OFFSET), 3u, __ATOMIC_RELEASE);
+
+        Message m;
+        if (batch == 0) {
+            CHECK_OK(ep.input().try_peek(m));
+            CHECK(m.is_data() && m.seq() == 1);
+            CHECK_OK(ep.input().release(m));
+            CHECK_STATUS(ep.input().peek(m, kWait), Status::Poisoned); // STOP refused, not handed out
+        } else {
+            size_t n = 0;
+            CHECK_STATUS(ep.input().try_consume(4, [](const Message &) {}, n), Status::Poisoned);
+        }
+        CHECK(ep.error().kind() == l3l2q::ErrorKind::InvalidDescriptor);
+        CHECK(ep.error().operation() == l3l2q::Operation::Peek);
+        CHECK(!ep.drained());
+        CHECK(region.counter(L3L2Q_L2_ABORT_FLAG_OFFSET) == 1);
+        // The host learns of it as a remote abort.
+        CHECK_STATUS(queue.output().peek(m, 2000000), Status::RemoteAborted);
+    }
+    std::printf("stop rule: ok\n");
+}
+
 // ---- 5. shared-memory region: two mappings, rebased scalars -------------
 
 static void test_shared_region() {
@@ -702,6 +744,7 @@ int main() {
     test_window_and_drain();
     test_moves();
     test_poison();
+    test_stop_rule();
     test_shared_region();
     test_batches();
     test_two_threads();

@@ -1678,14 +1678,14 @@ fn hostile_tail_jumping_by_depth_plus_one_poisons() {
         l3.publish(); // tail = start + 5 = head + depth + 1
         assert_eq!(
             l2.try_peek().map(|_| ()),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "start {start:#x}"
         );
         assert_eq!(region.counter(IN_HEAD), start as u32);
         assert_poisoned(
             &mut l2,
             &region,
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             Operation::Peek,
             "tail counter",
         );
@@ -1706,14 +1706,14 @@ fn hostile_tail_going_backwards_poisons() {
         region.set_counter(IN_TAIL, (start + 1) as u32);
         assert_eq!(
             l2.try_peek().map(|_| ()),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "start {start:#x}"
         );
         assert_eq!(region.counter(IN_HEAD), (start + 2) as u32);
         assert_poisoned(
             &mut l2,
             &region,
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             Operation::Peek,
             "tail counter",
         );
@@ -1725,13 +1725,13 @@ fn hostile_tail_going_backwards_poisons() {
         region.set_counter(IN_TAIL, raw);
         assert_eq!(
             l2.try_peek().map(|_| ()),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "raw {raw:#x}"
         );
         assert_poisoned(
             &mut l2,
             &region,
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             Operation::Peek,
             "tail counter",
         );
@@ -1752,13 +1752,13 @@ fn hostile_tail_more_than_depth_ahead_of_the_unreleased_head_poisons() {
     l3.publish();
     assert_eq!(
         l2.try_peek().map(|_| ()),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(IN_HEAD), 0);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Peek,
         "ahead of the head",
     );
@@ -1775,13 +1775,13 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     // A reserve that needs the head (the cached view shows no room).
     assert_eq!(
         l2.try_reserve(1024).map(|_| ()),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 1);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Reserve,
         "head counter",
     );
@@ -1795,13 +1795,13 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     region.set_counter(OUT_HEAD, 5);
     assert_eq!(
         l2.try_send(DATA, &[]),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 4);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Enqueue,
         "head counter",
     );
@@ -1818,13 +1818,13 @@ fn hostile_output_head_going_backwards_poisons() {
     region.set_counter(OUT_HEAD, 0);
     assert_eq!(
         l2.try_send(DATA, &[3; 64]),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 2);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Enqueue,
         "head counter",
     );

@@ -107,8 +107,12 @@ pub struct Stats {
     pub concurrent_steps: u64,
     /// Calls that succeeded while under attack (the victim kept working).
     pub ok_under_attack: u64,
-    /// Episodes that ended poisoned, by error kind (index = wire number).
+    /// Episodes that ended poisoned, by error kind (index = wire number;
+    /// REMOTE_ABORTED counts the episodes that ended remotely aborted).
     pub poisoned_by_kind: [u64; 8],
+    /// Of the INVALID_DESCRIPTOR episodes, those poisoned by an impossible
+    /// counter observation (SPEC 9) rather than a bad slot.
+    pub counter_breaches: u64,
     /// Blocking calls that timed out with the peer's abort flag set.
     pub remote_aborted: u64,
     /// Messages whose payload was checked byte for byte in honest phases.
@@ -130,12 +134,14 @@ impl Stats {
             *a += b;
         }
         self.remote_aborted += o.remote_aborted;
+        self.counter_breaches += o.counter_breaches;
         self.verified_messages += o.verified_messages;
     }
 
-    /// Episodes that ended poisoned.
+    /// Episodes that ended poisoned (remote aborts not counted).
     pub fn poisoned(&self) -> u64 {
-        self.poisoned_by_kind.iter().sum()
+        let remote = self.poisoned_by_kind[ErrorKind::RemoteAborted as usize];
+        self.poisoned_by_kind.iter().sum::<u64>() - remote
     }
 }
 
@@ -410,6 +416,9 @@ pub fn attack_phase<E: Episode>(episode: &mut E) {
     let (_, _, stats, watch, _) = episode.parts();
     if let Some(info) = &watch.record {
         stats.poisoned_by_kind[info.kind as usize] += 1;
+        if info.kind() == ErrorKind::InvalidDescriptor && info.message().contains("counter") {
+            stats.counter_breaches += 1;
+        }
     }
 }
 
