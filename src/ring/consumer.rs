@@ -176,14 +176,14 @@ impl Consumer {
     pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<u64, RingError> {
         let raw = region.load_counter(self.dir.tail_counter)?;
         let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             "tail counter moved backwards or past depth",
             self.observed,
             raw as u64,
         ))?;
         if tail - self.announced > self.dir.depth {
             return Err(Breach::new(
-                ErrorKind::OutOfSpace,
+                ErrorKind::InvalidDescriptor,
                 "tail counter is more than depth ahead of the head",
                 tail,
                 self.announced,
@@ -316,6 +316,7 @@ impl Consumer {
         let span = match self.expected_span(index, &slot) {
             Some(span) => span,
             None => self.validate_fields(
+                region,
                 index,
                 slot.seq,
                 slot.opcode,
@@ -370,18 +371,21 @@ impl Consumer {
     /// [`Consumer::validate`] for the slow path, given the fields as
     /// values: a slot passed by reference would have to sit in memory, and
     /// the compiler then stores every slot to the stack on the hot path
-    /// too, where stores are what limits a two-core stream.
+    /// too, where stores are what limits a two-core stream. STOP always
+    /// comes this way (the fast path takes only DATA and ERROR), so the
+    /// STOP rule costs the common message nothing.
     #[cold]
     #[inline(never)]
-    fn validate_fields(
-        &self,
+    fn validate_fields<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
         index: u64,
         seq: u64,
         opcode: u64,
         payload_offset: u64,
         payload_nbytes: u64,
-    ) -> Result<Span, Breach> {
-        self.validate(
+    ) -> Result<Span, RingError> {
+        let span = self.validate(
             index,
             &DescriptorSlot {
                 seq,
@@ -389,7 +393,36 @@ impl Consumer {
                 payload_offset,
                 payload_nbytes,
             },
-        )
+        )?;
+        if opcode == L3L2Q_OPCODE_STOP {
+            self.nothing_after_stop(region, index)?;
+        }
+        Ok(span)
+    }
+
+    /// The STOP rule (SPEC 8): STOP, message `index`, may be handed out
+    /// only while no later message is known to be published, because the
+    /// caller may exit once it is released and a later input would then be
+    /// lost without anyone being told. The tail is reloaded first so the
+    /// evidence is as fresh as this acquisition can make it (one load per
+    /// STOP); a tail that already counts a message after STOP is
+    /// INVALID_DESCRIPTOR. A failed load changes nothing.
+    fn nothing_after_stop<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        index: u64,
+    ) -> Result<(), RingError> {
+        self.refresh(region)?;
+        if self.observed > index + 1 {
+            return Err(Breach::new(
+                ErrorKind::InvalidDescriptor,
+                "input published after STOP",
+                index + 1,
+                self.observed,
+            )
+            .into());
+        }
+        Ok(())
     }
 
     #[inline]

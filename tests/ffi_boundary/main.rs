@@ -41,6 +41,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use l3l2q::abi::L3L2Q_OPCODE_DATA as DATA;
 use l3l2q::abi::*;
 use l3l2q::ffi::ByteSlice;
 use l3l2q::ffi::common::*;
@@ -53,8 +54,6 @@ use support::artifacts;
 use support::faulty::FaultyCallbacks;
 use support::peer::{RawConsumer, RawProducer};
 use support::region::RawRegion;
-
-use l3l2q::abi::L3L2Q_OPCODE_DATA as DATA;
 
 /// The six counters, in SPEC order.
 const COUNTERS: [u64; 6] = [
