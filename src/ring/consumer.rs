@@ -415,6 +415,8 @@ impl Consumer {
         region: &R,
         index: u64,
     ) -> Result<(), RingError> {
+        // An acquire load like every tail observation, though only the count
+        // matters here: no slot it covers is read before the next refresh.
         let raw = region.load_counter(self.dir.tail_counter)?;
         let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
             ErrorKind::InvalidDescriptor,
