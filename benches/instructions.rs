@@ -20,7 +20,8 @@ use std::hint::black_box;
 
 use common::shape::*;
 use common::*;
-use l3l2q::{L3L2Q_OPCODE_DATA, Message};
+use l3l2q::Message;
+use l3l2q::Opcode;
 
 const ROUND: usize = 16;
 
@@ -32,10 +33,7 @@ fn ours_consume(n: u64) {
     let mut acc = 0u64;
     for _ in 0..n / ROUND as u64 {
         assert_eq!(
-            l3.try_enqueue_batch(
-                L3L2Q_OPCODE_DATA,
-                std::iter::repeat_n(src.as_slice(), ROUND)
-            ),
+            l3.try_send_batch(Opcode::Data, std::iter::repeat_n(src.as_slice(), ROUND)),
             Ok(ROUND)
         );
         assert_eq!(
@@ -57,10 +55,7 @@ fn ours(size: usize, n: u64, batch: bool) {
     for _ in 0..n / ROUND as u64 {
         if batch {
             assert_eq!(
-                l3.try_enqueue_batch(
-                    L3L2Q_OPCODE_DATA,
-                    std::iter::repeat_n(src.as_slice(), ROUND)
-                ),
+                l3.try_send_batch(Opcode::Data, std::iter::repeat_n(src.as_slice(), ROUND)),
                 Ok(ROUND)
             );
             assert_eq!(l2.try_peek_batch(&mut out), Ok(ROUND));
@@ -70,7 +65,7 @@ fn ours(size: usize, n: u64, batch: bool) {
             l2.release_batch(&out).unwrap();
         } else {
             for _ in 0..ROUND {
-                l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();
+                l3.try_send(Opcode::Data, black_box(&src)).unwrap();
             }
             for _ in 0..ROUND {
                 let m = l2.try_peek().unwrap();
@@ -91,14 +86,14 @@ fn ours_round_trip(n: u64) {
     let src = [0x5au8; 64];
     let mut dst = [0u8; 64];
     for _ in 0..n {
-        l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();
+        l3.try_send(Opcode::Data, black_box(&src)).unwrap();
         let m = l2.try_peek().unwrap();
         let r = l2.try_reserve(m.payload_nbytes).unwrap();
         let input = l2.payload(&m).as_ptr();
         // SAFETY: the held input's bytes, disjoint from the output reservation, held until the release below.
         l2.reserved_mut(&r)
             .copy_from_slice(unsafe { std::slice::from_raw_parts(input, 64) });
-        l2.publish(&r, L3L2Q_OPCODE_DATA, 64).unwrap();
+        l2.publish(&r, Opcode::Data, 64).unwrap();
         l2.release(&m).unwrap();
         let m = l3.try_peek().unwrap();
         l3.read_into(&m, &mut dst).unwrap();
@@ -158,15 +153,12 @@ fn ours_l3_only(n: u64, batch: bool) {
     for round in 1..=n / ROUND as u64 {
         if batch {
             assert_eq!(
-                l3.try_enqueue_batch(
-                    L3L2Q_OPCODE_DATA,
-                    std::iter::repeat_n(src.as_slice(), ROUND)
-                ),
+                l3.try_send_batch(Opcode::Data, std::iter::repeat_n(src.as_slice(), ROUND)),
                 Ok(ROUND)
             );
         } else {
             for _ in 0..ROUND {
-                l3.try_enqueue(L3L2Q_OPCODE_DATA, black_box(&src)).unwrap();
+                l3.try_send(Opcode::Data, black_box(&src)).unwrap();
             }
         }
         q.release_input_to(round * ROUND as u64);

@@ -9,6 +9,8 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use l3l2q::*;
+
+use l3l2q::abi::*;
 use support::raw::{RawConsumer, RawProducer, RawRegion};
 
 const DATA: u64 = L3L2Q_OPCODE_DATA;
@@ -106,7 +108,7 @@ fn assert_poisoned(
         "poisoned calls must not wait"
     );
     assert_eq!(l2.try_reserve(0).map(|_| ()), fail);
-    assert_eq!(l2.try_send(DATA, b"x"), fail);
+    assert_eq!(l2.try_send(Opcode::Data, b"x"), fail);
     assert_eq!(l2.release(&Message::EMPTY), fail);
     assert_eq!(l2.flush(), fail);
     assert_eq!(
@@ -206,7 +208,7 @@ fn zero_byte_messages_have_offset_zero_no_view_and_take_no_arena_bytes() {
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
 
-    l3.send(DATA, 0, b"");
+    l3.send(Opcode::Data, 0, b"");
     let m = l2.try_peek().unwrap();
     assert_eq!(
         m,
@@ -227,21 +229,21 @@ fn zero_byte_messages_have_offset_zero_no_view_and_take_no_arena_bytes() {
     assert!(!l2.holds(&m));
 
     // No arena bytes were used: the next payload is expected at arena offset 0.
-    l3.send(DATA, 0, b"abc");
+    l3.send(Opcode::Data, 0, b"abc");
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset, m.payload_nbytes), (2, arena, 3));
     assert_eq!(l2.payload(&m), b"abc");
     l2.release(&m).unwrap();
 
     // A zero-byte ERROR between payloads leaves the cursor at 3.
-    l3.send(ERROR, 0, b"");
+    l3.send(Opcode::Error, 0, b"");
     let m = l2.try_peek().unwrap();
     assert_eq!(
         (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
         (3, ERROR, 0, 0)
     );
     l2.release(&m).unwrap();
-    l3.send(DATA, 3, b"de");
+    l3.send(Opcode::Data, 3, b"de");
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset), (4, arena + 3));
     assert_eq!(l2.payload(&m), b"de");
@@ -328,7 +330,7 @@ fn error_input_is_an_ordinary_message_and_never_poisons() {
     let arena = region.layout.input_arena_offset;
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(ERROR, 0, b"remote failure");
+    l3.send(Opcode::Error, 0, b"remote failure");
     let m = l2.try_peek().unwrap();
     assert_eq!(
         (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
@@ -336,7 +338,7 @@ fn error_input_is_an_ordinary_message_and_never_poisons() {
     );
     assert_eq!(l2.payload(&m), b"remote failure");
     l2.release(&m).unwrap();
-    l3.send(DATA, 14, b"after");
+    l3.send(Opcode::Data, 14, b"after");
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.opcode), (2, DATA));
     l2.release(&m).unwrap();
@@ -350,7 +352,7 @@ fn input_slot_rewritten_after_acquire_does_not_change_the_held_handle() {
     let arena = region.layout.input_arena_offset;
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(64, 1));
+    l3.send(Opcode::Data, 0, &bytes(64, 1));
     let m = l2.try_peek().unwrap();
     // A hostile rewrite of the slot after the copy was taken.
     region.write_slot(
@@ -375,7 +377,7 @@ fn peek_waits_for_a_message_published_later_by_another_thread() {
     std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(20));
-            RawProducer::input(&region, 0).send(DATA, 0, b"late");
+            RawProducer::input(&region, 0).send(Opcode::Data, 0, b"late");
         });
         let m = l2.peek(10_000_000_000).expect("arrives within the bound");
         assert_eq!(l2.payload(&m), b"late");
@@ -404,11 +406,11 @@ fn input_message_ending_at_the_arena_end_is_followed_at_offset_zero() {
     // The expected position is now 1024 % 1024 = 0; 424 bytes are still held
     // at [600, 1024) and [1024, 1124) does not reach them.
     let c_bytes = bytes(100, 3);
-    l3.send(DATA, 0, &c_bytes);
+    l3.send(Opcode::Data, 0, &c_bytes);
     let c = l2.try_peek().unwrap();
     assert_eq!((c.seq, c.payload_offset, c.payload_nbytes), (3, arena, 100));
     assert_eq!(l2.payload(&c), &c_bytes[..]);
-    l3.send(DATA, 100, b"next");
+    l3.send(Opcode::Data, 100, b"next");
     let d = l2.try_peek().unwrap();
     assert_eq!(d.payload_offset, arena + 100);
     for m in [b, c, d] {
@@ -424,17 +426,17 @@ fn input_message_that_does_not_fit_before_the_end_wraps_to_arena_start() {
     let arena = region.layout.input_arena_offset;
     let mut l2 = open(&region, 2);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(700, 1));
+    l3.send(Opcode::Data, 0, &bytes(700, 1));
     let a = l2.try_peek().unwrap();
     l2.release(&a).unwrap();
     // 400 bytes do not fit in [700, 1024): the producer skips to the start.
     let b_bytes = bytes(400, 2);
-    l3.send(DATA, 0, &b_bytes);
+    l3.send(Opcode::Data, 0, &b_bytes);
     let b = l2.try_peek().unwrap();
     assert_eq!((b.seq, b.payload_offset, b.payload_nbytes), (2, arena, 400));
     assert_eq!(l2.payload(&b), &b_bytes[..]);
     // The cursor continues after the wrapped message.
-    l3.send(DATA, 400, &bytes(64, 3));
+    l3.send(Opcode::Data, 400, &bytes(64, 3));
     let c = l2.try_peek().unwrap();
     assert_eq!(c.payload_offset, arena + 400);
     l2.release(&b).unwrap();
@@ -450,14 +452,14 @@ fn input_wrap_to_arena_start_is_accepted_even_when_the_message_would_fit() {
     let arena = region.layout.input_arena_offset;
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(300, 1));
+    l3.send(Opcode::Data, 0, &bytes(300, 1));
     let a = l2.try_peek().unwrap();
     l2.release(&a).unwrap();
-    l3.send(DATA, 0, &bytes(100, 2)); // would have fit at 300
+    l3.send(Opcode::Data, 0, &bytes(100, 2)); // would have fit at 300
     let b = l2.try_peek().unwrap();
     assert_eq!((b.payload_offset, b.payload_nbytes), (arena, 100));
     l2.release(&b).unwrap();
-    l3.send(DATA, 100, &bytes(50, 3)); // after the wrap the cursor is at 100, not 400
+    l3.send(Opcode::Data, 100, &bytes(50, 3)); // after the wrap the cursor is at 100, not 400
     let c = l2.try_peek().unwrap();
     assert_eq!(c.payload_offset, arena + 100);
     l2.release(&c).unwrap();
@@ -470,9 +472,9 @@ fn input_wrap_over_held_bytes_poisons_and_leaves_the_head_untouched() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 2);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(800, 1));
+    l3.send(Opcode::Data, 0, &bytes(800, 1));
     let _held = l2.try_peek().unwrap();
-    l3.send(DATA, 0, &bytes(300, 2)); // would overwrite [0, 300) of the held message
+    l3.send(Opcode::Data, 0, &bytes(300, 2)); // would overwrite [0, 300) of the held message
     assert_eq!(
         l2.try_peek().unwrap_err(),
         Error::Poisoned(ErrorKind::InvalidDescriptor)
@@ -494,11 +496,11 @@ fn input_offset_mismatch_poisons_and_leaves_the_head_untouched() {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
         let mut l3 = RawProducer::input(&region, 0);
-        l3.send(DATA, 0, &bytes(64, 1));
+        l3.send(Opcode::Data, 0, &bytes(64, 1));
         let a = l2.try_peek().unwrap();
         l2.release(&a).unwrap();
         assert_eq!(region.counter(IN_HEAD), 1);
-        l3.send(DATA, bad, &[9]);
+        l3.send(Opcode::Data, bad, &[9]);
         assert_eq!(
             l2.try_peek().unwrap_err(),
             Error::Poisoned(ErrorKind::InvalidDescriptor),
@@ -554,11 +556,11 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     let mut l2 = open(&region, 1);
     let mut l3 = RawConsumer::output(&region, 0);
     for i in 0..4u8 {
-        l2.try_send(DATA, &[i]).unwrap();
+        l2.try_send(Opcode::Data, &[i]).unwrap();
     }
     assert_eq!((region.counter(OUT_TAIL), region.counter(OUT_HEAD)), (4, 0));
     // Masked tail == masked head, but the counters say full.
-    assert_eq!(l2.try_send(DATA, &[4]), Err(Error::NoProgress));
+    assert_eq!(l2.try_send(Opcode::Data, &[4]), Err(Error::NoProgress));
     assert_eq!(
         l2.try_reserve(0).map(|_| ()),
         Err(Error::NoProgress),
@@ -568,7 +570,7 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     let (first, payload) = l3.take().unwrap();
     assert_eq!((first, payload), (slot(1, DATA, out, 1), vec![0]));
     l3.release();
-    l2.try_send(DATA, &[4]).unwrap();
+    l2.try_send(Opcode::Data, &[4]).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 5);
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
@@ -585,9 +587,9 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     assert_eq!(region.counter(OUT_HEAD), 5);
     // Drained: a full depth fits again.
     for i in 0..4u8 {
-        l2.try_send(DATA, &[i]).unwrap();
+        l2.try_send(Opcode::Data, &[i]).unwrap();
     }
-    assert_eq!(l2.try_send(DATA, &[9]), Err(Error::NoProgress));
+    assert_eq!(l2.try_send(Opcode::Data, &[9]), Err(Error::NoProgress));
     assert_eq!(region.counter(OUT_TAIL), 9);
     assert_healthy(&l2, &region);
 }
@@ -607,7 +609,7 @@ fn traffic_from(start: u64) {
     for k in 0..10u64 {
         let p = start + k;
         let payload = bytes(64, k as u8);
-        l3.send(DATA, (k % 4) * 64, &payload);
+        l3.send(Opcode::Data, (k % 4) * 64, &payload);
         assert_eq!(region.counter(IN_TAIL), (p + 1) as u32);
         let m = l2
             .try_peek()
@@ -617,7 +619,7 @@ fn traffic_from(start: u64) {
         l2.release(&m).unwrap();
         assert_eq!(region.counter(IN_HEAD), (p + 1) as u32);
 
-        l2.try_send(DATA, &payload).unwrap();
+        l2.try_send(Opcode::Data, &payload).unwrap();
         assert_eq!(region.counter(OUT_TAIL), (p + 1) as u32);
         let (s, got) = sink.take().unwrap();
         assert_eq!(s, slot(p + 1, DATA, out + (k % 4) * 64, 64));
@@ -629,12 +631,12 @@ fn traffic_from(start: u64) {
     // Fill the output ring to capacity at high counts: full by counters.
     sink.release();
     for _ in 0..4 {
-        l2.try_send(DATA, &[]).unwrap();
+        l2.try_send(Opcode::Data, &[]).unwrap();
     }
-    assert_eq!(l2.try_send(DATA, &[]), Err(Error::NoProgress));
+    assert_eq!(l2.try_send(Opcode::Data, &[]), Err(Error::NoProgress));
     assert_eq!(region.counter(OUT_TAIL), (start + 14) as u32);
     assert_eq!(sink.drain().len(), 4);
-    l2.try_send(DATA, &[]).unwrap();
+    l2.try_send(Opcode::Data, &[]).unwrap();
     assert_eq!(region.counter(OUT_TAIL), (start + 15) as u32);
     assert_healthy(&l2, &region);
 }
@@ -799,7 +801,7 @@ fn release_of_a_stale_handle_poisons_with_ownership() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, b"a");
+    l3.send(Opcode::Data, 0, b"a");
     let m = l2.try_peek().unwrap();
     l2.release(&m).unwrap();
     assert_eq!(region.counter(IN_HEAD), 1);
@@ -862,7 +864,7 @@ fn release_of_an_altered_or_unknown_handle_poisons_with_ownership() {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 2);
         let mut l3 = RawProducer::input(&region, 0);
-        l3.send(DATA, 0, b"abcd");
+        l3.send(Opcode::Data, 0, b"abcd");
         let m = l2.try_peek().unwrap();
         let mut bad = m;
         alter(&mut bad);
@@ -972,7 +974,7 @@ fn stop_does_not_count_against_the_window() {
     // error, because STOP is not a window handle.
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
-    RawProducer::input(&region, 0).send(STOP, 0, b"");
+    RawProducer::input(&region, 0).send(Opcode::Stop, 0, b"");
     let stop = l2.try_peek().unwrap();
     assert_eq!((stop.seq, stop.opcode), (1, STOP));
     assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress);
@@ -1030,12 +1032,12 @@ fn descriptor_after_stop_poisons_with_invalid_descriptor() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(STOP, 0, b"");
+    l3.send(Opcode::Stop, 0, b"");
     let stop = l2.try_peek().unwrap();
     l2.release(&stop).unwrap();
     assert!(l2.drained());
     assert_eq!(region.counter(IN_HEAD), 1);
-    l3.send(DATA, 0, b"late");
+    l3.send(Opcode::Data, 0, b"late");
     assert_eq!(
         l2.try_peek().unwrap_err(),
         Error::Poisoned(ErrorKind::InvalidDescriptor)
@@ -1086,7 +1088,7 @@ fn release_of_stop_twice_or_altered_poisons_with_ownership() {
     for twice in [true, false] {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
-        RawProducer::input(&region, 0).send(STOP, 0, b"");
+        RawProducer::input(&region, 0).send(Opcode::Stop, 0, b"");
         let stop = l2.try_peek().unwrap();
         let bad = if twice {
             l2.release(&stop).unwrap();
@@ -1127,18 +1129,18 @@ fn output_reserve_and_publish_keep_working_while_draining() {
     // STOP acquired, not drained: outputs still flow.
     let r = l2.try_reserve(5).unwrap();
     l2.reserved_mut(&r).copy_from_slice(b"part1");
-    l2.publish(&r, DATA, 5).unwrap();
+    l2.publish(&r, Opcode::Data, 5).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 1);
     l2.release(&stop).unwrap();
     assert!(!l2.drained());
-    l2.try_send(ERROR, b"err").unwrap();
+    l2.try_send(Opcode::Error, b"err").unwrap();
     l2.release(&job).unwrap();
     assert!(l2.drained());
     assert_eq!(region.counter(IN_HEAD), 2);
     // Drained: outputs still flow.
     let r = l2.reserve(4, 1_000_000_000).unwrap();
     l2.reserved_mut(&r).copy_from_slice(b"done");
-    l2.publish(&r, DATA, 4).unwrap();
+    l2.publish(&r, Opcode::Data, 4).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 3);
     let got = sink.drain();
     assert_eq!(
@@ -1166,9 +1168,9 @@ fn output_zero_byte_message_is_written_with_offset_zero() {
         (0, 0, ptr::null_mut())
     );
     assert!(l2.reserved_mut(&r).is_empty());
-    l2.publish(&r, DATA, 0).unwrap();
-    l2.try_send(ERROR, &[]).unwrap();
-    l2.try_send(DATA, b"xy").unwrap();
+    l2.publish(&r, Opcode::Data, 0).unwrap();
+    l2.try_send(Opcode::Error, &[]).unwrap();
+    l2.try_send(Opcode::Data, b"xy").unwrap();
     assert_eq!(region.counter(OUT_TAIL), 3);
     assert_eq!(
         sink.drain(),
@@ -1189,12 +1191,16 @@ fn error_output_is_an_ordinary_message_and_never_poisons() {
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(ERROR, &bytes(64, 0)).unwrap();
+    l2.try_send(Opcode::Error, &bytes(64, 0)).unwrap();
     for k in 1..8u64 {
-        let opcode = if k % 2 == 0 { ERROR } else { DATA };
+        let opcode = if k % 2 == 0 {
+            Opcode::Error
+        } else {
+            Opcode::Data
+        };
         l2.try_send(opcode, &bytes(64, k as u8)).unwrap();
         assert_eq!(
-            l2.try_send(DATA, &[0; 64]),
+            l2.try_send(Opcode::Data, &[0; 64]),
             Err(Error::NoProgress),
             "arena full until a release"
         );
@@ -1221,7 +1227,7 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
     let a = bytes(300, 1);
-    l2.try_send(DATA, &a).unwrap();
+    l2.try_send(Opcode::Data, &a).unwrap();
     assert_eq!(
         l2.try_reserve(800).map(|_| ()),
         Err(Error::NoProgress),
@@ -1238,16 +1244,16 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
     assert_eq!(r.data, region.payload_base().wrapping_add(out as usize));
     let b = bytes(800, 2);
     l2.reserved_mut(&r).copy_from_slice(&b);
-    l2.publish(&r, DATA, 800).unwrap();
+    l2.publish(&r, Opcode::Data, 800).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 2);
     assert_eq!(sink.drain(), vec![(slot(2, DATA, out, 800), b)]);
-    l2.try_send(DATA, &bytes(224, 3)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(224, 3)).unwrap();
     assert_eq!(sink.take().unwrap().0, slot(3, DATA, out + 800, 224));
     sink.release();
 
     // The same with a blocking reserve while another thread drains later:
     // no deadlock.
-    l2.try_send(DATA, &bytes(300, 4)).unwrap(); // at 0 after the 224 ended at 1024
+    l2.try_send(Opcode::Data, &bytes(300, 4)).unwrap(); // at 0 after the 224 ended at 1024
     assert_eq!(region.counter(OUT_TAIL), 4);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -1259,7 +1265,7 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
             .reserve(800, 10_000_000_000)
             .expect("the drain frees the arena");
         assert_eq!(r.payload_offset, out);
-        l2.publish(&r, DATA, 800).unwrap();
+        l2.publish(&r, Opcode::Data, 800).unwrap();
     });
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 4),
@@ -1274,12 +1280,12 @@ fn output_failed_reserve_commits_no_padding() {
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(DATA, &bytes(300, 1)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(300, 1)).unwrap();
     assert_eq!(l2.try_reserve(800).map(|_| ()), Err(Error::NoProgress));
     // The failed try left the cursor at 300: 724 bytes still fit before the end.
     let r = l2.try_reserve(724).unwrap();
     assert_eq!(r.payload_offset, out + 300);
-    l2.publish(&r, DATA, 724).unwrap();
+    l2.publish(&r, Opcode::Data, 724).unwrap();
     let got = sink.drain();
     assert_eq!(got[1].0, slot(2, DATA, out + 300, 724));
     assert_healthy(&l2, &region);
@@ -1294,7 +1300,7 @@ fn output_publish_with_fewer_bytes_returns_the_rest_to_the_arena() {
     let r = l2.try_reserve(256).unwrap();
     assert_eq!((r.payload_offset, r.capacity), (out, 256));
     l2.reserved_mut(&r)[..100].copy_from_slice(&bytes(100, 5));
-    l2.publish(&r, DATA, 100).unwrap();
+    l2.publish(&r, Opcode::Data, 100).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, out, 100)
@@ -1303,7 +1309,7 @@ fn output_publish_with_fewer_bytes_returns_the_rest_to_the_arena() {
     let r = l2.try_reserve(924).expect("the unused 156 bytes came back");
     assert_eq!(r.payload_offset, out + 100);
     l2.write_reserved(&r, 0, b"tail").unwrap();
-    l2.publish(&r, DATA, 4).unwrap();
+    l2.publish(&r, Opcode::Data, 4).unwrap();
     assert_eq!(
         sink.drain(),
         vec![
@@ -1322,7 +1328,7 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
     let mut sink = RawConsumer::output(&region, 0);
     // Without padding: the whole arena is free again.
     let r = l2.try_reserve(256).unwrap();
-    l2.publish(&r, DATA, 0).unwrap();
+    l2.publish(&r, Opcode::Data, 0).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, 0, 0),
@@ -1330,15 +1336,15 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
     );
     let r = l2.try_reserve(1024).expect("nothing was consumed");
     assert_eq!(r.payload_offset, out);
-    l2.publish(&r, DATA, 0).unwrap();
+    l2.publish(&r, Opcode::Data, 0).unwrap();
 
     // With padding: 300 B sent and drained, 800 B wrap to the start, then
     // published as zero bytes: the cursor goes back to 300.
-    l2.try_send(DATA, &bytes(300, 1)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(300, 1)).unwrap();
     sink.drain();
     let r = l2.try_reserve(800).unwrap();
     assert_eq!(r.payload_offset, out, "wrapped");
-    l2.publish(&r, ERROR, 0).unwrap();
+    l2.publish(&r, Opcode::Error, 0).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 3),
         slot(4, ERROR, 0, 0)
@@ -1349,7 +1355,7 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
         out + 300,
         "padding rolled back: the cursor is at 300, not at the next cycle"
     );
-    l2.publish(&r, DATA, 724).unwrap();
+    l2.publish(&r, Opcode::Data, 724).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 5);
     assert_healthy(&l2, &region);
 }
@@ -1360,13 +1366,13 @@ fn output_wrapped_reservation_shrunk_below_the_wrap_size_stays_at_arena_start() 
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(DATA, &bytes(300, 1)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(300, 1)).unwrap();
     sink.drain();
     let r = l2.try_reserve(800).unwrap();
     assert_eq!(r.payload_offset, out);
     l2.reserved_mut(&r)[..10].copy_from_slice(b"0123456789");
-    l2.publish(&r, DATA, 10).unwrap();
-    l2.try_send(DATA, b"next").unwrap();
+    l2.publish(&r, Opcode::Data, 10).unwrap();
+    l2.try_send(Opcode::Data, b"next").unwrap();
     assert_eq!(
         sink.drain(),
         vec![
@@ -1384,14 +1390,17 @@ fn output_too_large_reserve_is_no_progress_without_abort() {
     let mut l2 = open(&region, 1);
     for n in [1025, 4096, u64::MAX / 2, u64::MAX] {
         assert_eq!(l2.try_reserve(n).map(|_| ()), Err(Error::NoProgress), "{n}");
-        assert_eq!(l2.try_send(DATA, &vec![0; 1025]), Err(Error::NoProgress));
+        assert_eq!(
+            l2.try_send(Opcode::Data, &vec![0; 1025]),
+            Err(Error::NoProgress)
+        );
     }
     assert_eq!(l2.reserve(1025, 1_000_000).map(|_| ()), Err(Error::Timeout));
     assert_eq!(counters(&region), [0; 6]);
     assert_healthy(&l2, &region);
     let r = l2.try_reserve(1024).expect("exactly the arena fits");
     assert_eq!((r.payload_offset, r.capacity), (out, 1024));
-    l2.publish(&r, DATA, 1024).unwrap();
+    l2.publish(&r, Opcode::Data, 1024).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, out, 1024)
@@ -1404,11 +1413,11 @@ fn output_publish_more_than_reserved_is_bad_argument_and_keeps_the_reservation()
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let r = l2.try_reserve(16).unwrap();
-    assert_eq!(l2.publish(&r, DATA, 17), Err(Error::BadArgument));
+    assert_eq!(l2.publish(&r, Opcode::Data, 17), Err(Error::BadArgument));
     assert_eq!(l2.write_reserved(&r, 10, &[0; 7]), Err(Error::BadArgument));
     assert_eq!(region.counter(OUT_TAIL), 0);
     assert_healthy(&l2, &region);
-    l2.publish(&r, DATA, 16).unwrap();
+    l2.publish(&r, Opcode::Data, 16).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, out, 16)
@@ -1433,7 +1442,7 @@ fn output_second_reserve_while_one_is_active_poisons_with_ownership() {
         "second reserve",
     );
     assert_eq!(
-        l2.publish(&r, DATA, 10),
+        l2.publish(&r, Opcode::Data, 10),
         Err(Error::Poisoned(ErrorKind::Ownership))
     );
     assert_eq!(region.counter(OUT_TAIL), 0);
@@ -1445,14 +1454,15 @@ fn output_second_reserve_while_one_is_active_poisons_with_ownership() {
 
 #[test]
 fn output_publish_with_stop_or_an_invalid_opcode_poisons_with_invalid_descriptor() {
-    for opcode in [STOP, INVALID, 4, u64::MAX] {
+    // Codes with no Rust name (4, u64::MAX) reach only the C API: tests/ffi_boundary.rs.
+    for opcode in [Opcode::Stop, Opcode::Invalid] {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
         let r = l2.try_reserve(8).unwrap();
         assert_eq!(
             l2.publish(&r, opcode, 8),
             Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
-            "opcode {opcode}"
+            "opcode {opcode:?}"
         );
         assert_eq!(region.counter(OUT_TAIL), 0);
         assert_eq!(
@@ -1471,7 +1481,7 @@ fn output_publish_with_stop_or_an_invalid_opcode_poisons_with_invalid_descriptor
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     assert_eq!(
-        l2.try_send(STOP, &[]),
+        l2.try_send(Opcode::Stop, &[]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 0);
@@ -1491,7 +1501,7 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         // stale: already published
         |l2| {
             let r = l2.try_reserve(8).unwrap();
-            l2.publish(&r, DATA, 8).unwrap();
+            l2.publish(&r, Opcode::Data, 8).unwrap();
             r
         },
         // unknown: nothing active
@@ -1527,7 +1537,7 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         let bad = case(&mut l2);
         let tail = region.counter(OUT_TAIL);
         assert_eq!(
-            l2.publish(&bad, DATA, 0),
+            l2.publish(&bad, Opcode::Data, 0),
             Err(Error::Poisoned(ErrorKind::Ownership)),
             "case {i}"
         );
@@ -1550,7 +1560,7 @@ fn hostile_input_slot(bad: DescriptorSlot, kind: ErrorKind, text: &str) {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 2);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(64, 1));
+    l3.send(Opcode::Data, 0, &bytes(64, 1));
     let m = l2.try_peek().unwrap();
     l2.release(&m).unwrap();
     l3.write_slot(bad);
@@ -1582,7 +1592,7 @@ fn hostile_stale_slot_from_the_previous_lap_poisons() {
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
     for _ in 0..4 {
-        l3.send(DATA, 0, &[]);
+        l3.send(Opcode::Data, 0, &[]);
         let m = l2.try_peek().unwrap();
         l2.release(&m).unwrap();
     }
@@ -1699,7 +1709,7 @@ fn hostile_tail_going_backwards_poisons() {
         let mut l2 = open_at(&region, 1, start);
         let mut l3 = RawProducer::input(&region, start);
         for _ in 0..2 {
-            l3.send(DATA, 0, &[]);
+            l3.send(Opcode::Data, 0, &[]);
             let m = l2.try_peek().unwrap();
             l2.release(&m).unwrap();
         }
@@ -1743,7 +1753,7 @@ fn hostile_tail_more_than_depth_ahead_of_the_unreleased_head_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 2);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &[]);
+    l3.send(Opcode::Data, 0, &[]);
     let _held = l2.try_peek().unwrap();
     // 4 more: within depth of what L2 observed, but 5 ahead of the head (0).
     for _ in 0..4 {
@@ -1770,7 +1780,7 @@ fn hostile_tail_more_than_depth_ahead_of_the_unreleased_head_poisons() {
 fn hostile_output_head_past_the_published_tail_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
-    l2.try_send(DATA, &[1]).unwrap();
+    l2.try_send(Opcode::Data, &[1]).unwrap();
     region.set_counter(OUT_HEAD, 2); // only 1 published
     // A reserve that needs the head (the cached view shows no room).
     assert_eq!(
@@ -1790,11 +1800,11 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     for _ in 0..4 {
-        l2.try_send(DATA, &[]).unwrap();
+        l2.try_send(Opcode::Data, &[]).unwrap();
     }
     region.set_counter(OUT_HEAD, 5);
     assert_eq!(
-        l2.try_send(DATA, &[]),
+        l2.try_send(Opcode::Data, &[]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 4);
@@ -1812,12 +1822,12 @@ fn hostile_output_head_going_backwards_poisons() {
     let region = RawRegion::new(4, 64, 64);
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(DATA, &[1; 64]).unwrap();
+    l2.try_send(Opcode::Data, &[1; 64]).unwrap();
     sink.drain();
-    l2.try_send(DATA, &[2; 64]).unwrap(); // refreshed: head 1
+    l2.try_send(Opcode::Data, &[2; 64]).unwrap(); // refreshed: head 1
     region.set_counter(OUT_HEAD, 0);
     assert_eq!(
-        l2.try_send(DATA, &[3; 64]),
+        l2.try_send(Opcode::Data, &[3; 64]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 2);
@@ -1843,8 +1853,8 @@ fn hostile_released_output_slot_altered_before_replay_poisons() {
         let ring = region.layout.output_desc_offset;
         let mut l2 = open(&region, 1);
         let mut sink = RawConsumer::output(&region, 0);
-        l2.try_send(DATA, &bytes(100, 1)).unwrap();
-        l2.try_send(DATA, &bytes(100, 2)).unwrap();
+        l2.try_send(Opcode::Data, &bytes(100, 1)).unwrap();
+        l2.try_send(Opcode::Data, &bytes(100, 2)).unwrap();
         sink.take().unwrap();
         let mut s = region.read_slot(ring, 0);
         alter(&mut s);
@@ -1886,7 +1896,7 @@ fn peek_timeout_without_the_l3_abort_flag_is_timeout_and_does_not_poison() {
     );
     assert_eq!(counters(&region), [0; 6]);
     assert_healthy(&l2, &region);
-    RawProducer::input(&region, 0).send(DATA, 0, b"ok");
+    RawProducer::input(&region, 0).send(Opcode::Data, 0, b"ok");
     let m = l2.peek(0).unwrap();
     assert_eq!(l2.payload(&m), b"ok");
 }
@@ -1908,7 +1918,7 @@ fn peek_timeout_with_the_l3_abort_flag_is_remote_aborted_and_leaves_the_l2_flag_
     assert_eq!(info.operation, Operation::Timeout as u32);
     // Terminal: even with the flag cleared and an input published.
     region.set_counter(L3_FLAG, 0);
-    RawProducer::input(&region, 0).send(DATA, 0, b"late");
+    RawProducer::input(&region, 0).send(Opcode::Data, 0, b"late");
     assert_eq!(l2.peek(0).map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(l2.try_peek().map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(region.counter(L2_FLAG), 0);
@@ -1919,7 +1929,7 @@ fn peek_timeout_with_the_l3_abort_flag_is_remote_aborted_and_leaves_the_l2_flag_
 fn reserve_timeout_with_and_without_the_l3_abort_flag() {
     let region = RawRegion::new(1, 64, 64);
     let mut l2 = open(&region, 1);
-    l2.try_send(DATA, &[7]).unwrap(); // depth 1: the ring is full
+    l2.try_send(Opcode::Data, &[7]).unwrap(); // depth 1: the ring is full
     let started = Instant::now();
     assert_eq!(l2.reserve(1, 3_000_000).map(|_| ()), Err(Error::Timeout));
     assert!(started.elapsed() >= Duration::from_millis(3));
@@ -1947,7 +1957,7 @@ fn poison_keeps_the_first_error_and_abandons_held_work() {
     l3.write_slot(slot(2, INVALID, 0, 0));
     l3.publish();
     let held = l2.try_peek().unwrap();
-    l2.try_send(DATA, b"out").unwrap();
+    l2.try_send(Opcode::Data, b"out").unwrap();
     let r = l2.try_reserve(4).unwrap();
     assert_eq!(
         l2.try_peek().map(|_| ()),
@@ -1972,7 +1982,7 @@ fn poison_keeps_the_first_error_and_abandons_held_work() {
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(
-        l2.publish(&r, STOP, 0),
+        l2.publish(&r, Opcode::Stop, 0),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(l2.error().unwrap().operation, Operation::Peek as u32);

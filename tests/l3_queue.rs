@@ -7,14 +7,15 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use l3l2q::abi::*;
 use l3l2q::layout::{pack_magic_version, validate_queue};
 use l3l2q::region::{CallbackRegion, MappedRegion, Region};
 use l3l2q::*;
 use support::raw::{CallKind, FaultyCallbacks, RawConsumer, RawProducer, RawRegion};
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
+const DATA: Opcode = Opcode::Data;
+const STOP: Opcode = Opcode::Stop;
+const ERROR: Opcode = Opcode::Error;
 const L3_FLAG: u64 = L3L2Q_L3_ABORT_FLAG_OFFSET;
 const L2_FLAG: u64 = L3L2Q_L2_ABORT_FLAG_OFFSET;
 const COUNTERS: [u64; 6] = [
@@ -38,9 +39,11 @@ fn queue(region: &RawRegion) -> L3Queue<MappedRegion> {
     L3Queue::create(
         mapped(region),
         &region.descriptor(),
-        l.depth,
-        l.input_arena_bytes,
-        l.output_arena_bytes,
+        QueueConfig {
+            depth: l.depth,
+            input_arena_bytes: l.input_arena_bytes,
+            output_arena_bytes: l.output_arena_bytes,
+        },
     )
     .expect("create")
 }
@@ -53,9 +56,11 @@ fn cb_queue(cb: &FaultyCallbacks<'_>) -> L3Queue<CallbackRegion> {
     L3Queue::create(
         backend,
         &cb.region.descriptor(),
-        l.depth,
-        l.input_arena_bytes,
-        l.output_arena_bytes,
+        QueueConfig {
+            depth: l.depth,
+            input_arena_bytes: l.input_arena_bytes,
+            output_arena_bytes: l.output_arena_bytes,
+        },
     )
     .expect("create")
 }
@@ -125,8 +130,14 @@ fn assert_poisoned<R: Region>(
         "poison must not touch the L2 flag"
     );
     let before = snapshot(region);
-    assert_eq!(q.try_enqueue(DATA, b"late"), Err(Error::Poisoned(kind)));
-    assert_eq!(q.enqueue(DATA, b"late", MS), Err(Error::Poisoned(kind)));
+    assert_eq!(
+        q.try_send(Opcode::Data, b"late"),
+        Err(Error::Poisoned(kind))
+    );
+    assert_eq!(
+        q.send(Opcode::Data, b"late", MS),
+        Err(Error::Poisoned(kind))
+    );
     assert_eq!(q.try_peek(), Err(Error::Poisoned(kind)));
     assert_eq!(q.peek(MS), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_request_stop(), Err(Error::Poisoned(kind)));
@@ -149,7 +160,16 @@ fn layout_agrees_with_the_l2_side() {
     // The region is larger than the queue needs; the descriptor handed to
     // L2 must carry the exact layout sizes, which L2 requires.
     let region = RawRegion::with_skew(16, 2048, 1024, 5);
-    let q = L3Queue::create(mapped(&region), &region.descriptor(), 8, 1024, 576).unwrap();
+    let q = L3Queue::create(
+        mapped(&region),
+        &region.descriptor(),
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 576,
+        },
+    )
+    .unwrap();
     let layout = Layout::compute(8, 1024, 576).unwrap();
     assert_eq!(*q.layout(), layout);
     assert_eq!(layout.input_desc_offset, 0);
@@ -209,12 +229,12 @@ fn layout_agrees_with_the_l2_side() {
     let mut q = q;
     let mut l2 = l2_of(&q, 1);
     assert_eq!(*l2.layout(), layout);
-    q.try_enqueue(DATA, b"to L2").unwrap();
+    q.try_send(Opcode::Data, b"to L2").unwrap();
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset), (1, layout.input_arena_offset));
     assert_eq!(l2.payload(&m), b"to L2");
     l2.release(&m).unwrap();
-    l2.try_send(DATA, b"to L3").unwrap();
+    l2.try_send(Opcode::Data, b"to L3").unwrap();
     let m = q.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset), (1, layout.output_arena_offset));
     // SAFETY: held until the release below.
@@ -290,7 +310,15 @@ fn creation_rejects_bad_depth_and_arenas_and_touches_nothing() {
         (4, 64, u64::MAX - 63, Violation::LayoutOverflow),
     ];
     for (depth, ia, oa, violation) in cases {
-        let r = L3Queue::create(mapped(&region), &d, depth, ia, oa);
+        let r = L3Queue::create(
+            mapped(&region),
+            &d,
+            QueueConfig {
+                depth,
+                input_arena_bytes: ia,
+                output_arena_bytes: oa,
+            },
+        );
         assert_eq!(
             r.err(),
             Some(Error::BadDescriptor(violation)),
@@ -306,7 +334,15 @@ fn creation_rejects_bad_depth_and_arenas_and_touches_nothing() {
     let cb = FaultyCallbacks::new(&region);
     for (depth, ia, oa, violation) in cases {
         // SAFETY: cb outlives the backend.
-        let r = L3Queue::create(unsafe { cb.backend() }, &d, depth, ia, oa);
+        let r = L3Queue::create(
+            unsafe { cb.backend() },
+            &d,
+            QueueConfig {
+                depth,
+                input_arena_bytes: ia,
+                output_arena_bytes: oa,
+            },
+        );
         assert_eq!(r.err(), Some(Error::BadDescriptor(violation)));
     }
     assert_eq!(cb.total_calls(), 0);
@@ -322,13 +358,29 @@ fn creation_rejects_a_region_too_small() {
     let cb = FaultyCallbacks::new(&region);
     let d = region.descriptor();
     // Payload range one arena line short.
-    let r = L3Queue::create(mapped(&region), &d, 8, 1024, 1088);
+    let r = L3Queue::create(
+        mapped(&region),
+        &d,
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 1088,
+        },
+    );
     assert_eq!(
         r.err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
     );
     // A deeper ring than the region holds.
-    let r = L3Queue::create(mapped(&region), &d, 16, 1024, 1024);
+    let r = L3Queue::create(
+        mapped(&region),
+        &d,
+        QueueConfig {
+            depth: 16,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 1024,
+        },
+    );
     assert_eq!(
         r.err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
@@ -341,11 +393,28 @@ fn creation_rejects_a_region_too_small() {
     // SAFETY: a subset of the raw region.
     let m = unsafe { MappedRegion::from_descriptor(&short) }.unwrap();
     assert_eq!(
-        L3Queue::create(m, &short, 8, 1024, 1024).err(),
+        L3Queue::create(
+            m,
+            &short,
+            QueueConfig {
+                depth: 8,
+                input_arena_bytes: 1024,
+                output_arena_bytes: 1024
+            }
+        )
+        .err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
     );
     // SAFETY: cb outlives the backend.
-    let r = L3Queue::create(unsafe { cb.backend() }, &d, 8, 2048, 1024);
+    let r = L3Queue::create(
+        unsafe { cb.backend() },
+        &d,
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 2048,
+            output_arena_bytes: 1024,
+        },
+    );
     assert_eq!(
         r.err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
@@ -353,7 +422,16 @@ fn creation_rejects_a_region_too_small() {
     assert_eq!(cb.total_calls(), 0);
     assert_eq!(snapshot(&region), before);
     // The exact size is fine.
-    let q = L3Queue::create(mapped(&region), &d, 8, 1024, 1024).unwrap();
+    let q = L3Queue::create(
+        mapped(&region),
+        &d,
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 1024,
+        },
+    )
+    .unwrap();
     assert_healthy(&q, &region);
 }
 
@@ -422,7 +500,15 @@ fn creation_rejects_a_bad_descriptor_before_any_callback() {
     ];
     for (d, violation) in cases {
         // SAFETY: cb outlives the backend; the backend is never called on this path.
-        let r = L3Queue::create(unsafe { cb.backend() }, &d, 4, 128, 128);
+        let r = L3Queue::create(
+            unsafe { cb.backend() },
+            &d,
+            QueueConfig {
+                depth: 4,
+                input_arena_bytes: 128,
+                output_arena_bytes: 128,
+            },
+        );
         assert_eq!(r.err(), Some(Error::BadDescriptor(violation)), "{d:?}");
     }
     assert_eq!(
@@ -437,7 +523,18 @@ fn creation_rejects_a_bad_descriptor_before_any_callback() {
             ..good
         };
         // SAFETY: as above.
-        assert!(L3Queue::create(unsafe { cb.backend() }, &d, 4, 128, 128).is_ok());
+        assert!(
+            L3Queue::create(
+                unsafe { cb.backend() },
+                &d,
+                QueueConfig {
+                    depth: 4,
+                    input_arena_bytes: 128,
+                    output_arena_bytes: 128
+                }
+            )
+            .is_ok()
+        );
     }
 }
 
@@ -447,7 +544,15 @@ fn creation_counter_store_failure_is_callback_failed() {
     let cb = FaultyCallbacks::new(&region);
     cb.fail_nth(CallKind::CounterStore, 3);
     // SAFETY: cb outlives the backend.
-    let r = L3Queue::create(unsafe { cb.backend() }, &region.descriptor(), 4, 128, 128);
+    let r = L3Queue::create(
+        unsafe { cb.backend() },
+        &region.descriptor(),
+        QueueConfig {
+            depth: 4,
+            input_arena_bytes: 128,
+            output_arena_bytes: 128,
+        },
+    );
     assert_eq!(r.err(), Some(Error::CallbackFailed));
     cb.heal();
     let q = cb_queue(&cb);
@@ -463,15 +568,15 @@ fn zero_byte_enqueue_and_dequeue() {
     let mut l2 = RawConsumer::input(&region, 0);
     let mut out = RawProducer::output(&region, 0);
 
-    q.try_enqueue(DATA, &[]).unwrap();
-    q.enqueue(ERROR, &[], MS).unwrap();
+    q.try_send(Opcode::Data, &[]).unwrap();
+    q.send(Opcode::Error, &[], MS).unwrap();
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 2);
     let (s, p) = l2.expect();
     assert_eq!(
         s,
         DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: 0,
             payload_nbytes: 0
         }
@@ -482,26 +587,26 @@ fn zero_byte_enqueue_and_dequeue() {
         s,
         DescriptorSlot {
             seq: 2,
-            opcode: ERROR,
+            opcode: ERROR.into(),
             payload_offset: 0,
             payload_nbytes: 0
         }
     );
     // Zero-byte messages use no arena: a full-arena message still fits.
-    q.try_enqueue(DATA, &[9; 128]).unwrap();
+    q.try_send(Opcode::Data, &[9; 128]).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 0));
 
-    out.send(DATA, 0, &[]);
+    out.send(Opcode::Data, 0, &[]);
     let m = q.try_peek().unwrap();
     assert_eq!(
         (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
-        (1, DATA, 0, 0)
+        (1, u64::from(DATA), 0, 0)
     );
     assert!(m.data.is_null());
     assert_eq!(q.read_into(&m, &mut []), Ok(0));
     q.release(&m).unwrap();
     assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), 1);
-    out.send(DATA, 0, &[]);
+    out.send(Opcode::Data, 0, &[]);
     assert_eq!(q.try_dequeue_into(&mut []), Ok((DATA, 0)));
     assert_eq!(region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET), 2);
     assert_eq!(q.try_peek(), Err(Error::NoProgress));
@@ -513,13 +618,14 @@ fn enqueue_rejects_stop_and_invalid_opcodes_without_poison() {
     let region = RawRegion::new(4, 128, 128);
     let mut q = queue(&region);
     let before = snapshot(&region);
-    for op in [L3L2Q_OPCODE_INVALID, STOP, 4, u64::MAX] {
-        assert_eq!(q.try_enqueue(op, b"x"), Err(Error::BadArgument));
-        assert_eq!(q.enqueue(op, b"x", MS), Err(Error::BadArgument));
+    // Codes with no Rust name (4, u64::MAX) reach only the C API: tests/ffi_boundary.rs.
+    for op in [Opcode::Invalid, Opcode::Stop] {
+        assert_eq!(q.try_send(op, b"x"), Err(Error::BadArgument));
+        assert_eq!(q.send(op, b"x", MS), Err(Error::BadArgument));
     }
     assert_eq!(snapshot(&region), before);
     assert_healthy(&q, &region);
-    q.try_enqueue(DATA, b"x").unwrap();
+    q.try_send(Opcode::Data, b"x").unwrap();
 }
 
 #[test]
@@ -528,12 +634,12 @@ fn exactly_depth_messages_fit_then_ring_full_is_no_progress() {
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
     for i in 0..4u8 {
-        q.try_enqueue(DATA, &[i; 10]).unwrap();
+        q.try_send(Opcode::Data, &[i; 10]).unwrap();
     }
     let before = snapshot(&region);
-    assert_eq!(q.try_enqueue(DATA, &[4; 10]), Err(Error::NoProgress));
+    assert_eq!(q.try_send(Opcode::Data, &[4; 10]), Err(Error::NoProgress));
     assert_eq!(
-        q.try_enqueue(DATA, &[]),
+        q.try_send(Opcode::Data, &[]),
         Err(Error::NoProgress),
         "zero-byte messages need a slot too"
     );
@@ -549,8 +655,8 @@ fn exactly_depth_messages_fit_then_ring_full_is_no_progress() {
         );
     }
     l2.release_to(1);
-    q.try_enqueue(DATA, &[4; 10]).unwrap();
-    assert_eq!(q.try_enqueue(DATA, &[5; 10]), Err(Error::NoProgress));
+    q.try_send(Opcode::Data, &[4; 10]).unwrap();
+    assert_eq!(q.try_send(Opcode::Data, &[5; 10]), Err(Error::NoProgress));
     let (s, p) = l2.expect();
     assert_eq!(
         (s.seq, s.payload_offset, p),
@@ -564,22 +670,22 @@ fn arena_full_is_no_progress_without_poison() {
     let region = RawRegion::new(16, 256, 64);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 200]).unwrap();
+    q.try_send(Opcode::Data, &[1; 200]).unwrap();
     let before = snapshot(&region);
     assert_eq!(
-        q.try_enqueue(DATA, &[2; 100]),
+        q.try_send(Opcode::Data, &[2; 100]),
         Err(Error::NoProgress),
         "needs a wrap over live bytes"
     );
     assert_eq!(q.try_reserve(100).err(), Some(Error::NoProgress));
     assert_eq!(snapshot(&region), before);
-    q.try_enqueue(DATA, &[3; 56]).unwrap(); // exactly the rest of the arena
+    q.try_send(Opcode::Data, &[3; 56]).unwrap(); // exactly the rest of the arena
     assert_eq!(
-        q.try_enqueue(DATA, &[4; 1]),
+        q.try_send(Opcode::Data, &[4; 1]),
         Err(Error::NoProgress),
         "arena full"
     );
-    q.try_enqueue(DATA, &[]).unwrap(); // zero bytes still go
+    q.try_send(Opcode::Data, &[]).unwrap(); // zero bytes still go
     assert_healthy(&q, &region);
     for (pos, len) in [(0, 200), (200, 56), (0, 0)] {
         let (s, p) = l2.expect();
@@ -589,7 +695,7 @@ fn arena_full_is_no_progress_without_poison() {
         );
     }
     l2.release_all();
-    q.try_enqueue(DATA, &[5; 256]).unwrap();
+    q.try_send(Opcode::Data, &[5; 256]).unwrap();
     let (s, p) = l2.expect();
     assert_eq!(
         (s.seq, s.payload_offset, p),
@@ -604,9 +710,9 @@ fn message_larger_than_the_arena_is_bad_argument() {
     let mut q = queue(&region);
     let before = snapshot(&region);
     let started = Instant::now();
-    assert_eq!(q.try_enqueue(DATA, &[0; 257]), Err(Error::BadArgument));
+    assert_eq!(q.try_send(Opcode::Data, &[0; 257]), Err(Error::BadArgument));
     assert_eq!(
-        q.enqueue(DATA, &[0; 257], 10_000 * MS),
+        q.send(Opcode::Data, &[0; 257], 10_000 * MS),
         Err(Error::BadArgument),
         "must not wait for room that never comes"
     );
@@ -614,7 +720,7 @@ fn message_larger_than_the_arena_is_bad_argument() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(snapshot(&region), before);
     assert_healthy(&q, &region);
-    q.try_enqueue(DATA, &[0; 256]).unwrap();
+    q.try_send(Opcode::Data, &[0; 256]).unwrap();
 }
 
 // ------------------------------------------------- arena reuse and padding
@@ -625,17 +731,17 @@ fn releases_are_replayed_before_the_arena_is_reused() {
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
     for i in 1..=3u8 {
-        q.try_enqueue(DATA, &[i; 300]).unwrap();
+        q.try_send(Opcode::Data, &[i; 300]).unwrap();
     }
-    assert_eq!(q.try_enqueue(DATA, &[4; 300]), Err(Error::NoProgress));
+    assert_eq!(q.try_send(Opcode::Data, &[4; 300]), Err(Error::NoProgress));
     for pos in [0, 300, 600] {
         assert_eq!(l2.expect().0.payload_offset, in_off(&region, pos));
     }
     // L2 frees only the first message: exactly its 300 bytes come back.
     l2.release_to(1);
-    q.try_enqueue(DATA, &[4; 300]).unwrap();
+    q.try_send(Opcode::Data, &[4; 300]).unwrap();
     assert_eq!(
-        q.try_enqueue(DATA, &[5; 1]),
+        q.try_send(Opcode::Data, &[5; 1]),
         Err(Error::NoProgress),
         "[300, 1024) and [0, 300) are live"
     );
@@ -645,7 +751,7 @@ fn releases_are_replayed_before_the_arena_is_reused() {
         (4, in_off(&region, 0), vec![4; 300])
     );
     l2.release_to(2);
-    q.try_enqueue(DATA, &[5; 1]).unwrap();
+    q.try_send(Opcode::Data, &[5; 1]).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 300));
     // The bytes L2 still holds were never overwritten.
     assert_eq!(region.read(in_off(&region, 600), 300), vec![3; 300]);
@@ -659,7 +765,7 @@ fn replay_rejects_an_altered_released_descriptor() {
         let mut q = queue(&region);
         let mut l2 = RawConsumer::input(&region, 0);
         for i in 1..=3u8 {
-            q.try_enqueue(DATA, &[i; 300]).unwrap();
+            q.try_send(Opcode::Data, &[i; 300]).unwrap();
         }
         let (mut s, _) = l2.expect();
         match tamper {
@@ -670,7 +776,7 @@ fn replay_rejects_an_altered_released_descriptor() {
         region.write_slot(region.layout.input_desc_offset, 0, s);
         l2.release_to(1);
         assert_eq!(
-            q.try_enqueue(DATA, &[4; 300]),
+            q.try_send(Opcode::Data, &[4; 300]),
             Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "tamper {tamper}"
         );
@@ -690,11 +796,11 @@ fn failed_try_of_a_large_message_then_a_smaller_one_does_not_poison_the_peer() {
     let region = RawRegion::new(8, 1024, 64);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
-    q.try_enqueue(DATA, &[2; 600]).unwrap();
-    assert_eq!(q.try_enqueue(DATA, &[3; 400]), Err(Error::NoProgress));
-    assert_eq!(q.enqueue(DATA, &[3; 400], MS), Err(Error::Timeout));
-    q.try_enqueue(DATA, &[4; 100]).unwrap();
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
+    q.try_send(Opcode::Data, &[2; 600]).unwrap();
+    assert_eq!(q.try_send(Opcode::Data, &[3; 400]), Err(Error::NoProgress));
+    assert_eq!(q.send(Opcode::Data, &[3; 400], MS), Err(Error::Timeout));
+    q.try_send(Opcode::Data, &[4; 100]).unwrap();
     let _ = (l2.expect(), l2.expect());
     let (s, p) = l2.expect();
     assert_eq!(
@@ -707,14 +813,14 @@ fn failed_try_of_a_large_message_then_a_smaller_one_does_not_poison_the_peer() {
     let region = RawRegion::new(8, 1024, 64);
     let mut q = queue(&region);
     let mut l2 = l2_of(&q, 8);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
-    q.try_enqueue(DATA, &[2; 600]).unwrap();
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
+    q.try_send(Opcode::Data, &[2; 600]).unwrap();
     for _ in 0..3 {
-        assert_eq!(q.try_enqueue(DATA, &[3; 400]), Err(Error::NoProgress));
+        assert_eq!(q.try_send(Opcode::Data, &[3; 400]), Err(Error::NoProgress));
         assert_eq!(q.try_reserve(400).err(), Some(Error::NoProgress));
     }
-    q.try_enqueue(DATA, &[4; 100]).unwrap();
-    q.try_enqueue(DATA, &[5; 24]).unwrap();
+    q.try_send(Opcode::Data, &[4; 100]).unwrap();
+    q.try_send(Opcode::Data, &[5; 24]).unwrap();
     for (len, byte) in [(300, 1), (600, 2), (100, 4), (24, 5)] {
         let m = l2.try_peek().unwrap();
         assert_eq!(l2.payload(&m), vec![byte; len].as_slice());
@@ -731,11 +837,11 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
     let region = RawRegion::new(8, 1024, 64);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
-    assert_eq!(q.try_enqueue(DATA, &[2; 800]), Err(Error::NoProgress));
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
+    assert_eq!(q.try_send(Opcode::Data, &[2; 800]), Err(Error::NoProgress));
     l2.expect();
     l2.release_all();
-    q.enqueue(DATA, &[2; 800], 1000 * MS)
+    q.send(Opcode::Data, &[2; 800], 1000 * MS)
         .expect("must not wait forever");
     let (s, p) = l2.expect();
     assert_eq!(
@@ -744,7 +850,7 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
     );
     // And the whole arena after another full drain, from a non-zero position.
     l2.release_all();
-    q.enqueue(DATA, &[3; 1024], 1000 * MS).unwrap();
+    q.send(Opcode::Data, &[3; 1024], 1000 * MS).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 0));
     assert_healthy(&q, &region);
 
@@ -765,7 +871,7 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
             assert!(l2.error().is_none());
         });
         for (len, byte) in [(300usize, 1u8), (800, 2), (1024, 3), (0, 4), (1000, 5)] {
-            q.enqueue(DATA, &vec![byte; len], 5_000 * MS)
+            q.send(Opcode::Data, &vec![byte; len], 5_000 * MS)
                 .expect("enqueue");
         }
     });
@@ -779,7 +885,7 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     let region = RawRegion::new(4, 128, 128);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, b"last").unwrap();
+    q.try_send(Opcode::Data, b"last").unwrap();
     q.request_stop(MS).unwrap();
     assert!(q.is_stopped());
     l2.expect();
@@ -788,7 +894,7 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
         s,
         DescriptorSlot {
             seq: 2,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: 0,
             payload_nbytes: 0
         }
@@ -797,10 +903,13 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 2);
 
     let before = snapshot(&region);
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Stopped));
-    assert_eq!(q.try_enqueue(ERROR, &[]), Err(Error::Stopped));
-    assert_eq!(q.enqueue(DATA, b"x", 10 * MS), Err(Error::Stopped));
-    assert_eq!(q.try_enqueue_batch(DATA, [&b"x"[..]]), Err(Error::Stopped));
+    assert_eq!(q.try_send(Opcode::Data, b"x"), Err(Error::Stopped));
+    assert_eq!(q.try_send(Opcode::Error, &[]), Err(Error::Stopped));
+    assert_eq!(q.send(Opcode::Data, b"x", 10 * MS), Err(Error::Stopped));
+    assert_eq!(
+        q.try_send_batch(Opcode::Data, [&b"x"[..]]),
+        Err(Error::Stopped)
+    );
     assert_eq!(q.try_reserve(8).err(), Some(Error::Stopped));
     assert_eq!(q.try_request_stop(), Err(Error::Stopped));
     assert_eq!(q.request_stop(MS), Err(Error::Stopped));
@@ -819,8 +928,8 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     q.try_request_stop().unwrap();
     let calls = cb.total_calls();
     let before = snapshot(&region);
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Stopped));
-    assert_eq!(q.enqueue(DATA, &[], MS), Err(Error::Stopped));
+    assert_eq!(q.try_send(Opcode::Data, b"x"), Err(Error::Stopped));
+    assert_eq!(q.send(Opcode::Data, &[], MS), Err(Error::Stopped));
     assert_eq!(q.try_reserve(0).err(), Some(Error::Stopped));
     assert_eq!(q.try_request_stop(), Err(Error::Stopped));
     assert_eq!(cb.total_calls(), calls);
@@ -834,8 +943,8 @@ fn stop_waits_for_a_slot_and_the_output_side_keeps_working_after_it() {
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
     let mut out = RawProducer::output(&region, 0);
-    q.try_enqueue(DATA, b"a").unwrap();
-    q.try_enqueue(DATA, b"b").unwrap();
+    q.try_send(Opcode::Data, b"a").unwrap();
+    q.try_send(Opcode::Data, b"b").unwrap();
     assert_eq!(q.try_request_stop(), Err(Error::NoProgress));
     assert_eq!(q.request_stop(2 * MS), Err(Error::Timeout));
     assert!(!q.is_stopped());
@@ -845,8 +954,8 @@ fn stop_waits_for_a_slot_and_the_output_side_keeps_working_after_it() {
     l2.expect();
     assert_eq!(l2.expect().0.opcode, STOP);
 
-    out.send(DATA, 0, b"reply 1");
-    out.send(ERROR, 7, b"reply 2");
+    out.send(Opcode::Data, 0, b"reply 1");
+    out.send(Opcode::Error, 7, b"reply 2");
     let mut buf = [0u8; 128];
     assert_eq!(q.dequeue_into(&mut buf, MS), Ok((DATA, 7)));
     assert_eq!(&buf[..7], b"reply 1");
@@ -880,7 +989,7 @@ fn stop_on_the_output_ring_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: 0,
             payload_nbytes: 0,
         },
@@ -890,7 +999,7 @@ fn stop_on_the_output_ring_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 8,
         },
@@ -901,8 +1010,8 @@ fn stop_on_the_output_ring_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"fine");
-    out.send(STOP, 0, &[]);
+    out.send(Opcode::Data, 0, b"fine");
+    out.send(Opcode::Stop, 0, &[]);
     let mut buf = [0u8; 16];
     assert_eq!(q.dequeue_into(&mut buf, MS), Ok((DATA, 4)));
     assert_eq!(
@@ -922,7 +1031,7 @@ fn zero_byte_output_with_nonzero_offset_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 0,
         },
@@ -932,7 +1041,7 @@ fn zero_byte_output_with_nonzero_offset_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: ERROR,
+            opcode: ERROR.into(),
             payload_offset: 1,
             payload_nbytes: 0,
         },
@@ -942,7 +1051,7 @@ fn zero_byte_output_with_nonzero_offset_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: u64::MAX,
             payload_nbytes: 0,
         },
@@ -957,7 +1066,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 64),
             payload_nbytes: 16,
         },
@@ -967,7 +1076,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: in_off(r, 0),
             payload_nbytes: 16,
         },
@@ -977,7 +1086,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: 0,
             payload_nbytes: 16,
         },
@@ -987,7 +1096,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 200),
             payload_nbytes: 100,
         },
@@ -997,7 +1106,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 257,
         },
@@ -1007,7 +1116,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: u64::MAX - 3,
             payload_nbytes: 8,
         },
@@ -1017,7 +1126,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: u64::MAX,
         },
@@ -1030,10 +1139,10 @@ fn output_offset_mismatch_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, &[1; 100]);
+    out.send(Opcode::Data, 0, &[1; 100]);
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
-    out.send(DATA, 200, &[2; 50]);
+    out.send(Opcode::Data, 200, &[2; 50]);
     assert_eq!(q.try_peek(), Err(Error::Poisoned(k)));
     assert_poisoned(&mut q, &region, k, Operation::Peek);
 }
@@ -1044,7 +1153,7 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 2,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 4,
         },
@@ -1054,7 +1163,7 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 0,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 4,
         },
@@ -1112,8 +1221,8 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"one");
-    out.send(DATA, 3, b"two");
+    out.send(Opcode::Data, 0, b"one");
+    out.send(Opcode::Data, 3, b"two");
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
     region.set_counter(L3L2Q_OUTPUT_DESC_TAIL_OFFSET, 1);
@@ -1138,11 +1247,11 @@ fn input_head_breaches_poison() {
     // Head more than depth ahead.
     let region = RawRegion::new(2, 256, 64);
     let mut q = queue(&region);
-    q.try_enqueue(DATA, b"a").unwrap();
-    q.try_enqueue(DATA, b"b").unwrap();
+    q.try_send(Opcode::Data, b"a").unwrap();
+    q.try_send(Opcode::Data, b"b").unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 3);
     assert_eq!(
-        q.try_enqueue(DATA, b"c"),
+        q.try_send(Opcode::Data, b"c"),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_poisoned(
@@ -1154,10 +1263,10 @@ fn input_head_breaches_poison() {
     // Head past the published tail, within depth.
     let region = RawRegion::new(4, 64, 64);
     let mut q = queue(&region);
-    q.try_enqueue(DATA, &[1; 64]).unwrap();
+    q.try_send(Opcode::Data, &[1; 64]).unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 2);
     assert_eq!(
-        q.try_enqueue(DATA, &[2; 1]),
+        q.try_send(Opcode::Data, &[2; 1]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_poisoned(
@@ -1175,11 +1284,11 @@ fn output_wrap_to_the_arena_start_is_accepted_even_when_it_would_fit() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, &[1; 100]);
+    out.send(Opcode::Data, 0, &[1; 100]);
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
-    out.send(DATA, 0, &[2; 10]);
-    out.send(DATA, 10, &[3; 20]);
+    out.send(Opcode::Data, 0, &[2; 10]);
+    out.send(Opcode::Data, 10, &[3; 20]);
     let mut buf = [0u8; 256];
     assert_eq!(q.try_dequeue_into(&mut buf), Ok((DATA, 10)));
     assert_eq!(&buf[..10], &[2; 10]);
@@ -1193,9 +1302,9 @@ fn output_wrap_over_held_bytes_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, &[1; 200]);
+    out.send(Opcode::Data, 0, &[1; 200]);
     let m = q.try_peek().unwrap();
-    out.send(DATA, 0, &[2; 100]); // would overwrite the bytes L3 holds
+    out.send(Opcode::Data, 0, &[2; 100]); // would overwrite the bytes L3 holds
     // Acquiring the second while the first is held must poison.
     let mut batch = [Message::EMPTY; 2];
     assert_eq!(
@@ -1216,11 +1325,11 @@ fn error_output_is_delivered_without_poison() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(ERROR, 0, b"device says no");
-    out.send(ERROR, 0, &[]);
-    out.send(DATA, 14, b"ok");
+    out.send(Opcode::Error, 0, b"device says no");
+    out.send(Opcode::Error, 0, &[]);
+    out.send(Opcode::Data, 14, b"ok");
     let m = q.peek(MS).unwrap();
-    assert_eq!((m.opcode, m.payload_nbytes), (ERROR, 14));
+    assert_eq!((m.opcode, m.payload_nbytes), (u64::from(ERROR), 14));
     let mut buf = [0u8; 64];
     assert_eq!(q.read_into(&m, &mut buf), Ok(14));
     assert_eq!(&buf[..14], b"device says no");
@@ -1230,9 +1339,12 @@ fn error_output_is_delivered_without_poison() {
     assert_healthy(&q, &region);
     // And ERROR goes the other way as an ordinary message.
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(ERROR, b"host failure").unwrap();
+    q.try_send(Opcode::Error, b"host failure").unwrap();
     let (s, p) = l2.expect();
-    assert_eq!((s.opcode, p.as_slice()), (ERROR, &b"host failure"[..]));
+    assert_eq!(
+        (s.opcode, p.as_slice()),
+        (u64::from(ERROR), &b"host failure"[..])
+    );
     assert_healthy(&q, &region);
 }
 
@@ -1243,8 +1355,8 @@ fn repeated_try_peek_returns_the_same_message_until_released() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"first");
-    out.send(DATA, 5, b"second");
+    out.send(Opcode::Data, 0, b"first");
+    out.send(Opcode::Data, 5, b"second");
     let m = q.try_peek().unwrap();
     for _ in 0..5 {
         assert_eq!(q.try_peek(), Ok(m));
@@ -1273,7 +1385,7 @@ fn read_into_a_small_buffer_is_buffer_too_small_without_poison() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"0123456789");
+    out.send(Opcode::Data, 0, b"0123456789");
     let m = q.try_peek().unwrap();
     let mut small = [0xeeu8; 9];
     assert_eq!(q.read_into(&m, &mut small), Err(Error::BufferTooSmall));
@@ -1296,7 +1408,7 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         ("release before any peek", |q, r| {
             let fake = Message {
                 seq: 1,
-                opcode: DATA,
+                opcode: DATA.into(),
                 payload_offset: out_off(r, 0),
                 payload_nbytes: 4,
                 data: core::ptr::null(),
@@ -1326,7 +1438,10 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         ("release an altered opcode", |q, _| {
             let m = q.try_peek().unwrap();
             (
-                q.release(&Message { opcode: ERROR, ..m }),
+                q.release(&Message {
+                    opcode: ERROR.into(),
+                    ..m
+                }),
                 Operation::Release,
             )
         }),
@@ -1360,8 +1475,8 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         let region = RawRegion::new(4, 256, 256);
         let mut q = queue(&region);
         let mut out = RawProducer::output(&region, 0);
-        out.send(DATA, 0, b"abcd");
-        out.send(DATA, 4, b"efgh");
+        out.send(Opcode::Data, 0, b"abcd");
+        out.send(Opcode::Data, 4, b"efgh");
         let head = region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET);
         let (result, op) = case(&mut q, &region);
         assert_eq!(result, Err(Error::Poisoned(ErrorKind::Ownership)), "{what}");
@@ -1379,11 +1494,11 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
 fn timeout_without_the_l2_abort_flag() {
     let region = RawRegion::new(2, 128, 128);
     let mut q = queue(&region);
-    q.try_enqueue(DATA, b"a").unwrap();
-    q.try_enqueue(DATA, b"b").unwrap();
+    q.try_send(Opcode::Data, b"a").unwrap();
+    q.try_send(Opcode::Data, b"b").unwrap();
     let mut buf = [0u8; 8];
     let started = Instant::now();
-    assert_eq!(q.enqueue(DATA, b"c", 3 * MS), Err(Error::Timeout));
+    assert_eq!(q.send(Opcode::Data, b"c", 3 * MS), Err(Error::Timeout));
     assert!(started.elapsed() >= Duration::from_millis(3));
     assert_eq!(q.request_stop(3 * MS), Err(Error::Timeout));
     assert_eq!(q.peek(3 * MS), Err(Error::Timeout));
@@ -1396,8 +1511,8 @@ fn timeout_without_the_l2_abort_flag() {
     let mut l2 = RawConsumer::input(&region, 0);
     l2.expect();
     l2.release_to(1);
-    q.enqueue(DATA, b"c", 3 * MS).unwrap();
-    RawProducer::output(&region, 0).send(DATA, 0, b"x");
+    q.send(Opcode::Data, b"c", 3 * MS).unwrap();
+    RawProducer::output(&region, 0).send(Opcode::Data, 0, b"x");
     assert_eq!(q.dequeue_into(&mut buf, 3 * MS), Ok((DATA, 1)));
 }
 
@@ -1405,13 +1520,16 @@ fn timeout_without_the_l2_abort_flag() {
 fn timeout_with_the_l2_abort_flag_is_remote_aborted_and_terminal() {
     let region = RawRegion::new(2, 128, 128);
     let mut q = queue(&region);
-    q.try_enqueue(DATA, b"a").unwrap();
-    q.try_enqueue(DATA, b"b").unwrap();
+    q.try_send(Opcode::Data, b"a").unwrap();
+    q.try_send(Opcode::Data, b"b").unwrap();
     region.set_counter(L2_FLAG, 1);
     assert!(q.peer_aborted());
     assert_healthy(&q, &region); // the pure observation records nothing
     let mut buf = [0u8; 8];
-    assert_eq!(q.enqueue(DATA, b"c", 2 * MS), Err(Error::RemoteAborted));
+    assert_eq!(
+        q.send(Opcode::Data, b"c", 2 * MS),
+        Err(Error::RemoteAborted)
+    );
     // Recorded (SPEC 9) without raising our own flag...
     let info = *q.error().expect("a remote abort is recorded");
     assert_eq!(info.kind(), ErrorKind::RemoteAborted);
@@ -1419,12 +1537,12 @@ fn timeout_with_the_l2_abort_flag_is_remote_aborted_and_terminal() {
     assert_eq!(region.counter(L3_FLAG), 0);
     // ...and terminal: every later call fails fast, blocking or not, even
     // with work available.
-    RawProducer::output(&region, 0).send(DATA, 0, b"late reply");
+    RawProducer::output(&region, 0).send(Opcode::Data, 0, b"late reply");
     assert_eq!(q.request_stop(2 * MS), Err(Error::RemoteAborted));
     assert_eq!(q.peek(2 * MS).map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(q.dequeue_into(&mut buf, 2 * MS), Err(Error::RemoteAborted));
     assert_eq!(q.try_peek().map(|_| ()), Err(Error::RemoteAborted));
-    assert_eq!(q.try_enqueue(DATA, b"c"), Err(Error::RemoteAborted));
+    assert_eq!(q.try_send(Opcode::Data, b"c"), Err(Error::RemoteAborted));
     assert_eq!(region.counter(L3_FLAG), 0);
 }
 
@@ -1434,11 +1552,11 @@ fn zero_timeout_is_one_immediate_attempt() {
     let mut q = queue(&region);
     let started = Instant::now();
     assert_eq!(q.peek(0).map(|_| ()), Err(Error::Timeout));
-    q.enqueue(DATA, b"a", 0).unwrap();
-    assert_eq!(q.enqueue(DATA, b"b", 0), Err(Error::Timeout));
+    q.send(Opcode::Data, b"a", 0).unwrap();
+    assert_eq!(q.send(Opcode::Data, b"b", 0), Err(Error::Timeout));
     assert_healthy(&q, &region);
     region.set_counter(L2_FLAG, 1);
-    assert_eq!(q.enqueue(DATA, b"b", 0), Err(Error::RemoteAborted));
+    assert_eq!(q.send(Opcode::Data, b"b", 0), Err(Error::RemoteAborted));
     assert_eq!(q.peek(0).map(|_| ()), Err(Error::RemoteAborted));
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(region.counter(L3_FLAG), 0);
@@ -1452,8 +1570,8 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, b"one").unwrap();
-    q.try_enqueue(DATA, b"two").unwrap();
+    q.try_send(Opcode::Data, b"one").unwrap();
+    q.try_send(Opcode::Data, b"two").unwrap();
     l2.expect();
     l2.expect();
     l2.release_all();
@@ -1465,7 +1583,10 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
         cb.calls(CallKind::CounterStore),
     );
     cb.fail_nth(CallKind::CounterLoad, 1);
-    assert_eq!(q.try_enqueue(DATA, b"three"), Err(Error::CallbackFailed));
+    assert_eq!(
+        q.try_send(Opcode::Data, b"three"),
+        Err(Error::CallbackFailed)
+    );
     assert_eq!(
         (
             cb.calls(CallKind::PayloadWrite),
@@ -1477,17 +1598,17 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
     assert_healthy(&q, &region);
     cb.fail_nth(CallKind::CounterLoad, 1);
     assert_eq!(
-        q.enqueue(DATA, b"three", 1000 * MS),
+        q.send(Opcode::Data, b"three", 1000 * MS),
         Err(Error::CallbackFailed),
         "a failed load ends a blocking call at once"
     );
     assert_healthy(&q, &region);
     // Retried, it goes through.
-    q.try_enqueue(DATA, b"three").unwrap();
+    q.try_send(Opcode::Data, b"three").unwrap();
     assert_eq!(l2.expect().1, b"three");
 
     // Output side: a failed tail load is CallbackFailed too.
-    RawProducer::output(&region, 0).send(DATA, 0, b"out");
+    RawProducer::output(&region, 0).send(Opcode::Data, 0, b"out");
     cb.fail_nth(CallKind::CounterLoad, 1);
     assert_eq!(q.try_peek(), Err(Error::CallbackFailed));
     cb.fail_nth(CallKind::CounterLoad, 1);
@@ -1505,7 +1626,7 @@ fn payload_read_failure_is_callback_failed_without_poison() {
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"abc");
+    out.send(Opcode::Data, 0, b"abc");
     // Slot read of a peek.
     cb.fail_nth(CallKind::PayloadRead, 1);
     assert_eq!(q.try_peek(), Err(Error::CallbackFailed));
@@ -1526,17 +1647,20 @@ fn payload_read_failure_is_callback_failed_without_poison() {
 
     // Slot read while replaying released input descriptors.
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 200]).unwrap();
-    q.try_enqueue(DATA, &[2; 50]).unwrap();
+    q.try_send(Opcode::Data, &[1; 200]).unwrap();
+    q.try_send(Opcode::Data, &[2; 50]).unwrap();
     l2.expect();
     l2.expect();
     l2.release_to(1);
     let before = snapshot(&region);
     cb.fail_nth(CallKind::PayloadRead, 1);
-    assert_eq!(q.try_enqueue(DATA, &[3; 100]), Err(Error::CallbackFailed));
+    assert_eq!(
+        q.try_send(Opcode::Data, &[3; 100]),
+        Err(Error::CallbackFailed)
+    );
     assert_eq!(snapshot(&region), before);
     assert_healthy(&q, &region);
-    q.try_enqueue(DATA, &[3; 100]).unwrap();
+    q.try_send(Opcode::Data, &[3; 100]).unwrap();
     let (s, p) = l2.expect();
     assert_eq!((s.payload_offset, p), (in_off(&region, 0), vec![3; 100]));
     assert_healthy(&q, &region);
@@ -1549,7 +1673,7 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     let mut q = cb_queue(&cb);
     cb.fail_nth(CallKind::PayloadWrite, 1);
     assert_eq!(
-        q.try_enqueue(DATA, b"hello"),
+        q.try_send(Opcode::Data, b"hello"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(
@@ -1566,7 +1690,7 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     let op = info.operation;
     let calls = cb.total_calls();
     let kind = ErrorKind::EndpointError;
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Poisoned(kind)));
+    assert_eq!(q.try_send(Opcode::Data, b"x"), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_peek(), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_request_stop(), Err(Error::Poisoned(kind)));
     assert_eq!(
@@ -1599,7 +1723,7 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     );
     assert_eq!(region.counter(L3_FLAG), 1);
     assert_eq!(
-        q.commit(&r, DATA, 16),
+        q.publish(&r, Opcode::Data, 16),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0);
@@ -1614,7 +1738,7 @@ fn slot_write_failure_poisons() {
         // Zero bytes: the only writes are the slot's (fields, then seq).
         cb.fail_nth(CallKind::PayloadWrite, nth);
         assert_eq!(
-            q.try_enqueue(ERROR, &[]),
+            q.try_send(Opcode::Error, &[]),
             Err(Error::Poisoned(ErrorKind::EndpointError)),
             "slot write {nth}"
         );
@@ -1633,10 +1757,10 @@ fn tail_store_failure_poisons_and_sets_flag_256() {
     let region = RawRegion::new(4, 256, 256);
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
-    q.try_enqueue(DATA, b"ok").unwrap();
+    q.try_send(Opcode::Data, b"ok").unwrap();
     cb.fail_nth(CallKind::CounterStore, 1);
     assert_eq!(
-        q.try_enqueue(DATA, b"lost"),
+        q.try_send(Opcode::Data, b"lost"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 1);
@@ -1670,7 +1794,7 @@ fn head_store_failure_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
-    RawProducer::output(&region, 0).send(DATA, 0, b"abc");
+    RawProducer::output(&region, 0).send(Opcode::Data, 0, b"abc");
     let m = q.try_peek().unwrap();
     cb.fail_nth(CallKind::CounterStore, 1);
     assert_eq!(
@@ -1693,7 +1817,7 @@ fn poison_stands_when_the_abort_flag_cannot_be_stored() {
     let mut q = cb_queue(&cb);
     cb.fail_all(CallKind::CounterStore);
     assert_eq!(
-        q.try_enqueue(DATA, b"x"),
+        q.try_send(Opcode::Data, b"x"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert!(
@@ -1705,7 +1829,7 @@ fn poison_stands_when_the_abort_flag_cannot_be_stored() {
     let calls = cb.total_calls();
     let mut buf = [0u8; 4];
     assert_eq!(
-        q.try_enqueue(DATA, b"x"),
+        q.try_send(Opcode::Data, b"x"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(q.try_peek(), Err(Error::Poisoned(ErrorKind::EndpointError)));
@@ -1733,8 +1857,17 @@ fn counters_cross_2_pow_31_and_2_pow_32() {
     for initial in [(1u64 << 31) - 5, (1u64 << 32) - 5, (7u64 << 32) - 5] {
         let region = RawRegion::new(4, 256, 256);
         let l = region.layout;
-        let mut q = L3Queue::create_at(mapped(&region), &region.descriptor(), 4, 256, 256, initial)
-            .unwrap();
+        let mut q = L3Queue::create_at(
+            mapped(&region),
+            &region.descriptor(),
+            QueueConfig {
+                depth: 4,
+                input_arena_bytes: 256,
+                output_arena_bytes: 256,
+            },
+            initial,
+        )
+        .unwrap();
         assert_eq!(
             counters(&region),
             [
@@ -1751,14 +1884,14 @@ fn counters_cross_2_pow_31_and_2_pow_32() {
         let mut buf = [0u8; 256];
         for k in 0..24u64 {
             let payload = pattern((k as usize * 37) % 200, k as u8);
-            q.enqueue(DATA, &payload, MS).unwrap();
+            q.send(Opcode::Data, &payload, MS).unwrap();
             let (s, p) = l2.expect();
             assert_eq!(s.seq, initial + k + 1);
             assert_eq!(p, payload);
             l2.release_all();
             // Output after a full drain: the arena start is always allowed
             // (the expected position, or a wrap).
-            out.send(ERROR, 0, &payload);
+            out.send(Opcode::Error, 0, &payload);
             assert_eq!(q.dequeue_into(&mut buf, MS), Ok((ERROR, payload.len())));
             assert_eq!(&buf[..payload.len()], payload.as_slice());
         }
@@ -1791,9 +1924,9 @@ fn callbacks_backend_round_trips_with_a_library_l2() {
                 .unwrap();
             assert!(r.data.is_null());
             q.write_reserved(&r, 0, &payload).unwrap();
-            q.commit(&r, DATA, payload.len() as u64).unwrap();
+            q.publish(&r, Opcode::Data, payload.len() as u64).unwrap();
         } else {
-            q.enqueue(DATA, &payload, MS).unwrap();
+            q.send(Opcode::Data, &payload, MS).unwrap();
         }
         let m = l2.try_peek().unwrap();
         assert_eq!(l2.payload(&m), payload.as_slice());
@@ -1833,25 +1966,25 @@ fn zero_copy_reservation_fills_in_place_and_shrinks() {
         0,
         "nothing visible before commit"
     );
-    q.commit(&r, DATA, 60).unwrap();
+    q.publish(&r, Opcode::Data, 60).unwrap();
     let (s, p) = l2.expect();
     assert_eq!((s.payload_offset, p), (in_off(&region, 0), vec![7; 60]));
     // The unused 40 bytes went back: the next message starts at 60.
-    q.try_enqueue(DATA, b"next").unwrap();
+    q.try_send(Opcode::Data, b"next").unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 60));
     // Committing zero bytes rolls the reservation back and writes offset 0.
     let r = q.try_reserve(50).unwrap();
-    q.commit(&r, ERROR, 0).unwrap();
+    q.publish(&r, Opcode::Error, 0).unwrap();
     assert_eq!(
         l2.expect().0,
         DescriptorSlot {
             seq: 3,
-            opcode: ERROR,
+            opcode: ERROR.into(),
             payload_offset: 0,
             payload_nbytes: 0
         }
     );
-    q.try_enqueue(DATA, b"x").unwrap();
+    q.try_send(Opcode::Data, b"x").unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 64));
     assert_healthy(&q, &region);
 }
@@ -1862,7 +1995,7 @@ fn zero_copy_reservation_misuse() {
     let region = RawRegion::new(4, 256, 64);
     let mut q = queue(&region);
     let r = q.try_reserve(8).unwrap();
-    assert_eq!(q.commit(&r, DATA, 9), Err(Error::BadArgument));
+    assert_eq!(q.publish(&r, Opcode::Data, 9), Err(Error::BadArgument));
     assert_eq!(q.write_reserved(&r, 4, &[0; 5]), Err(Error::BadArgument));
     assert_eq!(
         q.write_reserved(&r, u64::MAX, &[0; 1]),
@@ -1872,7 +2005,7 @@ fn zero_copy_reservation_misuse() {
     assert_eq!(q.try_request_stop(), Err(Error::BadArgument));
     assert!(!q.is_stopped());
     assert_healthy(&q, &region);
-    q.commit(&r, DATA, 8).unwrap();
+    q.publish(&r, Opcode::Data, 8).unwrap();
     q.try_request_stop().unwrap();
     assert_healthy(&q, &region);
 
@@ -1889,16 +2022,16 @@ fn zero_copy_reservation_misuse() {
         ("enqueue while a reservation is active", |q| {
             let _r = q.try_reserve(8).unwrap();
             (
-                q.try_enqueue(DATA, b"x"),
+                q.try_send(Opcode::Data, b"x"),
                 ErrorKind::Ownership,
                 Operation::Reserve,
             )
         }),
         ("commit twice", |q| {
             let r = q.try_reserve(8).unwrap();
-            q.commit(&r, DATA, 8).unwrap();
+            q.publish(&r, Opcode::Data, 8).unwrap();
             (
-                q.commit(&r, DATA, 8),
+                q.publish(&r, Opcode::Data, 8),
                 ErrorKind::Ownership,
                 Operation::Publish,
             )
@@ -1906,12 +2039,12 @@ fn zero_copy_reservation_misuse() {
         ("commit an altered reservation", |q| {
             let r = q.try_reserve(8).unwrap();
             (
-                q.commit(
+                q.publish(
                     &Reservation {
                         payload_offset: r.payload_offset + 8,
                         ..r
                     },
-                    DATA,
+                    Opcode::Data,
                     8,
                 ),
                 ErrorKind::Ownership,
@@ -1921,7 +2054,7 @@ fn zero_copy_reservation_misuse() {
         ("commit with STOP", |q| {
             let r = q.try_reserve(0).unwrap();
             (
-                q.commit(&r, STOP, 0),
+                q.publish(&r, Opcode::Stop, 0),
                 ErrorKind::InvalidDescriptor,
                 Operation::Publish,
             )
@@ -1929,7 +2062,7 @@ fn zero_copy_reservation_misuse() {
         ("commit with an invalid opcode", |q| {
             let r = q.try_reserve(4).unwrap();
             (
-                q.commit(&r, 9, 4),
+                q.publish(&r, Opcode::Invalid, 4),
                 ErrorKind::InvalidDescriptor,
                 Operation::Publish,
             )

@@ -23,7 +23,7 @@ use loom::sync::atomic::{AtomicU32, Ordering};
 
 use l3l2q::abi::*;
 use l3l2q::region::{Fault, Region};
-use l3l2q::{Error, L2Endpoint, L3Queue, Message};
+use l3l2q::{Error, L2Endpoint, L3Queue, Message, Opcode, QueueConfig};
 
 /// Payload bytes and counters of one queue, shared by the two threads.
 struct Memory {
@@ -199,8 +199,7 @@ fn l2_thread(mut ep: L2Endpoint<LoomRegion>, plan: Plan) {
             progressed = true;
         }
         if sent < plan.outputs.len()
-            && soft(ep.try_send(L3L2Q_OPCODE_DATA, &pattern(0x20, sent, plan.outputs[sent])))
-                .is_some()
+            && soft(ep.try_send(Opcode::Data, &pattern(0x20, sent, plan.outputs[sent]))).is_some()
         {
             sent += 1;
             progressed = true;
@@ -220,8 +219,7 @@ fn l3_thread(q: &mut L3Queue<LoomRegion>, plan: Plan) {
     while sent < plan.inputs.len() || got < plan.outputs.len() {
         let mut progressed = false;
         if sent < plan.inputs.len()
-            && soft(q.try_enqueue(L3L2Q_OPCODE_DATA, &pattern(0x10, sent, plan.inputs[sent])))
-                .is_some()
+            && soft(q.try_send(Opcode::Data, &pattern(0x10, sent, plan.inputs[sent]))).is_some()
         {
             sent += 1;
             progressed = true;
@@ -293,9 +291,11 @@ fn explore(plan: Plan, ordered: bool) -> Explored {
         let mut q = L3Queue::create(
             l3_region,
             &descriptor,
-            plan.depth,
-            plan.in_arena,
-            plan.out_arena,
+            QueueConfig {
+                depth: plan.depth,
+                input_arena_bytes: plan.in_arena,
+                output_arena_bytes: plan.out_arena,
+            },
         )
         .expect("queue");
         let ep = L2Endpoint::with_region(region, q.descriptor(), &q.queue_args(), plan.window, 0)

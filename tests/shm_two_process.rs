@@ -30,8 +30,8 @@ use l3l2q::ffi::shm::{ShmCreateConfig, ShmHandle, l3l2q_shm_create, l3l2q_shm_fr
 use l3l2q::region::Region;
 use l3l2q::region::shm::{CreateMode, ShmConfig, ShmError, ShmReadOnly, ShmRegion, unique_name};
 use l3l2q::{
-    Error, ErrorKind, L2Endpoint, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET,
-    L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3Queue, Status,
+    Error, ErrorKind, L2Endpoint, L3Queue, Opcode, QueueConfig, Status,
+    abi::L3L2Q_L2_ABORT_FLAG_OFFSET, abi::L3L2Q_L3_ABORT_FLAG_OFFSET,
 };
 
 const ROLE: &str = "L3L2Q_SHM_TEST_ROLE";
@@ -216,7 +216,16 @@ fn spawn_demo_worker(name: &str, opts: &demo::Options) -> std::io::Result<Child>
 fn shm_l3(name: &str, depth: u64, arena: u64) -> L3Queue<ShmRegion> {
     let shm = ShmRegion::create(name, &ShmConfig::new(depth, arena, arena)).expect("create region");
     let descriptor = *shm.descriptor();
-    L3Queue::create(shm, &descriptor, depth, arena, arena).expect("L3 queue")
+    L3Queue::create(
+        shm,
+        &descriptor,
+        QueueConfig {
+            depth,
+            input_arena_bytes: arena,
+            output_arena_bytes: arena,
+        },
+    )
+    .expect("L3 queue")
 }
 
 // ---------------------------------------------------------------------------
@@ -337,7 +346,7 @@ fn output_bounded_err(mut child: Child, timeout: Duration) -> (ExitStatus, Strin
 fn send(queue: &mut L3Queue<ShmRegion>, id: u64, size: usize, buf: &mut [u8]) -> Result<(), Error> {
     let (opcode, len) = demo::plan(id, size);
     demo::fill_input(id, 1, &mut buf[..len]);
-    queue.try_enqueue(opcode, &buf[..len])
+    queue.try_send(opcode, &buf[..len])
 }
 
 /// Asserts a blocking call returned `expected` no earlier than its timeout
@@ -406,7 +415,7 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     let (opcode, len) = demo::plan(sent, size);
     demo::fill_input(sent, 1, &mut buf[..len]);
     let took_enqueue = timed(timeout, Error::Timeout, |ns| {
-        queue.enqueue(opcode, &buf[..len], ns)
+        queue.send(opcode, &buf[..len], ns)
     });
     assert!(!queue.peer_aborted());
     assert!(
@@ -422,7 +431,7 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     let name = unique_name("abort");
     let mut queue = shm_l3(&name, 8, 4096);
     let mut worker = spawn_child("abort-worker", &name, 2).expect("spawn worker");
-    queue.try_enqueue(L3L2Q_OPCODE_ERROR, b"first").unwrap();
+    queue.try_send(Opcode::Error, b"first").unwrap();
     let line = line_starting(&mut worker, "poisoned", Duration::from_secs(10));
     assert_eq!(line, "poisoned");
     let status = wait_bounded(&mut worker, Duration::from_secs(5));
@@ -436,7 +445,7 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     );
     let start = Instant::now();
     assert_eq!(
-        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", timeout.as_nanos() as u64),
+        queue.send(Opcode::Data, b"x", timeout.as_nanos() as u64),
         Err(Error::RemoteAborted)
     );
     let took_enqueue = start.elapsed();
@@ -622,13 +631,13 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     let name = unique_name("inspect");
     let mut queue = shm_l3(&name, 8, 1024);
     for (opcode, payload) in [
-        (L3L2Q_OPCODE_DATA, &b"ten bytes!"[..]),
-        (L3L2Q_OPCODE_DATA, &b""[..]),
-        (L3L2Q_OPCODE_ERROR, &[7u8; 100][..]),
-        (L3L2Q_OPCODE_DATA, &b"seven b"[..]),
-        (L3L2Q_OPCODE_DATA, &[1u8; 64][..]),
+        (Opcode::Data, &b"ten bytes!"[..]),
+        (Opcode::Data, &b""[..]),
+        (Opcode::Error, &[7u8; 100][..]),
+        (Opcode::Data, &b"seven b"[..]),
+        (Opcode::Data, &[1u8; 64][..]),
     ] {
-        queue.try_enqueue(opcode, payload).unwrap();
+        queue.try_send(opcode, payload).unwrap();
     }
     // The L2 side in this process, through a second mapping: acquire two,
     // answer and release the first, keep holding the second.
@@ -637,8 +646,7 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     let mut l2 = L2Endpoint::with_region(shm, &descriptor, &args, 4, 0).unwrap();
     let first = l2.try_peek().unwrap();
     let _second = l2.try_peek().unwrap();
-    l2.try_send(L3L2Q_OPCODE_DATA, b"answer to the first")
-        .unwrap();
+    l2.try_send(Opcode::Data, b"answer to the first").unwrap();
     l2.release(&first).unwrap();
 
     let file = PathBuf::from("/dev/shm").join(&name[1..]);

@@ -350,7 +350,7 @@ pub unsafe extern "C" fn l3l2q_l2_publish(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
-        status_of(ep.publish(reservation, opcode, nbytes))
+        status_of(ep.publish_code(reservation, opcode, nbytes))
     }
 }
 
@@ -373,7 +373,7 @@ pub unsafe extern "C" fn l3l2q_l2_publish_deferred(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
-        status_of(ep.publish_deferred(reservation, opcode, nbytes))
+        status_of(ep.publish_deferred_code(reservation, opcode, nbytes))
     }
 }
 
@@ -422,7 +422,7 @@ pub unsafe extern "C" fn l3l2q_l2_try_send_batch(
         let (ep, payloads, out_sent) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
         // SAFETY: caller contract on every entry.
         let payloads = check!(unsafe { arg_byte_slices(payloads) });
-        finish(ep.try_send_batch(opcode, payloads), out_sent)
+        finish(ep.try_send_batch_code(opcode, payloads), out_sent)
     }
 }
 

@@ -7,9 +7,9 @@ use super::{
     arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of,
     write_optional,
 };
-use crate::abi::{DescriptorSlot, L3L2Q_TASK_SCALARS, Layout, RegionDescriptor};
+use crate::abi::{DescriptorSlot, L3L2Q_TASK_SCALARS, Layout, Opcode, RegionDescriptor};
 use crate::error::{Error, ErrorInfo, Status};
-use crate::l3::L3Queue;
+use crate::l3::{L3Queue, QueueConfig};
 use crate::layout::Violation;
 use crate::region::{CallbackRegion, Fault, MappedRegion, Region, RegionCallbacks};
 use crate::ring::{Message, Reservation};
@@ -92,14 +92,12 @@ fn create(
     out: &mut *mut L3QueueHandle,
     out_violation: *mut Violation,
 ) -> Status {
-    let created = L3Queue::create_at(
-        region,
-        descriptor,
-        config.depth,
-        config.input_arena_bytes,
-        config.output_arena_bytes,
-        config.initial_count,
-    );
+    let shape = QueueConfig {
+        depth: config.depth,
+        input_arena_bytes: config.input_arena_bytes,
+        output_arena_bytes: config.output_arena_bytes,
+    };
+    let created = L3Queue::create_at(region, descriptor, shape, config.initial_count);
     let violation = match created {
         Err(Error::BadDescriptor(v)) => v,
         _ => Violation::Valid,
@@ -267,7 +265,7 @@ pub unsafe extern "C" fn l3l2q_l3_try_enqueue(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, payload) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes(buf, nbytes)))) });
-        status_of(q.try_enqueue(opcode, payload))
+        status_of(q.try_send_code(opcode, payload))
     }
 }
 
@@ -299,7 +297,7 @@ pub unsafe extern "C" fn l3l2q_l3_try_enqueue_batch(
         let (q, payloads, out_sent) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
         // SAFETY: caller contract on every entry.
         let payloads = check!(unsafe { arg_byte_slices(payloads) });
-        finish(q.try_enqueue_batch(opcode, payloads), out_sent)
+        finish(q.try_send_batch_code(opcode, payloads), out_sent)
     }
 }
 
@@ -323,7 +321,7 @@ pub unsafe extern "C" fn l3l2q_l3_enqueue(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, payload) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_bytes(buf, nbytes)))) });
-        status_of(q.enqueue(opcode, payload, timeout_ns))
+        status_of(q.send_code(opcode, payload, timeout_ns))
     }
 }
 
@@ -431,7 +429,7 @@ pub unsafe extern "C" fn l3l2q_l3_commit(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
-        status_of(q.commit(reservation, opcode, nbytes))
+        status_of(q.publish_code(reservation, opcode, nbytes))
     }
 }
 
@@ -454,7 +452,7 @@ pub unsafe extern "C" fn l3l2q_l3_commit_deferred(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
-        status_of(q.commit_deferred(reservation, opcode, nbytes))
+        status_of(q.publish_deferred_code(reservation, opcode, nbytes))
     }
 }
 
@@ -612,14 +610,14 @@ pub unsafe extern "C" fn l3l2q_l3_release(
 }
 
 fn dequeue(
-    result: Result<(u64, usize), Error>,
+    result: Result<(Opcode, usize), Error>,
     out_opcode: &mut u64,
     out_len: &mut usize,
 ) -> Status {
-    let mut pair = (0, 0);
+    let mut pair = (Opcode::Invalid, 0);
     let status = finish(result, &mut pair);
     if status == Status::Ok {
-        (*out_opcode, *out_len) = pair;
+        (*out_opcode, *out_len) = (pair.0.into(), pair.1);
     }
     status
 }

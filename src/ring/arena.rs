@@ -74,12 +74,13 @@ fn fits(head: u64, tail: u64, end: u64, arena: u64) -> bool {
 
 /// Producer placement: where `n` bytes go given the live range
 /// `[head, tail)`, or `None` when there is no room now. Pure: a failed try
-/// commits nothing, padding included.
+/// commits nothing, padding included. The reference form of [`place_at`].
+#[cfg(test)]
 pub fn place(head: u64, tail: u64, arena: u64, n: u64) -> Option<Span> {
     place_at(head, tail, tail % arena, arena, n)
 }
 
-/// [`place`] with the tail's arena position `pos == tail % arena` given
+/// `place` with the tail's arena position `pos == tail % arena` given
 /// (kept incrementally by the caller; no division on the hot path).
 #[inline(always)]
 pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Span> {
@@ -117,7 +118,9 @@ pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Sp
 /// Consumer (and replaying producer) acceptance: the payload seen at
 /// arena offset `offset` must be at the expected position `tail % arena`,
 /// or at the arena start as a wrap; and it must not overlap live bytes in
-/// `[head, tail)`. `None` is a bad arena position: poison.
+/// `[head, tail)`. `None` is a bad arena position: poison. The reference
+/// form of [`follow_at`].
+#[cfg(test)]
 pub fn follow(head: u64, tail: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
     follow_at(head, tail, tail % arena, arena, n, offset)
 }
@@ -147,7 +150,7 @@ pub fn follow_expected(
     })
 }
 
-/// [`follow`] with the tail's arena position `pos == tail % arena` given.
+/// `follow` with the tail's arena position `pos == tail % arena` given.
 #[inline]
 pub fn follow_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
     debug_assert_eq!(pos, tail % arena);

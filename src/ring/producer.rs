@@ -57,21 +57,6 @@ impl Producer {
         }
     }
 
-    /// The direction this producer writes.
-    pub fn direction(&self) -> &Direction {
-        &self.dir
-    }
-
-    /// Messages written so far (published or pending in a batch).
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Messages the consumer has released, as last observed.
-    pub fn released(&self) -> u64 {
-        self.released
-    }
-
     /// Whether written slots wait for [`Producer::announce`] (a batch in
     /// progress).
     pub fn pending(&self) -> bool {

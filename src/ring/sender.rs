@@ -57,11 +57,6 @@ impl Sender {
         }
     }
 
-    /// The producer underneath.
-    pub fn producer(&self) -> &Producer {
-        &self.producer
-    }
-
     /// Reserves `nbytes` without waiting.
     ///
     /// # Errors
