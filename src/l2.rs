@@ -967,6 +967,7 @@ impl L2Endpoint<MappedRegion> {
 
     /// The in-place bytes of the active output reservation, to fill before
     /// publishing; empty for any other reservation.
+    #[inline]
     pub fn reserved_mut(&mut self, reservation: &Reservation) -> &mut [u8] {
         if !self.output.is_active(reservation) {
             return &mut [];

@@ -6,13 +6,10 @@
 //! wrap), and must poison with that kind, set the own abort flag and
 //! record the region id.
 
-#[allow(dead_code)]
 #[path = "support/adversary.rs"]
 mod adversary;
-#[allow(dead_code)]
 #[path = "support/guarded.rs"]
 mod guarded;
-#[allow(dead_code)]
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/l2_api.rs"]

@@ -9,13 +9,10 @@
 //! - a reservation carries the seq its message is published with;
 //! - `l3l2q_operation_str` names every operation.
 
-#[allow(dead_code)]
 #[path = "support/adversary.rs"]
 mod adversary;
-#[allow(dead_code)]
 #[path = "support/guarded.rs"]
 mod guarded;
-#[allow(dead_code)]
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/l2_api.rs"]

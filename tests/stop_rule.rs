@@ -5,13 +5,10 @@
 //! of both the Rust and the C API. Otherwise the caller would release STOP,
 //! see the queue drained, exit, and the later input would be lost silently.
 
-#[allow(dead_code)]
 #[path = "support/adversary.rs"]
 mod adversary;
-#[allow(dead_code)]
 #[path = "support/guarded.rs"]
 mod guarded;
-#[allow(dead_code)]
 #[path = "support/harness.rs"]
 mod harness;
 #[path = "support/l2_api.rs"]

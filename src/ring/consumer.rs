@@ -368,11 +368,13 @@ impl Consumer {
     /// the compiler then stores every slot to the stack on the hot path
     /// too, where stores are what limits a two-core stream. STOP always
     /// comes this way (the fast path takes only DATA and ERROR), so the
-    /// STOP rule costs the common message nothing.
+    /// STOP rule costs the common message nothing. It takes `&self`: a
+    /// call that could change the consumer would make the compiler reload
+    /// its fields on every message of a batch loop.
     #[cold]
     #[inline(never)]
     fn validate_fields<R: Region + ?Sized>(
-        &mut self,
+        &self,
         region: &R,
         index: u64,
         seq: u64,
@@ -398,22 +400,31 @@ impl Consumer {
     /// The STOP rule (SPEC 8): STOP, message `index`, may be handed out
     /// only while no later message is known to be published, because the
     /// caller may exit once it is released and a later input would then be
-    /// lost without anyone being told. The tail is reloaded first so the
-    /// evidence is as fresh as this acquisition can make it (one load per
-    /// STOP); a tail that already counts a message after STOP is
-    /// INVALID_DESCRIPTOR. A failed load changes nothing.
+    /// lost without anyone being told. The tail is loaded afresh so the
+    /// evidence is as recent as this acquisition can make it (one load per
+    /// STOP; the observation is not kept, the next refresh folds it again).
+    /// A tail that counts a message after STOP is INVALID_DESCRIPTOR, as is
+    /// one that cannot be folded; a failed load changes nothing.
     fn nothing_after_stop<R: Region + ?Sized>(
-        &mut self,
+        &self,
         region: &R,
         index: u64,
     ) -> Result<(), RingError> {
-        self.refresh(region)?;
-        if self.observed > index + 1 {
+        // An acquire load like every tail observation, though only the count
+        // matters here: no slot it covers is read before the next refresh.
+        let raw = region.load_counter(self.dir.tail_counter)?;
+        let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
+            ErrorKind::InvalidDescriptor,
+            "tail counter moved backwards or past depth",
+            self.observed,
+            raw as u64,
+        ))?;
+        if tail > index + 1 {
             return Err(Breach::new(
                 ErrorKind::InvalidDescriptor,
                 "input published after STOP",
                 index + 1,
-                self.observed,
+                tail,
             )
             .into());
         }
