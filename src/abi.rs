@@ -254,3 +254,28 @@ const_assert_eq!(
     L3L2Q_L2_ABORT_FLAG_OFFSET + L3L2Q_COUNTER_STRIDE,
     L3L2Q_COUNTER_BYTES
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcode_converts_both_ways_and_refuses_unnamed_codes() {
+        let named = [
+            (Opcode::Invalid, L3L2Q_OPCODE_INVALID),
+            (Opcode::Data, L3L2Q_OPCODE_DATA),
+            (Opcode::Stop, L3L2Q_OPCODE_STOP),
+            (Opcode::Error, L3L2Q_OPCODE_ERROR),
+        ];
+        for (opcode, code) in named {
+            assert_eq!(u64::from(opcode), code);
+            assert_eq!(Opcode::try_from(code), Ok(opcode));
+            assert_eq!(opcode, code);
+            assert_eq!(code, opcode);
+        }
+        for code in [4, 9, 1 << 32, u64::MAX] {
+            assert_eq!(Opcode::try_from(code), Err(code));
+            assert!(named.iter().all(|&(opcode, _)| opcode != code));
+        }
+    }
+}

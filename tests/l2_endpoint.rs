@@ -1993,3 +1993,33 @@ fn poison_keeps_the_first_error_and_abandons_held_work() {
     drop(l2);
     assert_eq!(region.counter(L2_FLAG), 1, "dropping keeps the flag");
 }
+
+#[test]
+fn blocking_send_times_out_on_a_full_ring_then_succeeds_after_a_release() {
+    let region = RawRegion::new(4, 1024, 1024);
+    let mut l2 = open(&region, 1);
+    let mut sink = RawConsumer::output(&region, 0);
+    for i in 0..4u8 {
+        l2.send(Opcode::Data, &[i; 3], 1_000_000).unwrap();
+    }
+    assert_eq!(
+        l2.send(Opcode::Error, b"late", 1_000_000),
+        Err(Error::Timeout)
+    );
+    assert_eq!(
+        region.counter(OUT_TAIL),
+        4,
+        "a timed-out send publishes nothing"
+    );
+    assert!(l2.error().is_none(), "a timeout does not poison");
+    sink.expect();
+    sink.release();
+    l2.send(Opcode::Error, b"late", 1_000_000).unwrap();
+    let rest = sink.drain();
+    assert_eq!(rest.len(), 4);
+    let (slot, payload) = &rest[3];
+    assert_eq!(
+        (slot.opcode, payload.as_slice()),
+        (L3L2Q_OPCODE_ERROR, &b"late"[..])
+    );
+}

@@ -2081,3 +2081,27 @@ fn zero_copy_reservation_misuse() {
         assert_poisoned(&mut q, &region, kind, op);
     }
 }
+
+#[test]
+fn blocking_reserve_times_out_on_a_full_ring_then_succeeds_after_a_release() {
+    let region = RawRegion::new(4, 1024, 64);
+    let mut q = queue(&region);
+    let mut l2 = RawConsumer::input(&region, 0);
+    for i in 0..4u8 {
+        q.try_send(Opcode::Data, &[i; 8]).unwrap();
+    }
+    let before = snapshot(&region);
+    assert_eq!(q.reserve(8, MS), Err(Error::Timeout));
+    assert_eq!(
+        snapshot(&region),
+        before,
+        "a timed-out reserve changes nothing"
+    );
+    l2.expect();
+    l2.release();
+    let r = q.reserve(8, MS).unwrap();
+    q.write_reserved(&r, 0, &[9; 8]).unwrap();
+    q.publish(&r, Opcode::Error, 8).unwrap();
+    assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 5);
+    assert_healthy(&q, &region);
+}
