@@ -6,15 +6,35 @@
 //! wrap), and must poison with that kind, set the own abort flag and
 //! record the region id.
 
-#[path = "support/adversary.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/adversary.rs"]
 mod adversary;
-#[path = "support/guarded.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/guarded.rs"]
 mod guarded;
-#[path = "support/harness.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/harness.rs"]
 mod harness;
-#[path = "support/l2_api.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/l2_api.rs"]
 mod l2_api;
-#[path = "support/l3_api.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/l3_api.rs"]
 mod l3_api;
 
 use l3l2q::abi::*;
@@ -22,11 +42,10 @@ use l3l2q::{Error, ErrorKind, Opcode};
 
 use adversary::Victim;
 use guarded::{Guarded, Mem};
-use harness::{Shape, Watch};
+use harness::{DATA, Shape, Watch};
 use l2_api::Ep;
 use l3_api::Q;
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
 const IN_TAIL: u64 = L3L2Q_INPUT_DESC_TAIL_OFFSET;
 const IN_HEAD: u64 = L3L2Q_INPUT_DESC_HEAD_OFFSET;
 const OUT_TAIL: u64 = L3L2Q_OUTPUT_DESC_TAIL_OFFSET;

@@ -9,15 +9,35 @@
 //! - a reservation carries the seq its message is published with;
 //! - `l3l2q_operation_str` names every operation.
 
-#[path = "support/adversary.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/adversary.rs"]
 mod adversary;
-#[path = "support/guarded.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/guarded.rs"]
 mod guarded;
-#[path = "support/harness.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/harness.rs"]
 mod harness;
-#[path = "support/l2_api.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/l2_api.rs"]
 mod l2_api;
-#[path = "support/l3_api.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/l3_api.rs"]
 mod l3_api;
 
 use std::ffi::CStr;

@@ -5,13 +5,29 @@
 //! of both the Rust and the C API. Otherwise the caller would release STOP,
 //! see the queue drained, exit, and the later input would be lost silently.
 
-#[path = "support/adversary.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/adversary.rs"]
 mod adversary;
-#[path = "support/guarded.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/guarded.rs"]
 mod guarded;
-#[path = "support/harness.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/harness.rs"]
 mod harness;
-#[path = "support/l2_api.rs"]
+#[allow(
+    dead_code,
+    reason = "the hostile engine is shared; this test drives part of it"
+)]
+#[path = "hostile/l2_api.rs"]
 mod l2_api;
 
 use l3l2q::abi::*;
@@ -19,11 +35,9 @@ use l3l2q::{Error, ErrorKind, Message, Operation};
 
 use adversary::Victim;
 use guarded::{Guarded, Mem};
-use harness::{Shape, Watch};
+use harness::{DATA, STOP, Shape, Watch};
 use l2_api::Ep;
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
 const IN_TAIL: u64 = L3L2Q_INPUT_DESC_TAIL_OFFSET;
 const IN_HEAD: u64 = L3L2Q_INPUT_DESC_HEAD_OFFSET;
 const L2_FLAG: u64 = L3L2Q_L2_ABORT_FLAG_OFFSET;
