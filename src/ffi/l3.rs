@@ -51,6 +51,9 @@ impl Region for AnyRegion {
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
         dispatch!(self, r => r.store_counter(offset, value))
     }
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        dispatch!(self, r => r.move_payload(from, to, len))
+    }
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
         dispatch!(self, r => r.payload_ptr(offset, len))
     }

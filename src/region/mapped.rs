@@ -173,6 +173,16 @@ impl Region for MappedRegion {
         Ok(())
     }
 
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        let src = self.payload_at(from, len).ok_or(Fault::Read)?;
+        let dst = self.payload_at(to, len).ok_or(Fault::Write)?;
+        // SAFETY: both ranges lie inside the payload range (checked above), which no Rust reference aliases;
+        // `copy` is memmove, correct for overlapping ranges. The caller owns both ranges by protocol.
+        unsafe { core::ptr::copy(src, dst, len as usize) };
+        cache::clean(dst, len as usize);
+        Ok(())
+    }
+
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<NonNull<u8>> {
         self.payload_at(offset, len).and_then(NonNull::new)
     }

@@ -65,6 +65,20 @@ pub trait Region {
         write_slot_bytes(self, offset, slot)
     }
 
+    /// Moves `len` payload bytes from offset `from` to offset `to`, as
+    /// `memmove`: the ranges may overlap. A producer uses it to place a
+    /// shrunk reservation where a strict consumer expects it (SPEC section
+    /// 7). The default copies through [`Region::read_payload`] and
+    /// [`Region::write_payload`] in bounded chunks on the stack, in the
+    /// order that never overwrites a byte before it is read.
+    ///
+    /// # Errors
+    /// [`Fault::Read`] or [`Fault::Write`] as the copies fail; the
+    /// destination may then be partly written.
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        move_payload_chunked(self, from, to, len)
+    }
+
     /// Loads the low-32 counter at `offset` with acquire ordering.
     ///
     /// # Errors
@@ -129,6 +143,31 @@ pub(crate) fn write_slot_bytes<R: Region + ?Sized>(
     let bytes = slot.to_bytes();
     region.write_payload(offset + 8, &bytes[8..])?;
     region.write_payload(offset, &bytes[..8])
+}
+
+/// [`Region::move_payload`] through the copy operations, for backends that
+/// reach the payload only by copying (callbacks). Each chunk is read whole
+/// before it is written; moving towards higher offsets goes from the end
+/// down, so a chunk's destination never covers source bytes not yet read.
+pub(crate) fn move_payload_chunked<R: Region + ?Sized>(
+    region: &R,
+    from: u64,
+    to: u64,
+    len: u64,
+) -> Result<(), Fault> {
+    const CHUNK: u64 = 256;
+    let mut buf = [0u8; CHUNK as usize];
+    let mut done = 0u64;
+    while done < len {
+        let n = CHUNK.min(len - done);
+        // Upwards: the last chunk first; downwards (or no overlap): the first chunk first.
+        let at = if to > from { len - done - n } else { done };
+        let chunk = &mut buf[..n as usize];
+        region.read_payload(from.checked_add(at).ok_or(Fault::Read)?, chunk)?;
+        region.write_payload(to.checked_add(at).ok_or(Fault::Write)?, chunk)?;
+        done += n;
+    }
+    Ok(())
 }
 
 /// Checks `offset..offset + len` lies inside `0..size` without overflow.

@@ -1024,6 +1024,9 @@ impl Region for ShmRegion {
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
         self.inner.store_counter(offset, value)
     }
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        self.inner.move_payload(from, to, len)
+    }
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<NonNull<u8>> {
         self.inner.payload_ptr(offset, len)
     }

@@ -5,7 +5,7 @@ use super::{Breach, Direction, RingError};
 use crate::abi::DescriptorSlot;
 use crate::counter::fold;
 use crate::error::ErrorKind;
-use crate::region::Region;
+use crate::region::{Fault, Region};
 
 /// A place in the ring and arena for one message, not yet committed. It
 /// borrows nothing, so the caller may fill the payload in between; a
@@ -265,7 +265,12 @@ impl Producer {
             "placements are committed in order"
         );
         debug_assert!(nbytes <= placement.capacity);
-        let span = placement.span.shrink(self.bytes_tail, nbytes);
+        // The copy paths always fill the whole placement; only a shrunk reservation takes the shrink rule.
+        let span = if nbytes == placement.capacity {
+            placement.span
+        } else {
+            self.shrink(region, placement, nbytes)?
+        };
         let payload_offset = if nbytes == 0 {
             0
         } else {
@@ -282,6 +287,41 @@ impl Producer {
         self.bytes_tail = span.end;
         self.written += 1;
         Ok(())
+    }
+
+    /// Where a placement shrunk to `nbytes` is published (SPEC section 7).
+    /// A wrapped reservation whose bytes fit at the position before the
+    /// wrap is published there, so its payload is moved from the arena
+    /// start: the bytes are this producer's own and not yet published, so
+    /// no consumer reads either range meanwhile.
+    ///
+    /// # Errors
+    /// [`RingError::Memory`] with [`Fault::Write`] when the move fails; the
+    /// caller must poison.
+    #[cold]
+    #[inline(never)]
+    fn shrink<R: Region + ?Sized>(
+        &self,
+        region: &R,
+        placement: &Placement,
+        nbytes: u64,
+    ) -> Result<Span, RingError> {
+        let span =
+            placement
+                .span
+                .shrink(self.bytes_tail, self.tail_pos, self.dir.arena_bytes, nbytes);
+        if nbytes != 0 && span.offset != placement.span.offset {
+            // Any failure counts as a failed write: part of the destination may be written already, and the
+            // reservation is consumed, so the caller poisons rather than reporting a retryable read failure.
+            region
+                .move_payload(
+                    self.dir.arena_offset + placement.span.offset,
+                    self.dir.arena_offset + span.offset,
+                    nbytes,
+                )
+                .map_err(|_| Fault::Write)?;
+        }
+        Ok(span)
     }
 
     /// Publishes every written slot with one release store of the tail.
