@@ -4,7 +4,7 @@
 use super::common::scalars_mut;
 use super::{
     ByteSlice, arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref,
-    arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of,
+    arg_slice, arg_slice_mut, check, emit_created, ffi_boundary, finish, free_handle, status_of,
     write_optional,
 };
 use crate::abi::{DescriptorSlot, L3L2Q_TASK_SCALARS, Layout, RegionDescriptor};
@@ -103,15 +103,13 @@ fn create(
         config.output_arena_bytes,
         config.initial_count,
     );
-    let violation = match created {
-        Err(Error::BadDescriptor(v)) => v,
-        _ => Violation::Valid,
-    };
     // SAFETY: the public callers pass their own caller's out_violation, null or writable by contract.
-    unsafe { write_optional(out_violation, violation) };
-    match created {
-        Ok(queue) => emit_handle(L3QueueHandle { queue }, out),
-        Err(e) => e.status(),
+    unsafe {
+        emit_created(
+            created.map(|queue| L3QueueHandle { queue }),
+            out,
+            out_violation,
+        )
     }
 }
 
