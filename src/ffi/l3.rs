@@ -32,7 +32,8 @@ macro_rules! dispatch {
     }};
 }
 
-impl Region for AnyRegion {
+// SAFETY: every method forwards to the backend inside, whose own `unsafe impl` upholds the contract.
+unsafe impl Region for AnyRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         dispatch!(self, r => r.read_payload(offset, dst))
     }

@@ -84,7 +84,10 @@ impl MappedRegion {
     }
 }
 
-impl Region for MappedRegion {
+// SAFETY: `payload_ptr` returns `payload_base + offset` only for ranges inside the payload range, which the
+// constructor's contract keeps mapped, readable and writable for the region's lifetime; the copies use the same
+// address arithmetic, and the region hands out no references.
+unsafe impl Region for MappedRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         let src = self
             .payload_at(offset, dst.len() as u64)

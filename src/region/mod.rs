@@ -31,7 +31,42 @@ pub enum Fault {
 /// Counter loads must have acquire semantics and stores release semantics
 /// with respect to payload accesses: the ring protocol relies on "payload and
 /// slot written, then tail stored" being observed in that order.
-pub trait Region {
+///
+/// # Safety
+///
+/// The endpoints dereference what [`Region::payload_ptr`] returns without
+/// further checks (an L2 endpoint resolves each arena once and hands out
+/// payload slices inside it), so an implementation that returns `Some(p)`
+/// for `payload_ptr(offset, len)` guarantees that:
+///
+/// - `p..p + len` is valid for reads and writes for as long as the region
+///   value lives, and stays at that address (it is not moved or unmapped);
+/// - `p + k` is payload byte `offset + k` for every `k < len`, the same
+///   byte [`Region::read_payload`] and [`Region::write_payload`] reach;
+/// - no Rust reference to those bytes exists outside the endpoint that
+///   owns this region (another agent, or raw-pointer access, may write
+///   them concurrently: that is what the protocol is for).
+///
+/// Returning `None` (the default) is always sound; the endpoints then copy
+/// through the other methods. Everything else a region returns (counter
+/// values, slots, payload bytes) is validated before use, however wrong.
+///
+/// A safe `impl` does not compile:
+///
+/// ```compile_fail,E0200
+/// use l3l2q::region::{Fault, Region};
+/// struct Bogus;
+/// impl Region for Bogus {
+///     fn read_payload(&self, _: u64, _: &mut [u8]) -> Result<(), Fault> { Err(Fault::Read) }
+///     fn write_payload(&self, _: u64, _: &[u8]) -> Result<(), Fault> { Err(Fault::Write) }
+///     fn load_counter(&self, _: u64) -> Result<u32, Fault> { Err(Fault::Read) }
+///     fn store_counter(&self, _: u64, _: u32) -> Result<(), Fault> { Err(Fault::Write) }
+///     fn payload_ptr(&self, _: u64, _: u64) -> Option<core::ptr::NonNull<u8>> {
+///         Some(core::ptr::NonNull::dangling())
+///     }
+/// }
+/// ```
+pub unsafe trait Region {
     /// Copies `dst.len()` bytes from payload offset `offset`.
     ///
     /// # Errors
@@ -92,9 +127,8 @@ pub trait Region {
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault>;
 
     /// A pointer to `len` payload bytes at `offset` when the region is
-    /// directly mapped, for zero-copy access; `None` otherwise. The bytes
-    /// must stay mapped at that address for the region's lifetime: the
-    /// endpoints resolve each arena once and index into it afterwards.
+    /// directly mapped, for zero-copy access; `None` otherwise. The
+    /// endpoints trust it: see the trait's safety contract.
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
         let _ = (offset, len);
         None

@@ -1005,7 +1005,9 @@ impl Drop for ShmRegion {
     }
 }
 
-impl Region for ShmRegion {
+// SAFETY: every method forwards to the inner `MappedRegion` over this value's own mapping, which lives (and stays
+// mapped) as long as the value does.
+unsafe impl Region for ShmRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         self.inner.read_payload(offset, dst)
     }
