@@ -247,6 +247,8 @@ impl Producer {
 
     /// Writes the slot for `placement` carrying `nbytes <= capacity` bytes
     /// and commits its arena space; the tail is stored by [`Producer::announce`].
+    /// A wrapped placement whose `nbytes` fit at the position before the
+    /// wrap is published there instead, its bytes moved (SPEC section 7).
     /// Fields go first and `seq` last, so a slot whose seq matches was
     /// fully written by the time the tail covering it is observed.
     ///

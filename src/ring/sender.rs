@@ -180,8 +180,10 @@ impl Sender {
     }
 
     /// Publishes the active reservation with `nbytes <= capacity` and a
-    /// DATA or ERROR opcode, returning unused bytes to the arena. With
-    /// `announce` false the tail store is deferred to [`Sender::flush`].
+    /// DATA or ERROR opcode, returning unused bytes to the arena (a wrapped
+    /// reservation whose `nbytes` fit before the wrap moves back there,
+    /// see `Producer::commit`). With `announce` false the tail store is
+    /// deferred to [`Sender::flush`].
     ///
     /// # Errors
     /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the
