@@ -680,3 +680,94 @@ fn random_reserve_and_shrink_satisfies_a_strict_consumer_in_both_directions() {
         "too few shrunk wraps exercised: {moved:?}"
     );
 }
+
+// ------------------------------------------------ no allocation per move
+
+/// Counts the allocations of the current thread, as tests/zero_alloc.rs
+/// does, so the move can be shown to allocate nothing.
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCATIONS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator unchanged; the counter is a const-initialised thread-local Cell
+// without a destructor, so touching it allocates nothing and cannot recurse.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.realloc(ptr, layout, new) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Drives `rounds` of: 300 B sent, everything released, 800 B reserved
+/// (a wrap), `m` B filled and published (moved back to 300); returns the
+/// allocations the producer made meanwhile.
+fn allocations_of_moves(p: &mut dyn Producer, region: &RawRegion, ring: Ring, m: usize) -> u64 {
+    let (tail, head) = match ring {
+        Ring::Input => (L3L2Q_INPUT_DESC_TAIL_OFFSET, L3L2Q_INPUT_DESC_HEAD_OFFSET),
+        Ring::Output => (L3L2Q_OUTPUT_DESC_TAIL_OFFSET, L3L2Q_OUTPUT_DESC_HEAD_OFFSET),
+    };
+    let (first, payload) = (bytes(300, 1), bytes(m, 2));
+    let mut round = || {
+        p.send(&first);
+        region.set_counter(head, region.counter(tail));
+        let r = p.reserve(800);
+        p.fill(&r, 0, &payload);
+        p.publish(&r, DATA, m as u64, false).expect("publish");
+        region.set_counter(head, region.counter(tail));
+    };
+    round(); // warm-up
+    let before = ALLOCATIONS.with(std::cell::Cell::get);
+    for _ in 0..200 {
+        round();
+    }
+    ALLOCATIONS.with(std::cell::Cell::get) - before
+}
+
+#[test]
+fn moving_a_shrunk_wrap_back_allocates_nothing() {
+    let region = RawRegion::new(4, 1024, 1024);
+    let mut q = l3_over(mapped(&region), &region);
+    let mut l2 = l2_over(mapped(&region), &region);
+    assert_eq!(
+        allocations_of_moves(&mut q, &region, Ring::Input, 700),
+        0,
+        "L3, mapped"
+    );
+    assert_eq!(
+        allocations_of_moves(&mut l2, &region, Ring::Output, 700),
+        0,
+        "L2, mapped"
+    );
+    let published = region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET);
+    let region = RawRegion::new(4, 1024, 64);
+    let callbacks = FaultyCallbacks::new(&region);
+    // SAFETY: `callbacks` outlives the queue (declared before it).
+    let mut q = l3_over(unsafe { callbacks.backend() }, &region);
+    assert_eq!(
+        allocations_of_moves(&mut q, &region, Ring::Input, 700),
+        0,
+        "L3, callbacks"
+    );
+    assert!(published > 400, "the rounds ran");
+    let last = region.read_slot(region.layout.input_desc_offset, 401);
+    assert_eq!(
+        last.payload_offset,
+        region.layout.input_arena_offset + 300,
+        "moved back"
+    );
+}
