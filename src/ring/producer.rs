@@ -249,11 +249,10 @@ impl Producer {
     /// and commits its arena space; the tail is stored by [`Producer::announce`].
     /// A wrapped placement whose `nbytes` fit at the position before the
     /// wrap is published there instead, its bytes moved (SPEC section 7).
-    /// Fields go first and `seq` last, so a slot whose seq matches was
-    /// fully written by the time the tail covering it is observed.
     ///
     /// # Errors
-    /// [`RingError::Memory`] when a slot write fails; the caller must poison.
+    /// [`RingError::Memory`] when the move or a slot write fails; the
+    /// caller must poison.
     #[inline(always)]
     pub fn commit<R: Region + ?Sized>(
         &mut self,
@@ -262,29 +261,62 @@ impl Producer {
         opcode: u64,
         nbytes: u64,
     ) -> Result<(), RingError> {
-        debug_assert_eq!(
-            placement.index, self.written,
-            "placements are committed in order"
-        );
         debug_assert!(nbytes <= placement.capacity);
-        // The copy paths always fill the whole placement; only a shrunk reservation takes the shrink rule.
         let span = if nbytes == placement.capacity {
             placement.span
         } else {
             self.shrink(region, placement, nbytes)?
         };
+        self.write(region, placement.index, span, opcode, nbytes)
+    }
+
+    /// [`Producer::commit`] of a placement filled to its capacity (the
+    /// copy paths), where no shrink can apply.
+    ///
+    /// # Errors
+    /// As [`Producer::commit`].
+    #[inline(always)]
+    pub fn commit_full<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        placement: &Placement,
+        opcode: u64,
+    ) -> Result<(), RingError> {
+        self.write(
+            region,
+            placement.index,
+            placement.span,
+            opcode,
+            placement.capacity,
+        )
+    }
+
+    /// Writes the slot of message `index` for `nbytes` at `span` and
+    /// commits the span. Fields go first and `seq` last, so a slot whose
+    /// seq matches was fully written by the time the tail covering it is
+    /// observed.
+    #[inline(always)]
+    fn write<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        index: u64,
+        span: Span,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), RingError> {
+        debug_assert_eq!(index, self.written, "placements are committed in order");
         let payload_offset = if nbytes == 0 {
             0
         } else {
             self.dir.arena_offset + span.offset
         };
         let slot = DescriptorSlot {
-            seq: placement.index.wrapping_add(1),
+            seq: index.wrapping_add(1),
             opcode,
             payload_offset,
             payload_nbytes: nbytes,
         };
-        region.write_slot(self.dir.slot_offset(placement.index), &slot)?;
+        region.write_slot(self.dir.slot_offset(index), &slot)?;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
         self.written += 1;

@@ -214,7 +214,7 @@ impl Sender {
             poison,
             &placement,
             opcode,
-            nbytes,
+            Some(nbytes),
             announce,
             Operation::Publish,
         )
@@ -238,11 +238,15 @@ impl Sender {
         poison: &mut Poison,
         placement: &Placement,
         opcode: u64,
-        nbytes: u64,
+        nbytes: Option<u64>,
         announce: bool,
         operation: Operation,
     ) -> Result<(), Error> {
-        let mut result = self.producer.commit(region, placement, opcode, nbytes);
+        // The copy paths always fill the whole placement (`None`): only a published reservation can be shrunk.
+        let mut result = match nbytes {
+            Some(n) => self.producer.commit(region, placement, opcode, n),
+            None => self.producer.commit_full(region, placement, opcode),
+        };
         if announce {
             result = result.and_then(|()| self.producer.announce(region));
         }
@@ -308,7 +312,7 @@ impl Sender {
             poison,
             &placement,
             opcode,
-            n,
+            None,
             announce,
             Operation::Enqueue,
         )
@@ -383,7 +387,7 @@ impl Sender {
             poison,
             &placement,
             L3L2Q_OPCODE_STOP,
-            0,
+            None,
             true,
             Operation::RequestStop,
         )
