@@ -149,10 +149,20 @@ const VALGRIND: [&str; 6] = [
     "--quiet",
 ];
 
+/// Held by whichever test is running programs under valgrind: valgrind
+/// runs a program's threads one at a time, so two such runs side by side
+/// would double the time the threaded programs need to meet their
+/// deadlines on a loaded machine.
+static ONE_VALGRIND_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs every ctest program, linked against the `libl3l2q.so` in
 /// `lib_dir`, under valgrind memcheck; panics with the report of the
 /// first that is not clean.
 fn memcheck_every_ctest(lib_dir: &Path, build: &str) {
+    // A panic in the other test poisons the lock; its failure is reported there.
+    let _turn = ONE_VALGRIND_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for source in programs() {
         let name = stem(&source);
         let dir = cbuild::scratch_for(&format!("memcheck_{name}"), lib_dir);
