@@ -807,7 +807,11 @@ impl<R: Region> L2Endpoint<R> {
     /// Publishes the active reservation as a message of `nbytes` (at most
     /// its capacity) with `opcode` DATA or ERROR. Unused bytes return to
     /// the arena; zero bytes roll the whole reservation back, padding
-    /// included, and publish a zero-byte message at offset 0.
+    /// included, and publish a zero-byte message at offset 0. A
+    /// reservation that wrapped to the arena start but whose `nbytes` fit
+    /// at the position before the wrap is published there: the bytes are
+    /// moved and the padding dropped (SPEC section 7), so a strict consumer
+    /// accepts it.
     ///
     /// # Errors
     /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the

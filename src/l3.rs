@@ -326,12 +326,12 @@ impl<R: Region> L3Queue<R> {
     /// [`L3Queue::write_reserved`]). Publish with [`L3Queue::publish`].
     ///
     /// Publishing fewer bytes than reserved returns the rest to the arena.
-    /// A reservation that had to wrap to the arena start stays there even
-    /// when shrunk below the size that forced the wrap: consumers built on
-    /// this library accept that, but a strict consumer of another
-    /// implementation that requires the payload at the exact next position
-    /// unless it cannot fit may reject it. Reserve the size you will use
-    /// when talking to such a peer.
+    /// A reservation that had to wrap to the arena start but is published
+    /// with bytes that fit at the position before the wrap is published
+    /// there (the publish moves the bytes and drops the padding, SPEC
+    /// section 7), so every payload sits where any consumer of the format
+    /// expects it. `data` and `payload_offset` say where to fill, not where
+    /// the message ends up.
     ///
     /// # Errors
     /// As [`L3Queue::try_send`]; a second active reservation poisons.

@@ -124,7 +124,8 @@ impl Counting {
     }
 }
 
-impl Region for Counting {
+// SAFETY: `payload_ptr` forwards to the inner `MappedRegion`, and so does every payload copy.
+unsafe impl Region for Counting {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         self.inner.read_payload(offset, dst)
     }
@@ -1050,7 +1051,8 @@ fn l2_consume_poisons_at_a_bad_slot_after_releasing_the_good_ones_before_it() {
 fn l2_consume_needs_an_in_place_view() {
     /// The counting region without payload pointers, as a callbacks backend.
     struct NoView(Counting);
-    impl Region for NoView {
+    // SAFETY: `payload_ptr` keeps its default (`None`), which is the point of this region.
+    unsafe impl Region for NoView {
         fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
             self.0.read_payload(offset, dst)
         }

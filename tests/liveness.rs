@@ -12,8 +12,8 @@
 //!   payload at the exact next position `tail % arena` unless it cannot
 //!   fit before the arena end (then at 0), as other implementations of the
 //!   format do, consumes what `L3Queue` produces with try_enqueue and its
-//!   batch/blocking forms (no reserve-shrink: a shrunk wrapped reservation
-//!   is documented as incompatible with strict consumers).
+//!   batch/blocking forms (reserve-shrink against a strict consumer, in
+//!   both directions, is tests/shrink_wrap.rs).
 
 mod support {
     pub mod opcodes;
@@ -1097,10 +1097,11 @@ fn a_strict_consumer_accepts_every_placement_of_try_enqueue() {
 }
 
 #[test]
-fn the_strict_rule_rejects_a_shrunk_wrapped_reservation() {
-    // The documented incompatibility, to show the strict consumer above is
-    // strict: 300 B, a full drain, then 800 B reserved (it wraps to 0) and
-    // shrunk to 10 B, which would have fit at 300.
+fn the_strict_rule_accepts_a_shrunk_wrapped_reservation_and_rejects_a_needless_wrap() {
+    // 300 B, a full drain, then 800 B reserved (it wraps to 0) and shrunk
+    // to 10 B, which fit at 300: the producer moves them there (SPEC 7).
+    // The same 10 B at 0 would be refused, which shows the strict consumer
+    // above is strict.
     let region = RawRegion::new(4, 1024, 64);
     // SAFETY: the raw region outlives the queue and is mapped in this process.
     let mapped = unsafe { MappedRegion::from_descriptor(&region.descriptor()) }.expect("mapped");
@@ -1121,20 +1122,20 @@ fn the_strict_rule_rejects_a_shrunk_wrapped_reservation() {
     let r = q.try_reserve(800).unwrap();
     q.write_reserved(&r, 0, &[2; 10]).unwrap();
     q.publish(&r, Opcode::Data, 10).unwrap();
-    let (shrunk, _) = l2.expect();
+    let (shrunk, bytes) = l2.expect();
     let base = region.layout.input_arena_offset;
     let mut cursor = Cursor::default();
     cursor.follow(1024, 300, first.payload_offset - base, true, "first");
     assert_eq!(
-        shrunk.payload_offset, base,
-        "the shrunk reservation stays at the arena start"
+        (shrunk.payload_offset, bytes),
+        (base + 300, vec![2; 10]),
+        "the shrunk reservation moved back before the wrap"
     );
-    let mut lenient = cursor;
-    let refused = cursor.try_follow(1024, 10, 0, true, "shrunk wrap");
+    let needless = cursor.try_follow(1024, 10, 0, true, "needless wrap");
     assert!(
-        refused.as_ref().is_err_and(|e| e.contains("fit at 300")),
-        "{refused:?}"
+        needless.as_ref().is_err_and(|e| e.contains("fit at 300")),
+        "{needless:?}"
     );
-    lenient.follow(1024, 10, 0, false, "shrunk wrap");
-    assert_eq!(lenient.wraps, 1, "our consumers accept it as a wrap");
+    cursor.follow(1024, 10, 300, true, "shrunk wrap");
+    assert_eq!(cursor.wraps, 0);
 }

@@ -85,7 +85,8 @@ impl LoomRegion {
     }
 }
 
-impl Region for LoomRegion {
+// SAFETY: `payload_ptr` keeps its default (`None`): loom sees every access through the copies.
+unsafe impl Region for LoomRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         let cells = self.cells(offset, dst.len()).ok_or(Fault::Read)?;
         if let Some((start, end, replays)) = &self.own_ring {

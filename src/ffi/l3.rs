@@ -4,7 +4,7 @@
 use super::common::scalars_mut;
 use super::{
     ByteSlice, arg_byte_slices, arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref,
-    arg_slice, arg_slice_mut, check, emit_handle, ffi_boundary, finish, free_handle, status_of,
+    arg_slice, arg_slice_mut, check, emit_created, ffi_boundary, finish, free_handle, status_of,
     write_optional,
 };
 use crate::abi::{DescriptorSlot, L3L2Q_TASK_SCALARS, Layout, Opcode, RegionDescriptor};
@@ -32,7 +32,8 @@ macro_rules! dispatch {
     }};
 }
 
-impl Region for AnyRegion {
+// SAFETY: every method forwards to the backend inside, whose own `unsafe impl` upholds the contract.
+unsafe impl Region for AnyRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         dispatch!(self, r => r.read_payload(offset, dst))
     }
@@ -50,6 +51,9 @@ impl Region for AnyRegion {
     }
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
         dispatch!(self, r => r.store_counter(offset, value))
+    }
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        dispatch!(self, r => r.move_payload(from, to, len))
     }
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
         dispatch!(self, r => r.payload_ptr(offset, len))
@@ -98,15 +102,13 @@ fn create(
         output_arena_bytes: config.output_arena_bytes,
     };
     let created = L3Queue::create_at(region, descriptor, shape, config.initial_count);
-    let violation = match created {
-        Err(Error::BadDescriptor(v)) => v,
-        _ => Violation::Valid,
-    };
     // SAFETY: the public callers pass their own caller's out_violation, null or writable by contract.
-    unsafe { write_optional(out_violation, violation) };
-    match created {
-        Ok(queue) => emit_handle(L3QueueHandle { queue }, out),
-        Err(e) => e.status(),
+    unsafe {
+        emit_created(
+            created.map(|queue| L3QueueHandle { queue }),
+            out,
+            out_violation,
+        )
     }
 }
 
@@ -366,9 +368,10 @@ pub unsafe extern "C" fn l3l2q_l3_request_stop(
 /// Reserves `nbytes` of input arena for zero-copy filling at `out->data`
 /// (mapped regions; NULL for callback regions: use
 /// `l3l2q_l3_write_reserved`). A reservation that wrapped to the arena
-/// start stays there when committed with fewer bytes; peers built on this
-/// library accept that, a strict consumer of another implementation may
-/// not, so reserve the size you will commit when talking to one.
+/// start but is committed with bytes that fit at the position before the
+/// wrap is published there: the commit moves the bytes and drops the
+/// padding, so every payload sits where any consumer of the format
+/// expects it.
 ///
 /// # Safety
 /// `handle` live; `out` writable.

@@ -33,11 +33,25 @@ impl Span {
         self.start != tail
     }
 
-    /// The same placement holding only `n` bytes (a shrunk reservation):
-    /// a wrapped span stays at the arena start.
-    pub fn shrink(&self, tail: u64, n: u64) -> Span {
+    /// The placement of a reservation made at cursor `tail` (arena
+    /// position `pos == tail % arena`) once it holds only `n` bytes. A
+    /// wrapped span whose `n` bytes fit before the arena end at `pos` moves
+    /// back to `pos`, dropping the padding (SPEC section 7): a strict
+    /// consumer expects a payload there and accepts the arena start only
+    /// when it cannot fit. The caller moves the bytes when the offset
+    /// changes. Zero bytes roll everything back to `tail`.
+    pub fn shrink(&self, tail: u64, pos: u64, arena: u64, n: u64) -> Span {
+        debug_assert_eq!(pos, tail % arena);
         if n == 0 {
             Span::empty(tail)
+        } else if self.wrapped(tail) && n <= arena - pos {
+            // No live byte is in the way: either none is live, or the wrapped span had to end before the oldest
+            // one (start - pos + capacity - head <= arena with start = tail - pos + arena), so tail + n - head <= pos.
+            Span {
+                offset: pos,
+                start: tail,
+                end: tail + n,
+            }
         } else {
             Span {
                 end: self.start + n,
@@ -310,18 +324,59 @@ mod tests {
     }
 
     #[test]
-    fn shrink_keeps_a_wrapped_span_at_arena_start() {
+    fn shrink_moves_a_wrapped_span_back_when_it_fits_before_the_end() {
+        // 300 B drained, 800 B wrapped to the arena start.
         let span = place(300, 300, 1024, 800).unwrap();
+        assert_eq!(span.offset, 0);
         assert_eq!(
-            span.shrink(300, 10),
+            span.shrink(300, 300, 1024, 100),
+            Span {
+                offset: 300,
+                start: 300,
+                end: 400
+            },
+            "fits at 300: the padding is dropped"
+        );
+        assert_eq!(
+            span.shrink(300, 300, 1024, 724),
+            Span {
+                offset: 300,
+                start: 300,
+                end: 1024
+            },
+            "exactly up to the arena end"
+        );
+        assert_eq!(
+            span.shrink(300, 300, 1024, 725),
             Span {
                 offset: 0,
                 start: 1024,
-                end: 1034
+                end: 1749
+            },
+            "does not fit before the end: stays a wrap"
+        );
+        assert_eq!(span.shrink(300, 300, 1024, 0), Span::empty(300));
+        // What a strict consumer accepts: the expected position.
+        assert_eq!(
+            follow(300, 300, 1024, 100, 300),
+            Some(span.shrink(300, 300, 1024, 100))
+        );
+        // Live bytes [900, 1000): a 100 B wrap shrunk to 24 fits at 1000 and overlaps nothing live.
+        let live = place(900, 1000, 1024, 100).unwrap();
+        let moved = live.shrink(1000, 1000, 1024, 24);
+        assert_eq!((moved.offset, moved.start, moved.end), (1000, 1000, 1024));
+        assert!(moved.end - 900 <= 1024);
+        assert_eq!(live.shrink(1000, 1000, 1024, 25).offset, 0);
+        // A span that did not wrap only shortens.
+        let plain = place(0, 300, 1024, 500).unwrap();
+        assert_eq!(
+            plain.shrink(300, 300, 1024, 10),
+            Span {
+                offset: 300,
+                start: 300,
+                end: 310
             }
         );
-        assert_eq!(span.shrink(300, 0), Span::empty(300));
-        assert_eq!(follow(300, 300, 1024, 10, 0), Some(span.shrink(300, 10)));
     }
 
     #[test]
@@ -342,8 +397,18 @@ mod tests {
             head = tail; // drained
         }
         let wrapped = place(300, 300, 1024, 800).unwrap();
-        assert_eq!(wrapped.shrink(300, 10).end_position(300, 1024), 10);
-        assert_eq!(wrapped.shrink(300, 0).end_position(300, 1024), 300);
+        assert_eq!(
+            wrapped.shrink(300, 300, 1024, 800).end_position(300, 1024),
+            800
+        );
+        assert_eq!(
+            wrapped.shrink(300, 300, 1024, 10).end_position(300, 1024),
+            310
+        );
+        assert_eq!(
+            wrapped.shrink(300, 300, 1024, 0).end_position(300, 1024),
+            300
+        );
     }
 
     #[test]

@@ -187,8 +187,10 @@ impl Sender {
     }
 
     /// Publishes the active reservation with `nbytes <= capacity` and a
-    /// DATA or ERROR opcode, returning unused bytes to the arena. With
-    /// `announce` false the tail store is deferred to [`Sender::flush`].
+    /// DATA or ERROR opcode, returning unused bytes to the arena (a wrapped
+    /// reservation whose `nbytes` fit before the wrap moves back there,
+    /// see `Producer::commit`). With `announce` false the tail store is
+    /// deferred to [`Sender::flush`].
     ///
     /// # Errors
     /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the
@@ -219,7 +221,7 @@ impl Sender {
             poison,
             &placement,
             opcode,
-            nbytes,
+            Some(nbytes),
             announce,
             Operation::Publish,
         )
@@ -243,11 +245,15 @@ impl Sender {
         poison: &mut Poison,
         placement: &Placement,
         opcode: u64,
-        nbytes: u64,
+        nbytes: Option<u64>,
         announce: bool,
         operation: Operation,
     ) -> Result<(), Error> {
-        let mut result = self.producer.commit(region, placement, opcode, nbytes);
+        // The copy paths always fill the whole placement (`None`): only a published reservation can be shrunk.
+        let mut result = match nbytes {
+            Some(n) => self.producer.commit(region, placement, opcode, n),
+            None => self.producer.commit_full(region, placement, opcode),
+        };
         if announce {
             result = result.and_then(|()| self.producer.announce(region));
         }
@@ -313,7 +319,7 @@ impl Sender {
             poison,
             &placement,
             opcode,
-            n,
+            None,
             announce,
             Operation::Enqueue,
         )
@@ -388,7 +394,7 @@ impl Sender {
             poison,
             &placement,
             L3L2Q_OPCODE_STOP,
-            0,
+            None,
             true,
             Operation::RequestStop,
         )
