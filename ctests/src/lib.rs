@@ -143,10 +143,37 @@ pub fn compile(
     exe
 }
 
+/// Keeps this build's own directories off a program's loader path.
+/// `cargo test` puts the profile directory and its `deps/` on
+/// `LD_LIBRARY_PATH`, which the loader searches before a program's rpath;
+/// the profile directory may hold a `libl3l2q.so` from an earlier
+/// `cargo build` (cargo test does not refresh it), reachable by the SONAME
+/// link build.rs leaves there, so a program would load that one instead of
+/// the library of this run. An explicit setting on `cmd` is kept.
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    if cmd.get_envs().any(|(k, _)| k == "LD_LIBRARY_PATH") {
+        return cmd;
+    }
+    let Some(path) = std::env::var_os("LD_LIBRARY_PATH") else {
+        return cmd;
+    };
+    let exe = std::env::current_exe().expect("current exe");
+    let Some(profile) = exe.parent().and_then(Path::parent) else {
+        return cmd;
+    };
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|p| !p.starts_with(profile))
+        .collect();
+    cmd.env(
+        "LD_LIBRARY_PATH",
+        std::env::join_paths(kept).expect("paths that were joined before"),
+    )
+}
+
 /// Runs a program to completion and panics with its output unless it
 /// exits 0. Returns the output for further checks.
 pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let out = Command::new(exe)
+    let out = isolate(&mut Command::new(exe))
         .args(args)
         .output()
         .expect("run the program");
@@ -236,6 +263,7 @@ pub fn run_wrapped_any(
         None => Command::new(exe),
     };
     cmd.args(args).envs(env.iter().copied());
+    isolate(&mut cmd);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("start the program");

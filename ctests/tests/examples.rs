@@ -23,6 +23,7 @@ fn example(rel: &str) -> PathBuf {
 /// Runs `cmd` to completion within [`DEADLINE`] (killing it past that) and
 /// returns its output and process id; panics on a timeout.
 fn run_bounded(mut cmd: Command) -> (Output, u32) {
+    cbuild::isolate(&mut cmd);
     let what = format!("{cmd:?}");
     let mut child = cmd
         .stdout(Stdio::piped())
