@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod capi;
+
 use std::alloc::{Layout as AllocLayout, alloc_zeroed, dealloc};
 use std::hint::black_box;
 use std::mem::MaybeUninit;

@@ -1,0 +1,156 @@
+//! The C-API contenders: `benches/c/capi_bench.c`, compiled by the bench
+//! against the `libl3l2q.so` of the same build (the bench profile:
+//! `lto = true`, `codegen-units = 1`), started once and asked for one
+//! timed run at a time over a pipe, so its runs interleave with the Rust
+//! contenders' in every round.
+//!
+//! `CC` names the compiler (default `cc`); `L3L2Q_BENCH_CFLAGS` replaces
+//! the default `-O2`.
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+/// The workloads the C program knows (see its header comment).
+#[derive(Clone, Copy, Debug)]
+pub enum Workload {
+    /// `try_enqueue` / `try_peek` + read + `release`.
+    Single,
+    /// `try_enqueue_batch` / `try_peek_batch` + read + `release_batch`.
+    Batch,
+    /// `try_enqueue_batch` / `try_consume`.
+    Consume,
+    /// One round trip at a time, L2 echoing in place.
+    RoundTrip,
+}
+
+impl Workload {
+    fn word(self) -> &'static str {
+        match self {
+            Workload::Single => "single",
+            Workload::Batch => "batch",
+            Workload::Consume => "consume",
+            Workload::RoundTrip => "rt",
+        }
+    }
+}
+
+/// The running C program.
+pub struct CApi {
+    child: RefCell<(Child, ChildStdin, BufReader<ChildStdout>)>,
+    /// The shared object it was linked against.
+    pub library: PathBuf,
+}
+
+/// The directory holding this build's `libl3l2q.so`: cargo leaves it in
+/// `<target>/<profile>/deps/`, next to the bench binary (and copies it up
+/// to `<target>/<profile>/` only on `cargo build`).
+pub fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    if deps.join("libl3l2q.so").exists() {
+        return deps;
+    }
+    let profile = deps.parent().expect("profile dir").to_path_buf();
+    assert!(
+        profile.join("libl3l2q.so").exists(),
+        "libl3l2q.so not built in {} or {}",
+        deps.display(),
+        profile.display()
+    );
+    profile
+}
+
+/// The first of `relative` found in this package's directory or above it
+/// (the benches may be their own package inside the repository).
+fn find_up(relative: &str) -> PathBuf {
+    let mut dir = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
+    while let Some(d) = dir {
+        for candidate in [d.join(relative), d.join("benches").join(relative)] {
+            if candidate.exists() {
+                return candidate;
+            }
+        }
+        dir = d.parent();
+    }
+    panic!("{relative} not found above {}", env!("CARGO_MANIFEST_DIR"));
+}
+
+impl CApi {
+    /// Compiles the C program and starts it. Start it after the process
+    /// chose its scheduling policy: the program inherits it.
+    pub fn start() -> CApi {
+        let source = find_up("c/capi_bench.c");
+        let include = find_up("include/l3l2q.h")
+            .parent()
+            .expect("include dir")
+            .to_path_buf();
+        let lib = library_dir();
+        let dir = lib.join("capi-bench");
+        std::fs::create_dir_all(&dir).expect("create build dir");
+        // Link by SONAME through a link in our own directory, as a C
+        // runtime would, and find it through the rpath.
+        let soname = dir.join("libl3l2q.so.1");
+        let _ = std::fs::remove_file(&soname);
+        std::os::unix::fs::symlink(lib.join("libl3l2q.so"), &soname).expect("soname link");
+        let exe = dir.join("capi_bench");
+        let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+        let cflags = std::env::var("L3L2Q_BENCH_CFLAGS").unwrap_or_else(|_| "-O2".into());
+        let out = Command::new(&cc)
+            .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+            .args(cflags.split_whitespace())
+            .arg("-I")
+            .arg(&include)
+            .arg(&source)
+            .arg("-o")
+            .arg(&exe)
+            .arg(format!("-L{}", dir.display()))
+            .arg("-l:libl3l2q.so.1")
+            .arg(format!("-Wl,-rpath,{}", dir.display()))
+            .arg("-lpthread")
+            .output()
+            .unwrap_or_else(|e| panic!("run the C compiler `{cc}`: {e}"));
+        assert!(
+            out.status.success(),
+            "compiling {} failed:\n{}{}",
+            source.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child = Command::new(&exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", exe.display()));
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        CApi {
+            child: RefCell::new((child, stdin, stdout)),
+            library: lib.join("libl3l2q.so"),
+        }
+    }
+
+    /// One timed run of `n` messages (or round trips) of `size` bytes.
+    pub fn run(&self, workload: Workload, size: usize, n: u64) -> Duration {
+        let mut guard = self.child.borrow_mut();
+        let (_, stdin, stdout) = &mut *guard;
+        writeln!(stdin, "{} {size} {n}", workload.word()).expect("write to the C bench");
+        stdin.flush().expect("flush to the C bench");
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read from the C bench");
+        match line.trim().parse::<u64>() {
+            Ok(ns) => Duration::from_nanos(ns),
+            Err(_) => panic!("C bench, {workload:?} {size} B x {n}: {}", line.trim()),
+        }
+    }
+}
+
+impl Drop for CApi {
+    fn drop(&mut self) {
+        let (child, _, _) = self.child.get_mut();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
