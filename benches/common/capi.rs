@@ -154,3 +154,74 @@ impl Drop for CApi {
         let _ = child.wait();
     }
 }
+
+// ------------------------------------------------------------ in-process
+
+use core::ffi::c_void;
+use l3l2q::ffi::ByteSlice;
+use l3l2q::ffi::l2::L2Config;
+use l3l2q::ffi::l3::L3Config;
+use l3l2q::{Message, RegionDescriptor, Reservation};
+
+/// `libl3l2q.so` of this build loaded into this process with `dlopen`,
+/// its functions called through the addresses `dlsym` gives, as a C
+/// caller calls them (never inlined into the caller, whatever LTO does to
+/// the bench). Handles made by one library instance are used with the
+/// same instance only. Statuses are read as plain integers.
+pub struct Loaded {
+    pub l3_queue_create_mapped: unsafe extern "C" fn(
+        *const RegionDescriptor,
+        *const L3Config,
+        *mut *mut c_void,
+        *mut u32,
+    ) -> i32,
+    pub l3_task_scalars: unsafe extern "C" fn(*mut c_void, *mut u64, usize) -> i32,
+    pub l3_try_enqueue_batch:
+        unsafe extern "C" fn(*mut c_void, u64, *const ByteSlice, usize, *mut usize) -> i32,
+    pub l3_try_dequeue_into:
+        unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut u64, *mut usize) -> i32,
+    pub l3_queue_free: unsafe extern "C" fn(*mut *mut c_void) -> i32,
+    pub l2_endpoint_create:
+        unsafe extern "C" fn(*const u64, usize, *const L2Config, *mut *mut c_void, *mut u32) -> i32,
+    pub l2_endpoint_free: unsafe extern "C" fn(*mut *mut c_void) -> i32,
+    pub l2_try_peek: unsafe extern "C" fn(*mut c_void, *mut Message) -> i32,
+    pub l2_release: unsafe extern "C" fn(*mut c_void, *const Message) -> i32,
+    pub l2_try_reserve: unsafe extern "C" fn(*mut c_void, u64, *mut Reservation) -> i32,
+    pub l2_publish: unsafe extern "C" fn(*mut c_void, *const Reservation, u64, u64) -> i32,
+}
+
+impl Loaded {
+    /// Loads this build's `libl3l2q.so` (see [`library_dir`]).
+    pub fn load() -> Loaded {
+        let path = library_dir().join("libl3l2q.so");
+        let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path; RTLD_LOCAL keeps its symbols out of the global namespace. The library has
+        // no initialisers with preconditions.
+        let lib = unsafe { libc::dlopen(cpath.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        assert!(!lib.is_null(), "dlopen {}", path.display());
+        macro_rules! sym {
+            ($name:literal) => {{
+                let name = concat!($name, "\0");
+                // SAFETY: `lib` is a live handle; the name is NUL-terminated.
+                let f = unsafe { libc::dlsym(lib, name.as_ptr().cast()) };
+                assert!(!f.is_null(), "{} not in {}", $name, path.display());
+                // SAFETY: the exported function has the signature of the field it is assigned to (the same
+                // declarations as include/l3l2q.h, with statuses and enums as their integer types).
+                unsafe { std::mem::transmute::<*mut c_void, _>(f) }
+            }};
+        }
+        Loaded {
+            l3_queue_create_mapped: sym!("l3l2q_l3_queue_create_mapped"),
+            l3_task_scalars: sym!("l3l2q_l3_task_scalars"),
+            l3_try_enqueue_batch: sym!("l3l2q_l3_try_enqueue_batch"),
+            l3_try_dequeue_into: sym!("l3l2q_l3_try_dequeue_into"),
+            l3_queue_free: sym!("l3l2q_l3_queue_free"),
+            l2_endpoint_create: sym!("l3l2q_l2_endpoint_create"),
+            l2_endpoint_free: sym!("l3l2q_l2_endpoint_free"),
+            l2_try_peek: sym!("l3l2q_l2_try_peek"),
+            l2_release: sym!("l3l2q_l2_release"),
+            l2_try_reserve: sym!("l3l2q_l2_try_reserve"),
+            l2_publish: sym!("l3l2q_l2_publish"),
+        }
+    }
+}
