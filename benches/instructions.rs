@@ -19,6 +19,10 @@
 //! `valgrind --tool=callgrind --toggle-collect='*l2_round*' <bin> l2-c 160000`
 //! (divide the total by `n`); without valgrind they print the time per
 //! message.
+//!
+//! The C-API forms of the two-thread contenders, as the ratio table's C
+//! program runs them, through the same `dlopen`ed library: `c`, `c-batch`,
+//! `c-consume`, `c-4k`, `c-rt` (count them like `ours`: `n` minus 0).
 //! Each moves `n` messages in rounds of 16: produce 16, then consume 16.
 //! Run with `n` and with 0 and subtract to get the per-message cost.
 
@@ -27,16 +31,13 @@ mod common;
 use std::ffi::c_void;
 use std::hint::black_box;
 use std::mem::MaybeUninit;
-use std::ptr::null_mut;
 use std::time::{Duration, Instant};
 
-use common::capi::Loaded;
+use common::capi::{CPair, Loaded};
 use common::shape::*;
 use common::*;
 use l3l2q::ffi::ByteSlice;
-use l3l2q::ffi::l2::L2Config;
-use l3l2q::ffi::l3::L3Config;
-use l3l2q::{L2Endpoint, L3L2Q_OPCODE_DATA, L3L2Q_TASK_SCALARS, Message, Reservation};
+use l3l2q::{L2Endpoint, L3L2Q_OPCODE_DATA, Message, Reservation};
 
 const ROUND: usize = 16;
 
@@ -283,72 +284,171 @@ fn l2_rust(n: u64) {
 fn l2_c(n: u64) {
     let lib = Loaded::load();
     let q = Ours::new(SMALL_DEPTH, SMALL_ARENA, SMALL_ARENA, WINDOW);
-    let descriptor = q.descriptor();
-    let config = L3Config {
-        depth: q.layout().depth,
-        input_arena_bytes: q.layout().input_arena_bytes,
-        output_arena_bytes: q.layout().output_arena_bytes,
-        initial_count: 0,
-    };
-    let (mut l3, mut ep, mut violation) = (null_mut(), null_mut(), 0u32);
-    let mut scalars = [0u64; L3L2Q_TASK_SCALARS];
-    // SAFETY: valid pointers to locals; the region's buffers outlive both handles (freed at the end).
-    unsafe {
-        assert_eq!(
-            (lib.l3_queue_create_mapped)(&descriptor, &config, &mut l3, &mut violation),
-            0
-        );
-        assert_eq!(
-            (lib.l3_task_scalars)(l3, scalars.as_mut_ptr(), scalars.len()),
-            0
-        );
-        let l2_config = L2Config {
-            max_inflight: WINDOW,
-            initial_count: 0,
-        };
-        assert_eq!(
-            (lib.l2_endpoint_create)(
-                scalars.as_ptr(),
-                scalars.len(),
-                &l2_config,
-                &mut ep,
-                &mut violation
-            ),
-            0
-        );
-    }
+    let pair = CPair::new(&lib, &q, WINDOW);
     let (src, reply, mut dst) = ([0x5au8; 64], [0xa5u8; 64], [0u8; 64]);
-    let batch = [ByteSlice {
-        data: src.as_ptr(),
-        len: src.len(),
-    }; ROUND];
     let (mut acc, mut timed, overhead) = (0u64, Duration::ZERO, instant_overhead());
     for _ in 0..n / ROUND as u64 {
-        let mut sent = 0;
-        // SAFETY: live queue; `batch` entries point at `src`; `sent` writable.
-        let status = unsafe {
-            (lib.l3_try_enqueue_batch)(l3, L3L2Q_OPCODE_DATA, batch.as_ptr(), ROUND, &mut sent)
-        };
-        assert_eq!((status, sent), (0, ROUND));
+        c_enqueue_round(&pair, &src);
         let t = Instant::now();
-        l2_round_c(&lib, ep, &reply, &mut acc);
+        l2_round_c(&lib, pair.l2, &reply, &mut acc);
         timed += t.elapsed().saturating_sub(overhead);
         for _ in 0..ROUND {
             let (mut opcode, mut len) = (0u64, 0usize);
             // SAFETY: live queue; `dst` writable for its length; out-pointers to locals.
             let status = unsafe {
-                (lib.l3_try_dequeue_into)(l3, dst.as_mut_ptr(), dst.len(), &mut opcode, &mut len)
+                (lib.l3_try_dequeue_into)(
+                    pair.l3,
+                    dst.as_mut_ptr(),
+                    dst.len(),
+                    &mut opcode,
+                    &mut len,
+                )
             };
             assert_eq!((status, opcode, len), (0, L3L2Q_OPCODE_DATA, 64));
         }
     }
-    // SAFETY: both handles are live and freed once.
-    unsafe {
-        (lib.l2_endpoint_free)(&mut ep);
-        (lib.l3_queue_free)(&mut l3);
-    }
     black_box((acc, dst));
     report_l2("C", n, timed);
+}
+
+/// L3 enqueues one round of `src` with one batch call through the C API.
+fn c_enqueue_round(pair: &CPair<'_>, src: &[u8]) {
+    let batch = [ByteSlice {
+        data: src.as_ptr(),
+        len: src.len(),
+    }; ROUND];
+    let mut sent = 0;
+    // SAFETY: live queue; `batch` entries point at `src`; `sent` writable.
+    let status = unsafe {
+        (pair.lib.l3_try_enqueue_batch)(
+            pair.l3,
+            L3L2Q_OPCODE_DATA,
+            batch.as_ptr(),
+            ROUND,
+            &mut sent,
+        )
+    };
+    assert_eq!((status, sent), (0, ROUND));
+}
+
+/// The C-API forms of `ours`, `ours-batch`, `ours-consume`, `ours-4k`
+/// (`c`, `c-batch`, `c-consume`, `c-4k`): the same work as the ratio
+/// table's C program, both ends on this thread.
+fn c_api(size: usize, n: u64, how: &str) {
+    let lib = Loaded::load();
+    let (depth, arena) = if size > 64 {
+        (PAGE_DEPTH, PAGE_ARENA)
+    } else {
+        (SMALL_DEPTH, SMALL_ARENA)
+    };
+    let q = Ours::new(depth, arena, 64, WINDOW);
+    let pair = CPair::new(&lib, &q, WINDOW);
+    let src = vec![0x5au8; size];
+    let mut out = [Message::EMPTY; ROUND];
+    let mut acc = 0u64;
+    unsafe extern "C" fn visit(ctx: *mut c_void, m: *const Message) {
+        // SAFETY: `ctx` is the caller's `acc`; `m` and its bytes are valid during the call.
+        unsafe {
+            let payload = std::slice::from_raw_parts((*m).data, (*m).payload_nbytes as usize);
+            *ctx.cast::<u64>() = (*ctx.cast::<u64>()).wrapping_add(touch(payload));
+        }
+    }
+    for _ in 0..n / ROUND as u64 {
+        // SAFETY (whole block): live handles of `lib`; every pointer is to a local of the right size, and payloads
+        // are read through `data` only while held.
+        unsafe {
+            if how == "single" {
+                for _ in 0..ROUND {
+                    assert_eq!(
+                        (lib.l3_try_enqueue)(
+                            pair.l3,
+                            L3L2Q_OPCODE_DATA,
+                            black_box(src.as_ptr()),
+                            size
+                        ),
+                        0
+                    );
+                }
+                for _ in 0..ROUND {
+                    let mut m = MaybeUninit::<Message>::uninit();
+                    assert_eq!((lib.l2_try_peek)(pair.l2, m.as_mut_ptr()), 0);
+                    let m = m.assume_init_ref();
+                    acc = acc.wrapping_add(touch(std::slice::from_raw_parts(
+                        m.data,
+                        m.payload_nbytes as usize,
+                    )));
+                    assert_eq!((lib.l2_release)(pair.l2, m), 0);
+                }
+                continue;
+            }
+            c_enqueue_round(&pair, &src);
+            let mut k = 0;
+            if how == "batch" {
+                assert_eq!(
+                    (lib.l2_try_peek_batch)(pair.l2, out.as_mut_ptr(), ROUND, &mut k),
+                    0
+                );
+                for m in &out[..k] {
+                    acc = acc.wrapping_add(touch(std::slice::from_raw_parts(
+                        m.data,
+                        m.payload_nbytes as usize,
+                    )));
+                }
+                assert_eq!((lib.l2_release_batch)(pair.l2, out.as_ptr(), k), 0);
+            } else {
+                let ctx = (&raw mut acc).cast::<c_void>();
+                assert_eq!(
+                    (lib.l2_try_consume)(pair.l2, ROUND, Some(visit), ctx, &mut k),
+                    0
+                );
+            }
+            assert_eq!(k, ROUND);
+        }
+    }
+    black_box(acc);
+}
+
+/// The C-API form of `ours-rt` (`c-rt`).
+fn c_round_trip(n: u64) {
+    let lib = Loaded::load();
+    let q = Ours::new(SMALL_DEPTH, SMALL_ARENA, SMALL_ARENA, WINDOW);
+    let pair = CPair::new(&lib, &q, WINDOW);
+    let src = [0x5au8; 64];
+    let mut dst = [0u8; 64];
+    for _ in 0..n {
+        // SAFETY (whole block): as in `c_api`.
+        unsafe {
+            assert_eq!(
+                (lib.l3_try_enqueue)(pair.l3, L3L2Q_OPCODE_DATA, black_box(src.as_ptr()), 64),
+                0
+            );
+            let mut m = MaybeUninit::<Message>::uninit();
+            assert_eq!((lib.l2_try_peek)(pair.l2, m.as_mut_ptr()), 0);
+            let m = m.assume_init_ref();
+            let mut r = MaybeUninit::<Reservation>::uninit();
+            assert_eq!(
+                (lib.l2_try_reserve)(pair.l2, m.payload_nbytes, r.as_mut_ptr()),
+                0
+            );
+            let r = r.assume_init_ref();
+            std::ptr::copy_nonoverlapping(m.data, r.data, m.payload_nbytes as usize);
+            assert_eq!(
+                (lib.l2_publish)(pair.l2, r, L3L2Q_OPCODE_DATA, m.payload_nbytes),
+                0
+            );
+            assert_eq!((lib.l2_release)(pair.l2, m), 0);
+            let mut m = MaybeUninit::<Message>::uninit();
+            assert_eq!((lib.l3_try_peek)(pair.l3, m.as_mut_ptr()), 0);
+            let m = m.assume_init_ref();
+            let mut len = 0;
+            assert_eq!(
+                (lib.l3_read_into)(pair.l3, m, dst.as_mut_ptr(), dst.len(), &mut len),
+                0
+            );
+            assert_eq!((lib.l3_release)(pair.l3, m), 0);
+        }
+    }
+    black_box(dst);
 }
 
 fn main() {
@@ -368,6 +468,11 @@ fn main() {
         "rtrb-rt" => rtrb_round_trip(n),
         "l2-rust" => l2_rust(n),
         "l2-c" => l2_c(n),
+        "c" => c_api(64, n, "single"),
+        "c-batch" => c_api(64, n, "batch"),
+        "c-consume" => c_api(64, n, "consume"),
+        "c-4k" => c_api(4096, n, "single"),
+        "c-rt" => c_round_trip(n),
         // `cargo bench` runs every bench binary with `--bench`: nothing to count then.
         _ => {}
     }

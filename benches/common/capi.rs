@@ -162,6 +162,7 @@ use l3l2q::ffi::ByteSlice;
 use l3l2q::ffi::l2::L2Config;
 use l3l2q::ffi::l3::L3Config;
 use l3l2q::{Message, RegionDescriptor, Reservation};
+use std::ptr::null_mut;
 
 /// `libl3l2q.so` of this build loaded into this process with `dlopen`,
 /// its functions called through the addresses `dlsym` gives, as a C
@@ -181,13 +182,38 @@ pub struct Loaded {
     pub l3_try_dequeue_into:
         unsafe extern "C" fn(*mut c_void, *mut u8, usize, *mut u64, *mut usize) -> i32,
     pub l3_queue_free: unsafe extern "C" fn(*mut *mut c_void) -> i32,
+    pub l3_try_enqueue: unsafe extern "C" fn(*mut c_void, u64, *const u8, usize) -> i32,
+    pub l3_try_peek: unsafe extern "C" fn(*mut c_void, *mut Message) -> i32,
+    pub l3_read_into:
+        unsafe extern "C" fn(*mut c_void, *const Message, *mut u8, usize, *mut usize) -> i32,
+    pub l3_release: unsafe extern "C" fn(*mut c_void, *const Message) -> i32,
     pub l2_endpoint_create:
         unsafe extern "C" fn(*const u64, usize, *const L2Config, *mut *mut c_void, *mut u32) -> i32,
     pub l2_endpoint_free: unsafe extern "C" fn(*mut *mut c_void) -> i32,
     pub l2_try_peek: unsafe extern "C" fn(*mut c_void, *mut Message) -> i32,
     pub l2_release: unsafe extern "C" fn(*mut c_void, *const Message) -> i32,
+    pub l2_try_peek_batch:
+        unsafe extern "C" fn(*mut c_void, *mut Message, usize, *mut usize) -> i32,
+    pub l2_release_batch: unsafe extern "C" fn(*mut c_void, *const Message, usize) -> i32,
+    pub l2_try_consume: unsafe extern "C" fn(
+        *mut c_void,
+        usize,
+        Option<unsafe extern "C" fn(*mut c_void, *const Message)>,
+        *mut c_void,
+        *mut usize,
+    ) -> i32,
     pub l2_try_reserve: unsafe extern "C" fn(*mut c_void, u64, *mut Reservation) -> i32,
     pub l2_publish: unsafe extern "C" fn(*mut c_void, *const Reservation, u64, u64) -> i32,
+}
+
+/// A function pointer of type `F` from an address `dlsym` gave.
+///
+/// # Safety
+/// `F` must be a function pointer type matching the function at `f`.
+unsafe fn fn_from<F: Copy>(f: *mut c_void) -> F {
+    assert_eq!(size_of::<F>(), size_of::<*mut c_void>());
+    // SAFETY: same size (checked); the caller guarantees the type.
+    unsafe { std::mem::transmute_copy(&f) }
 }
 
 impl Loaded {
@@ -207,7 +233,7 @@ impl Loaded {
                 assert!(!f.is_null(), "{} not in {}", $name, path.display());
                 // SAFETY: the exported function has the signature of the field it is assigned to (the same
                 // declarations as include/l3l2q.h, with statuses and enums as their integer types).
-                unsafe { std::mem::transmute::<*mut c_void, _>(f) }
+                unsafe { fn_from(f) }
             }};
         }
         Loaded {
@@ -216,12 +242,80 @@ impl Loaded {
             l3_try_enqueue_batch: sym!("l3l2q_l3_try_enqueue_batch"),
             l3_try_dequeue_into: sym!("l3l2q_l3_try_dequeue_into"),
             l3_queue_free: sym!("l3l2q_l3_queue_free"),
+            l3_try_enqueue: sym!("l3l2q_l3_try_enqueue"),
+            l3_try_peek: sym!("l3l2q_l3_try_peek"),
+            l3_read_into: sym!("l3l2q_l3_read_into"),
+            l3_release: sym!("l3l2q_l3_release"),
             l2_endpoint_create: sym!("l3l2q_l2_endpoint_create"),
             l2_endpoint_free: sym!("l3l2q_l2_endpoint_free"),
             l2_try_peek: sym!("l3l2q_l2_try_peek"),
             l2_release: sym!("l3l2q_l2_release"),
+            l2_try_peek_batch: sym!("l3l2q_l2_try_peek_batch"),
+            l2_release_batch: sym!("l3l2q_l2_release_batch"),
+            l2_try_consume: sym!("l3l2q_l2_try_consume"),
             l2_try_reserve: sym!("l3l2q_l2_try_reserve"),
             l2_publish: sym!("l3l2q_l2_publish"),
+        }
+    }
+}
+
+/// An L3 queue and L2 endpoint made through a [`Loaded`] library over one
+/// of the benches' regions; both are freed on drop.
+pub struct CPair<'a> {
+    pub lib: &'a Loaded,
+    pub l3: *mut c_void,
+    pub l2: *mut c_void,
+}
+
+impl<'a> CPair<'a> {
+    /// A fresh queue (counters zeroed) and endpoint with `window` over `region`.
+    pub fn new(lib: &'a Loaded, region: &super::Ours, window: u64) -> CPair<'a> {
+        let descriptor = region.descriptor();
+        let layout = region.layout();
+        let config = L3Config {
+            depth: layout.depth,
+            input_arena_bytes: layout.input_arena_bytes,
+            output_arena_bytes: layout.output_arena_bytes,
+            initial_count: 0,
+        };
+        let l2_config = L2Config {
+            max_inflight: window,
+            initial_count: 0,
+        };
+        let (mut l3, mut l2, mut violation) = (null_mut(), null_mut(), 0u32);
+        let mut scalars = [0u64; l3l2q::L3L2Q_TASK_SCALARS];
+        // SAFETY: pointers to locals; the region's buffers outlive the pair (`region` is borrowed by the caller
+        // for as long as it uses the pair).
+        unsafe {
+            assert_eq!(
+                (lib.l3_queue_create_mapped)(&descriptor, &config, &mut l3, &mut violation),
+                0
+            );
+            assert_eq!(
+                (lib.l3_task_scalars)(l3, scalars.as_mut_ptr(), scalars.len()),
+                0
+            );
+            assert_eq!(
+                (lib.l2_endpoint_create)(
+                    scalars.as_ptr(),
+                    scalars.len(),
+                    &l2_config,
+                    &mut l2,
+                    &mut violation
+                ),
+                0
+            );
+        }
+        CPair { lib, l3, l2 }
+    }
+}
+
+impl Drop for CPair<'_> {
+    fn drop(&mut self) {
+        // SAFETY: both handles are live and freed once.
+        unsafe {
+            (self.lib.l2_endpoint_free)(&mut self.l2);
+            (self.lib.l3_queue_free)(&mut self.l3);
         }
     }
 }
