@@ -22,7 +22,7 @@
 //!
 //! The C-API forms of the two-thread contenders, as the ratio table's C
 //! program runs them, through the same `dlopen`ed library: `c`, `c-batch`,
-//! `c-consume`, `c-4k`, `c-rt` (count them like `ours`: `n` minus 0).
+//! `c-consume`, `c-4k`, `c-rt`, `c-l3`, `c-l3-batch` (count them like `ours`: `n` minus 0).
 //! Each moves `n` messages in rounds of 16: produce 16, then consume 16.
 //! Run with `n` and with 0 and subtract to get the per-message cost.
 
@@ -408,6 +408,29 @@ fn c_api(size: usize, n: u64, how: &str) {
     black_box(acc);
 }
 
+/// The C-API forms of `ours-l3` and `ours-l3-batch` (`c-l3`, `c-l3-batch`):
+/// the L3 side alone, a head store standing in for the consumer.
+fn c_l3_only(n: u64, batch: bool) {
+    let lib = Loaded::load();
+    let q = Ours::new(SMALL_DEPTH, SMALL_ARENA, 64, WINDOW);
+    let pair = CPair::new(&lib, &q, WINDOW);
+    let src = vec![0x5au8; 64];
+    for round in 1..=n / ROUND as u64 {
+        if batch {
+            c_enqueue_round(&pair, &src);
+        } else {
+            for _ in 0..ROUND {
+                // SAFETY: live queue; `src` readable for its length.
+                let status = unsafe {
+                    (lib.l3_try_enqueue)(pair.l3, L3L2Q_OPCODE_DATA, black_box(src.as_ptr()), 64)
+                };
+                assert_eq!(status, 0);
+            }
+        }
+        q.release_input_to(round * ROUND as u64);
+    }
+}
+
 /// The C-API form of `ours-rt` (`c-rt`).
 fn c_round_trip(n: u64) {
     let lib = Loaded::load();
@@ -473,6 +496,8 @@ fn main() {
         "c-consume" => c_api(64, n, "consume"),
         "c-4k" => c_api(4096, n, "single"),
         "c-rt" => c_round_trip(n),
+        "c-l3" => c_l3_only(n, false),
+        "c-l3-batch" => c_l3_only(n, true),
         // `cargo bench` runs every bench binary with `--bench`: nothing to count then.
         _ => {}
     }

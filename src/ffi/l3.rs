@@ -335,8 +335,20 @@ pub unsafe extern "C" fn l3l2q_l3_try_enqueue_batch(
         let (q, payloads, out_sent) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
         // SAFETY: caller contract on every entry.
         let payloads = check!(unsafe { arg_byte_slices(payloads) });
-        finish(on_queue!(q, q => q.try_enqueue_batch(opcode, payloads)), out_sent)
+        finish(on_queue!(q, q => enqueue_batch(q, opcode, payloads)), out_sent)
     }
+}
+
+/// The batch send of one backend in a function of its own: inlined into
+/// the exported function, both backends' loops shared one register
+/// allocation and spilled more (18.8 -> 17.0 stores per message).
+#[inline(never)]
+fn enqueue_batch<'a, R: Region>(
+    q: &mut L3Queue<R>,
+    opcode: u64,
+    payloads: impl Iterator<Item = &'a [u8]>,
+) -> Result<usize, Error> {
+    q.try_enqueue_batch(opcode, payloads)
 }
 
 /// As `l3l2q_l3_try_enqueue`, waiting up to `timeout_ns` (spin, yield,
