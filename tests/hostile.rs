@@ -1,4 +1,4 @@
-//! Issue 7: the hostile peer (SPEC section 10: shared memory is never
+//! The hostile peer (SPEC section 10: shared memory is never
 //! trusted). An L2 endpoint and an L3 queue, each on its own, run honest
 //! phases and then phases in which an adversary rewrites counters,
 //! descriptor slots and payload bytes between their steps, on memory

@@ -1,4 +1,4 @@
-//! Issue 3: the L2 endpoint, driven by a raw L3 written against the wire
+//! The L2 endpoint, driven by a raw L3 written against the wire
 //! format (tests/support/raw.rs) rather than the library's own core. Every
 //! test asserts the wire effects (counters, slots the endpoint wrote on the
 //! output ring, the abort flags) as well as the return values.

@@ -1,6 +1,6 @@
-//! Issue 4: every rule of the L3 queue, one test each, against a raw L2
+//! Every rule of the L3 queue, one test each, against a raw L2
 //! peer that reads input slots, stores heads and writes output slots by
-//! hand from the wire format (SPEC.md), over both region backends (mapped,
+//! hand from the wire format (docs/SPEC.md), over both region backends (mapped,
 //! and `extern "C"` copy callbacks with failure injection).
 
 mod support;

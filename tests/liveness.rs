@@ -1,4 +1,4 @@
-//! Liveness under random use (issue 7): property tests with a seeded
+//! Liveness under random use: property tests with a seeded
 //! xorshift, two threads, both directions.
 //!
 //! - Random message sizes from 0 to the full arena, with sizes that force

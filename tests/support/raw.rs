@@ -1,5 +1,5 @@
 //! A raw view of a queue region for tests that play the peer by hand:
-//! they write slots, payload bytes and counters exactly as SPEC.md says,
+//! they write slots, payload bytes and counters exactly as docs/SPEC.md says,
 //! without going through the library's protocol core, so the core is
 //! checked against the wire format rather than against itself.
 
