@@ -436,10 +436,7 @@ mod tests {
             (|d| d.counter_base = 0, Violation::CounterBaseZero),
             (|d| d.counter_base += 4, Violation::CounterBaseMisaligned),
             (|d| d.counter_bytes = 6, Violation::CounterBytesInvalid),
-            (
-                |d| d.counter_base = !63,
-                Violation::CounterRangeOverflow,
-            ),
+            (|d| d.counter_base = !63, Violation::CounterRangeOverflow),
             (
                 |d| d.counter_base = 0x10_0000 + 64,
                 Violation::RangesOverlap,

@@ -1,6 +1,6 @@
 //! The C-API contenders: `benches/c/capi_bench.c`, compiled by the bench
-//! against the `libl3l2q.so` of the same build (the bench profile:
-//! `lto = true`, `codegen-units = 1`), started once and asked for one
+//! against `libl3l2q.so` built from the same sources in the bench profile
+//! (`lto = true`, `codegen-units = 1`; see [`library`]), started once and asked for one
 //! timed run at a time over a pipe, so its runs interleave with the Rust
 //! contenders' in every round.
 //!
@@ -44,23 +44,51 @@ pub struct CApi {
     pub library: PathBuf,
 }
 
-/// The directory holding this build's `libl3l2q.so`: cargo leaves it in
-/// `<target>/<profile>/deps/`, next to the bench binary (and copies it up
-/// to `<target>/<profile>/` only on `cargo build`).
-pub fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current exe");
-    let deps = exe.parent().expect("deps dir").to_path_buf();
-    if deps.join("libl3l2q.so").exists() {
-        return deps;
-    }
-    let profile = deps.parent().expect("profile dir").to_path_buf();
-    assert!(
-        profile.join("libl3l2q.so").exists(),
-        "libl3l2q.so not built in {} or {}",
-        deps.display(),
-        profile.display()
-    );
-    profile
+/// This build's `libl3l2q.so` as a C runtime gets it: the library alone,
+/// built with the bench profile's settings (`lto = true`,
+/// `codegen-units = 1`). Cargo builds the `.so` it leaves next to the
+/// bench binary as a dependency, without LTO, so it is built once more
+/// here with `cargo rustc` into a target directory of its own
+/// (`<target>/capi-lto`); when nothing changed that is a no-op.
+pub fn library() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            // <target>/release/deps/<bench>
+            let target = exe.ancestors().nth(3).expect("target dir").to_path_buf();
+            let target_dir = target.join("capi-lto");
+            let root = find_up("include/l3l2q.h")
+                .ancestors()
+                .nth(2)
+                .expect("repository root")
+                .to_path_buf();
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_string());
+            eprintln!(
+                "building libl3l2q.so with the bench profile settings for the C API into {}",
+                target_dir.display()
+            );
+            // `cargo rustc --profile bench` would build the library's unit
+            // tests, so this is the release profile with the bench
+            // profile's two settings (Cargo.toml, [profile.bench]).
+            let status = Command::new(&cargo)
+                .args(["rustc", "--quiet", "-p", "l3l2q", "--lib", "--release"])
+                .args(["--crate-type", "cdylib"])
+                .env("CARGO_PROFILE_RELEASE_LTO", "true")
+                .env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "1")
+                .arg("--manifest-path")
+                .arg(root.join("Cargo.toml"))
+                .arg("--target-dir")
+                .arg(&target_dir)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap_or_else(|e| panic!("run {cargo}: {e}"));
+            assert!(status.success(), "building libl3l2q.so failed");
+            let so = target_dir.join("release").join("libl3l2q.so");
+            assert!(so.exists(), "{} not built", so.display());
+            so
+        })
+        .clone()
 }
 
 /// The first of `relative` found in this package's directory or above it
@@ -87,14 +115,14 @@ impl CApi {
             .parent()
             .expect("include dir")
             .to_path_buf();
-        let lib = library_dir();
-        let dir = lib.join("capi-bench");
+        let lib = library();
+        let dir = lib.parent().expect("library dir").join("capi-bench");
         std::fs::create_dir_all(&dir).expect("create build dir");
         // Link by SONAME through a link in our own directory, as a C
         // runtime would, and find it through the rpath.
         let soname = dir.join("libl3l2q.so.1");
         let _ = std::fs::remove_file(&soname);
-        std::os::unix::fs::symlink(lib.join("libl3l2q.so"), &soname).expect("soname link");
+        std::os::unix::fs::symlink(&lib, &soname).expect("soname link");
         let exe = dir.join("capi_bench");
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         let cflags = std::env::var("L3L2Q_BENCH_CFLAGS").unwrap_or_else(|_| "-O2".into());
@@ -128,7 +156,7 @@ impl CApi {
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
         CApi {
             child: RefCell::new((child, stdin, stdout)),
-            library: lib.join("libl3l2q.so"),
+            library: lib,
         }
     }
 
@@ -217,9 +245,9 @@ unsafe fn fn_from<F: Copy>(f: *mut c_void) -> F {
 }
 
 impl Loaded {
-    /// Loads this build's `libl3l2q.so` (see [`library_dir`]).
+    /// Loads this build's `libl3l2q.so` (see [`library`]).
     pub fn load() -> Loaded {
-        let path = library_dir().join("libl3l2q.so");
+        let path = library();
         let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
         // SAFETY: a NUL-terminated path; RTLD_LOCAL keeps its symbols out of the global namespace. The library has
         // no initialisers with preconditions.

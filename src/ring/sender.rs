@@ -58,6 +58,7 @@ impl Sender {
     /// [`Error::NoProgress`] when there is no room (or `nbytes` exceeds
     /// the arena); [`Error::Poisoned`] for a second active reservation or a
     /// breach seen while refreshing; [`Error::CallbackFailed`] on a failed read.
+    #[inline(always)]
     pub fn try_reserve<R: Region + ?Sized>(
         &mut self,
         region: &R,
