@@ -189,6 +189,7 @@ impl Sender {
     /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
     /// or altered reservation (OWNERSHIP), STOP or an invalid opcode
     /// (INVALID_DESCRIPTOR), or a failed shared write.
+    #[inline(always)]
     pub fn publish<R: Region + ?Sized>(
         &mut self,
         region: &R,
