@@ -337,22 +337,27 @@ impl Sender {
         R: Region + ?Sized,
         I: IntoIterator<Item = &'a [u8]>,
     {
+        let mut payloads = payloads.into_iter();
         let mut sent = 0usize;
         let mut failure = None;
-        for payload in payloads {
-            // The first send checks poison and the reservation state; neither can change while sends succeed.
-            let result = accept(payload).and_then(|()| {
-                if sent == 0 {
-                    self.try_send(region, poison, opcode, payload, false)
-                } else {
-                    self.send_checked(region, poison, opcode, payload, false)
-                }
-            });
-            if let Err(e) = result {
-                failure = Some(e);
-                break;
+        // The first send checks poison and the reservation state; neither can change while sends succeed, so
+        // the loop for the rest has only the direct send in it.
+        if let Some(first) = payloads.next() {
+            match accept(first).and_then(|()| self.try_send(region, poison, opcode, first, false)) {
+                Ok(()) => sent = 1,
+                Err(e) => failure = Some(e),
             }
-            sent += 1;
+        }
+        if failure.is_none() && sent == 1 {
+            for payload in payloads {
+                let result = accept(payload)
+                    .and_then(|()| self.send_checked(region, poison, opcode, payload, false));
+                if let Err(e) = result {
+                    failure = Some(e);
+                    break;
+                }
+                sent += 1;
+            }
         }
         if sent > 0 {
             self.flush(region, poison)?;
