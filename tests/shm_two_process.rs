@@ -429,17 +429,25 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
     assert!(queue.peer_aborted());
     let took_peek = timed(timeout, Error::RemoteAborted, |ns| queue.peek(ns));
-    while queue.try_enqueue(L3L2Q_OPCODE_DATA, b"x").is_ok() {}
-    let took_enqueue = timed(timeout, Error::RemoteAborted, |ns| {
-        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", ns)
-    });
+    // Terminal (SPEC 9): recorded, and every later call fails fast.
+    assert_eq!(
+        queue.error().map(|e| e.kind()),
+        Some(ErrorKind::RemoteAborted)
+    );
+    let start = Instant::now();
+    assert_eq!(
+        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", timeout.as_nanos() as u64),
+        Err(Error::RemoteAborted)
+    );
+    let took_enqueue = start.elapsed();
+    assert!(took_enqueue < timeout, "{took_enqueue:?}");
     assert_eq!(
         queue.region().load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET),
         Ok(0),
         "observing the peer's abort does not set ours"
     );
     eprintln!(
-        "aborted L2: peek reported REMOTE_ABORTED after {took_peek:?}, enqueue after {took_enqueue:?}"
+        "aborted L2: peek reported REMOTE_ABORTED after {took_peek:?}, a later enqueue failed fast after {took_enqueue:?}"
     );
     drop(queue);
 

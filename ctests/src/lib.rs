@@ -49,7 +49,8 @@ fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
 
 /// Compiles `sources` (all C or all C++, by the first file's extension)
 /// into an executable `name` in `dir`, with `-Wall -Wextra -Werror` and
-/// the project's `include/`. Panics with the compiler's output on failure.
+/// the project's `include/` (and, for `compat_*` programs, `include/compat/`
+/// with `-fno-exceptions -fno-rtti`). Panics with the compiler's output on failure.
 pub fn compile(
     dir: &Path,
     name: &str,
@@ -68,6 +69,15 @@ pub fn compile(
     cmd.arg("-D_GNU_SOURCE");
     cmd.arg("-I").arg(root().join("include"));
     cmd.arg("-I").arg(root().join("ctests"));
+    // Programs for the drop-in headers (ctests/compat_*) include them as an
+    // existing runtime does, and prove they need no exceptions or RTTI.
+    if sources.iter().any(|s| {
+        s.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("compat_"))
+    }) {
+        cmd.arg("-I").arg(root().join("include/compat"));
+        cmd.args(["-fno-exceptions", "-fno-rtti"]);
+    }
     cmd.args(extra);
     cmd.args(sources);
     cmd.arg("-o").arg(&exe);
