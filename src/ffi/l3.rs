@@ -742,7 +742,7 @@ pub unsafe extern "C" fn l3l2q_l3_remote_aborted(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
-        finish(q.remote_aborted(), out)
+        finish(on_queue!(q, q => q.remote_aborted()), out)
     }
 }
 
