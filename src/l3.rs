@@ -456,6 +456,7 @@ impl<R: Region> L3Queue<R> {
     /// [`Error::NoProgress`] when nothing is published;
     /// [`Error::CallbackFailed`] on a failed read (nothing changed);
     /// [`Error::Poisoned`] on an invalid descriptor or counter.
+    #[inline(always)]
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
         if self.held_count() > 0 {
@@ -475,6 +476,11 @@ impl<R: Region> L3Queue<R> {
     }
 
     /// Acquires the next output into the held set (there must be room).
+    /// Inlined, like `try_peek`: a message returned through memory is
+    /// copied by the caller with 16-byte loads of the 8-byte stores just
+    /// made, which the store buffer cannot forward (the C API's
+    /// `l3l2q_l3_try_peek` did so).
+    #[inline(always)]
     fn acquire_one(&mut self) -> Result<Message, Error> {
         match self.output.try_acquire(&self.region) {
             Ok(Some(acquired)) => {

@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod capi;
+
 use std::alloc::{Layout as AllocLayout, alloc_zeroed, dealloc};
 use std::hint::black_box;
 use std::mem::MaybeUninit;
@@ -203,7 +205,13 @@ impl Ours {
         head.store(count as u32, Ordering::Release);
     }
 
-    fn descriptor(&self) -> RegionDescriptor {
+    /// The layout the region was sized for.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The region's descriptor (this process's addresses).
+    pub fn descriptor(&self) -> RegionDescriptor {
         RegionDescriptor::new(
             1,
             self.payload.addr(),

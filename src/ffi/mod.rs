@@ -207,10 +207,15 @@ pub(crate) unsafe fn arg_byte_slices<'a>(
         // SAFETY: forwarded caller contract; the slice is dropped at once.
         unsafe { arg_bytes(s.data, s.len) }?;
     }
-    // SAFETY: every entry passed arg_bytes above; validity is the caller's contract.
-    Ok(slices
-        .iter()
-        .map(|s| unsafe { arg_bytes(s.data, s.len) }.unwrap_or(&[])))
+    // Converted without checking again: the loop above refused every entry that could fail.
+    Ok(slices.iter().map(|s| {
+        if s.len == 0 {
+            &[][..]
+        } else {
+            // SAFETY: non-null with len within isize::MAX (checked above); validity is the caller's contract.
+            unsafe { core::slice::from_raw_parts(s.data, s.len) }
+        }
+    }))
 }
 
 /// Checks an optional out-pointer before anything happens: null is

@@ -63,6 +63,7 @@ impl Sender {
     /// [`Error::NoProgress`] when there is no room (or `nbytes` exceeds
     /// the arena); [`Error::Poisoned`] for a second active reservation or a
     /// breach seen while refreshing; [`Error::CallbackFailed`] on a failed read.
+    #[inline(always)]
     pub fn try_reserve<R: Region + ?Sized>(
         &mut self,
         region: &R,
@@ -197,6 +198,7 @@ impl Sender {
     /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
     /// or altered reservation (OWNERSHIP), STOP or an invalid opcode
     /// (INVALID_DESCRIPTOR), or a failed shared write.
+    #[inline(always)]
     pub fn publish<R: Region + ?Sized>(
         &mut self,
         region: &R,
@@ -348,22 +350,27 @@ impl Sender {
         R: Region + ?Sized,
         I: IntoIterator<Item = &'a [u8]>,
     {
+        let mut payloads = payloads.into_iter();
         let mut sent = 0usize;
         let mut failure = None;
-        for payload in payloads {
-            // The first send checks poison and the reservation state; neither can change while sends succeed.
-            let result = accept(payload).and_then(|()| {
-                if sent == 0 {
-                    self.try_send(region, poison, opcode, payload, false)
-                } else {
-                    self.send_checked(region, poison, opcode, payload, false)
-                }
-            });
-            if let Err(e) = result {
-                failure = Some(e);
-                break;
+        // The first send checks poison and the reservation state; neither can change while sends succeed, so
+        // the loop for the rest has only the direct send in it.
+        if let Some(first) = payloads.next() {
+            match accept(first).and_then(|()| self.try_send(region, poison, opcode, first, false)) {
+                Ok(()) => sent = 1,
+                Err(e) => failure = Some(e),
             }
-            sent += 1;
+        }
+        if failure.is_none() && sent == 1 {
+            for payload in payloads {
+                let result = accept(payload)
+                    .and_then(|()| self.send_checked(region, poison, opcode, payload, false));
+                if let Err(e) = result {
+                    failure = Some(e);
+                    break;
+                }
+                sent += 1;
+            }
         }
         if sent > 0 {
             self.flush(region, poison)?;
