@@ -3,7 +3,7 @@
 //! depend on machine load, unlike the two-thread timings):
 //!
 //! ```text
-//! cargo bench --bench instructions --no-run
+//! cargo bench -p l3l2q-benches --bench instructions --no-run
 //! valgrind --tool=callgrind target/release/deps/instructions-* ours 100000
 //! ```
 //!
@@ -12,7 +12,7 @@
 //! at a time: `ours-rt`, `rtrb-rt`; and the L3 side alone (a head store
 //! stands in for the consumer): `ours-l3`, `ours-l3-batch`.
 //!
-//! The L2's own per-message cost (issue 19), one thread, cache-warm: per
+//! The L2's own per-message cost, one thread, cache-warm: per
 //! input peek, read 64 B, release, reserve, write 64 B, publish, through
 //! the Rust API (`l2-rust`) or the C API of this build's `libl3l2q.so`
 //! (`l2-c`, loaded with `dlopen`). Count only that work with

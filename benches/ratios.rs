@@ -2,8 +2,8 @@
 //! all measured in this one process:
 //!
 //! ```text
-//! cargo bench --bench ratios            # 15 rounds of 100 ms, under a minute
-//! cargo bench --bench ratios -- --quick # 5 rounds of 50 ms, a quick look
+//! cargo bench -p l3l2q-benches --bench ratios            # 15 rounds of 100 ms, under a minute
+//! cargo bench -p l3l2q-benches --bench ratios -- --quick # 5 rounds of 50 ms, a quick look
 //! ```
 //!
 //! Every contender moves a fixed number of messages (calibrated once so a
@@ -230,9 +230,8 @@ fn main() {
         Box::new(move |n| floor_copy(big_floor, BIG_SLOTS as usize, BIG, n, false)),
     );
 
-    // Targets of issue 19 (and the single-stream, round-trip, 4 KiB and
-    // 1 MiB targets of issue 6, kept). A C API row divides the C program's
-    // time per message by the Rust API's, so lower is better.
+    // The targets (BENCHMARKS.md explains each). A C API row divides the C
+    // program's time per message by the Rust API's, so lower is better.
     let comparisons = [
         Comparison {
             what: "64 B stream, msg/s",

@@ -1,11 +1,11 @@
 //! Criterion benches of l3l2q with its peers in the same groups
-//! (`cargo bench --bench throughput`). L3 and L2 run on two threads pinned
+//! (`cargo bench -p l3l2q-benches --bench throughput`). L3 and L2 run on two threads pinned
 //! to cores 0 and 1; every measurement moves `iters` messages, so
 //! criterion's time per iteration is the time per message (per round trip
 //! in the round-trip group).
 //!
 //! For one table of ratios measured in a single run, use
-//! `cargo bench --bench ratios` (benches/ratios.rs).
+//! `cargo bench -p l3l2q-benches --bench ratios` (benches/ratios.rs).
 
 mod common;
 

@@ -1,6 +1,6 @@
-//! Issue 14, point 5: an impossible counter observation is
-//! INVALID_DESCRIPTOR (SPEC 9): a counter moving backwards, a tail more
-//! than `depth` ahead of the local head, a head beyond the published tail.
+//! An impossible counter observation is INVALID_DESCRIPTOR (SPEC 9): a
+//! counter moving backwards, a tail more than `depth` ahead of the local
+//! head, a head beyond the published tail.
 //! Each is forged once against each end, through the Rust and the C API,
 //! with counters starting at 0 and just below 2^32 (so the forged values
 //! wrap), and must poison with that kind, set the own abort flag and

@@ -1,5 +1,5 @@
-//! Issue 14, points 2, 3, 6 and 7, on both ends and through the Rust and
-//! the C API:
+//! Remote aborts (SPEC 9) and the reservation details around them, on both
+//! ends and through the Rust and the C API:
 //! - a remote abort (the peer's flag seen when a blocking call times out)
 //!   is recorded as REMOTE_ABORTED (operation TIMEOUT, the region id, a
 //!   message) and is terminal, without setting the own flag (SPEC 9);

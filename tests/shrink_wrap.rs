@@ -1,11 +1,11 @@
-//! Issue 14, point 4: shrinking a reservation across a wrap (SPEC section
+//! Shrinking a reservation across a wrap (SPEC section
 //! 7). A reservation that wrapped to the arena start and is published with
 //! `m` bytes that would have fit at the position before the wrap must be
 //! published at that position, with its bytes moved there and the padding
 //! dropped, so that a strict consumer (one that accepts the arena start
 //! only when the payload cannot fit before the arena end) accepts it.
 //!
-//! Both producers are checked (L3 `commit`/`commit_deferred`, L2
+//! Both producers are checked (L3 `publish`/`publish_deferred`, L2
 //! `publish`/`publish_deferred`), through the Rust API and the C API, over
 //! mapped memory and over copy callbacks, against a raw peer
 //! (tests/support/peer.rs) read by the strict placement rule below.

@@ -1,4 +1,4 @@
-//! Issue 14, point 1: STOP never hides a later input (SPEC 8). When the
+//! STOP never hides a later input (SPEC 8). When the
 //! input tail L2 has observed already counts a message after STOP,
 //! acquiring STOP poisons INVALID_DESCRIPTOR instead of handing STOP out,
 //! on every acquisition path (try_peek, peek, try_peek_batch, try_consume)

@@ -186,8 +186,8 @@ fn memcheck_every_ctest(lib_dir: &Path, build: &str) {
 }
 
 /// The same programs against the release build users ship: optimised
-/// code may test bytes the debug build never touches (issue 14: a create
-/// call tested an unwritten error payload before knowing there was an
+/// code may test bytes the debug build never touches (a create call
+/// once tested an unwritten error payload before knowing there was an
 /// error, which memcheck reports). No suppression file is used.
 #[test]
 fn every_ctest_is_clean_under_valgrind_against_the_release_library() {
