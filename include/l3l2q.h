@@ -147,6 +147,26 @@
 #define L3L2Q_ERROR_MESSAGE_BYTES 160
 
 /**
+ * Library major version; equals the `CARGO_PKG_VERSION_MAJOR` of the build.
+ */
+#define L3L2Q_VERSION_MAJOR 0
+
+/**
+ * Library minor version.
+ */
+#define L3L2Q_VERSION_MINOR 1
+
+/**
+ * Library patch version.
+ */
+#define L3L2Q_VERSION_PATCH 0
+
+/**
+ * Major of the C ABI (the SONAME suffix, `libl3l2q.so.1`).
+ */
+#define L3L2Q_C_ABI_MAJOR 1
+
+/**
  * Most outputs an L3 queue holds at once (acquired by
  * [`L3Queue::try_peek_batch`], not yet released); `min(depth, this)`.
  */
@@ -183,26 +203,6 @@
  * Longest accepted name, including the leading slash.
  */
 #define L3L2Q_SHM_NAME_MAX 255
-
-/**
- * Library major version; equals the `CARGO_PKG_VERSION_MAJOR` of the build.
- */
-#define L3L2Q_VERSION_MAJOR 0
-
-/**
- * Library minor version.
- */
-#define L3L2Q_VERSION_MINOR 1
-
-/**
- * Library patch version.
- */
-#define L3L2Q_VERSION_PATCH 0
-
-/**
- * Major of the C ABI (the SONAME suffix, `libl3l2q.so.1`).
- */
-#define L3L2Q_C_ABI_MAJOR 1
 
 /**
  * Result of every fallible C API call. `OK` is 0; every failure has its
