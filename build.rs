@@ -9,9 +9,5 @@ fn main() {
     if target_os == "linux" || target_os == "android" {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libl3l2q.so.{abi_major}");
     }
-    // Lets the C test driver ask `cc` for a compiler of the same target.
-    if let Ok(target) = std::env::var("TARGET") {
-        println!("cargo:rustc-env=L3L2Q_BUILD_TARGET={target}");
-    }
     println!("cargo:rerun-if-changed=build.rs");
 }

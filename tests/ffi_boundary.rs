@@ -12,13 +12,16 @@
 //!    and misaligned pointers give `L3L2Q_STATUS_BAD_ARGUMENT`, nothing is
 //!    written and no shared state changes.
 
-mod support;
+mod support {
+    pub mod artifacts;
+    pub mod raw;
+}
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use support::cbuild;
+use support::artifacts;
 
 // ------------------------------------------------------------ 1. the scan
 
@@ -311,7 +314,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn scan_crate() -> Vec<ExternFn> {
     let mut files = Vec::new();
-    rust_files(&cbuild::root().join("src"), &mut files);
+    rust_files(&artifacts::root().join("src"), &mut files);
     files.sort();
     files
         .iter()
@@ -322,7 +325,7 @@ fn scan_crate() -> Vec<ExternFn> {
 /// The rule the real sources are held to; returns the violations.
 fn violations(functions: &[ExternFn]) -> Vec<String> {
     let mut bad = Vec::new();
-    let ffi_dir = cbuild::root().join("src").join("ffi");
+    let ffi_dir = artifacts::root().join("src").join("ffi");
     for f in functions.iter().filter(|f| f.exported) {
         if !f.file.starts_with(&ffi_dir) {
             bad.push(format!(
@@ -372,7 +375,7 @@ fn the_scanner_catches_an_unguarded_export() {
         pub extern "C" fn new_string_fn(s: i32) -> *const u8 { std::panic::catch_unwind(|| s).map_or(X, |_| Y) }
         extern "C" fn not_exported_callback(ctx: *mut u8) -> i32 { 0 }
     "##;
-    let file = cbuild::root().join("src/ffi/synthetic.rs");
+    let file = artifacts::root().join("src/ffi/synthetic.rs");
     let found = scan(&file, src);
     let summary: Vec<(String, bool, bool)> = found
         .iter()
@@ -401,7 +404,7 @@ fn the_scanner_catches_an_unguarded_export() {
         );
     }
     let outside = scan(
-        &cbuild::root().join("src/l3.rs"),
+        &artifacts::root().join("src/l3.rs"),
         "#[no_mangle] pub extern \"C\" fn l3l2q_x() -> Status { ffi_boundary! { Status::Ok } }",
     );
     assert_eq!(
@@ -427,7 +430,7 @@ fn every_exported_function_sits_inside_the_panic_boundary() {
     );
 
     // The scan saw every function the header declares, and nothing else.
-    let header: BTreeSet<String> = cbuild::header_functions().into_iter().collect();
+    let header: BTreeSet<String> = artifacts::header_functions().into_iter().collect();
     assert!(
         header.len() > 50,
         "header parse found too few functions: {header:?}"
@@ -456,7 +459,7 @@ fn every_exported_function_sits_inside_the_panic_boundary() {
     );
 
     // And the shared library exports exactly these l3l2q_ symbols.
-    let so = cbuild::shared_library();
+    let so = artifacts::shared_library();
     match std::process::Command::new("nm")
         .arg("-D")
         .arg("--defined-only")
@@ -1786,7 +1789,7 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
     }
 
     let covered = ck.covered.borrow();
-    let header: BTreeSet<String> = cbuild::header_functions().into_iter().collect();
+    let header: BTreeSet<String> = artifacts::header_functions().into_iter().collect();
     let missing: Vec<&String> = header
         .iter()
         .filter(|f| !covered.contains(f.as_str()))

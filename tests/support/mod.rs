@@ -1,4 +1,3 @@
 //! Helpers shared by the integration tests.
 
-pub mod cbuild;
 pub mod raw;

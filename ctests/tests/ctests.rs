@@ -3,12 +3,10 @@
 //! on any failure. Programs named `dlopen_*` are linked to nothing and get
 //! the shared library's path and the header's function list as arguments.
 
-mod support;
-
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use support::cbuild::{self, Linkage};
+use l3l2q_ctests::{self as cbuild, Linkage};
 
 fn programs() -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(cbuild::root().join("ctests"))

@@ -6,13 +6,11 @@
 //! `ctests/hpp_wrapper.cpp` built again with `-fno-exceptions -fno-rtti`.
 //! Every process runs under a deadline and is killed past it.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::cbuild::{self, Linkage};
+use l3l2q_ctests::{self as cbuild, Linkage};
 
 /// Longest any one example process may run.
 const DEADLINE: Duration = Duration::from_secs(20);

@@ -1,11 +1,7 @@
 //! The committed C header must be exactly what cbindgen generates from the
 //! current sources, and its version macros must match Cargo.toml.
 
-use std::path::PathBuf;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use l3l2q_ctests::root;
 
 fn generate() -> String {
     let config =
@@ -30,7 +26,7 @@ fn committed_header_is_current() {
     let committed = std::fs::read_to_string(&path).expect("include/l3l2q.h exists");
     assert!(
         committed == fresh,
-        "include/l3l2q.h is stale: regenerate with `L3L2Q_BLESS=1 cargo test --test header` and commit it"
+        "include/l3l2q.h is stale: regenerate with `L3L2Q_BLESS=1 cargo test -p l3l2q-ctests --test header` and commit it"
     );
 }
 

@@ -13,12 +13,10 @@
 //! valgrind the programs get `L3L2Q_CTEST_QUICK=1` so the ones that push
 //! many messages can run fewer.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::cbuild::{self, Linkage};
+use l3l2q_ctests::{self as cbuild, Linkage};
 
 fn programs() -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(cbuild::root().join("ctests"))

@@ -1,10 +1,14 @@
-//! Compiles and runs C/C++ programs against the library built by this very
-//! `cargo test` run, shared and static. Shared by every test that builds C.
-
-#![allow(dead_code)]
+//! The C test kit: compiles and runs C/C++ programs against the library
+//! built by this very `cargo test` run, shared and static. The tests under
+//! `ctests/tests/` drive it; the C and C++ programs sit beside this crate's
+//! manifest.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+#[path = "../../tests/support/artifacts.rs"]
+mod artifacts;
+pub use artifacts::{header_functions, library_dir, root, shared_library};
 
 /// How a program is linked to l3l2q.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,37 +21,6 @@ pub enum Linkage {
     None,
 }
 
-/// The crate root.
-pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The directory holding `libl3l2q.so` and `libl3l2q.a` of this build.
-/// `cargo test` leaves them in `<target>/<profile>/deps/` (and copies them up
-/// to `<target>/<profile>/` only on `cargo build`), so look in both and take
-/// the newer.
-pub fn library_dir() -> PathBuf {
-    // The test binary lives in <target>/<profile>/deps/.
-    let exe = std::env::current_exe().expect("current exe");
-    let deps = exe.parent().expect("deps dir").to_path_buf();
-    let profile = deps.parent().expect("target profile dir").to_path_buf();
-    let modified = |dir: &Path| -> Option<std::time::SystemTime> {
-        let so = std::fs::metadata(dir.join("libl3l2q.so")).ok()?;
-        std::fs::metadata(dir.join("libl3l2q.a")).ok()?;
-        so.modified().ok()
-    };
-    match (modified(&deps), modified(&profile)) {
-        (Some(d), Some(p)) if p > d => profile,
-        (Some(_), _) => deps,
-        (None, Some(_)) => profile,
-        (None, None) => panic!(
-            "libl3l2q.so/.a not built in {} or {}",
-            deps.display(),
-            profile.display()
-        ),
-    }
-}
-
 /// A fresh scratch directory for one test's build products, holding a
 /// `libl3l2q.so.1` link so the SONAME resolves through an rpath.
 pub fn scratch(name: &str) -> PathBuf {
@@ -57,11 +30,6 @@ pub fn scratch(name: &str) -> PathBuf {
     let soname = dir.join("libl3l2q.so.1");
     std::os::unix::fs::symlink(library_dir().join("libl3l2q.so"), &soname).expect("soname link");
     dir
-}
-
-/// Path to the shared library, for dlopen.
-pub fn shared_library() -> PathBuf {
-    library_dir().join("libl3l2q.so")
 }
 
 fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
@@ -141,29 +109,6 @@ pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-/// Function names the committed header declares.
-pub fn header_functions() -> Vec<String> {
-    let header = std::fs::read_to_string(root().join("include/l3l2q.h")).expect("header");
-    header
-        .lines()
-        .filter(|l| {
-            l.contains('(')
-                && l.starts_with(|c: char| c.is_ascii_lowercase())
-                && !l.starts_with("typedef")
-        })
-        .map(|l| {
-            l.split('(')
-                .next()
-                .unwrap()
-                .split_whitespace()
-                .last()
-                .unwrap()
-                .trim_start_matches('*')
-                .to_string()
-        })
-        .collect()
 }
 
 /// Whether `tool` can be run here (`tool --version` exits 0).
