@@ -19,10 +19,14 @@ mod demo;
 #[allow(dead_code)]
 mod inspect;
 
+mod support {
+    pub mod runner;
+}
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -123,7 +127,7 @@ fn stale_creator(name: &str) -> i32 {
 // Parent helpers.
 
 fn spawn_child(role: &str, name: &str, window: u64) -> std::io::Result<Child> {
-    Command::new(std::env::current_exe()?)
+    support::runner::program(std::env::current_exe()?)
         .args([
             "--exact",
             "child_role",
@@ -268,7 +272,7 @@ fn demo_runs_end_to_end_in_two_processes() {
     // The compiled example itself, when cargo built it (a full `cargo test` does).
     match compiled_example("demo") {
         Some(path) => {
-            let child = Command::new(&path)
+            let child = support::runner::program(&path)
                 .args([
                     "--count", "5000", "--size", "300", "--depth", "16", "--arena", "4096",
                     "--window", "3", "--quiet",
@@ -283,7 +287,7 @@ fn demo_runs_end_to_end_in_two_processes() {
                 "{out}"
             );
             assert!(out.contains("exited 0"), "{out}");
-            let child = Command::new(&path)
+            let child = support::runner::program(&path)
                 .args(["--window", "64", "--depth", "16"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -661,7 +665,7 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
 
     // The compiled tool, when cargo built it.
     if let Some(path) = compiled_example("inspect") {
-        let child = Command::new(path)
+        let child = support::runner::program(path)
             .arg(&name)
             .stdout(Stdio::piped())
             .spawn()

@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 #[path = "../../tests/support/artifacts.rs"]
 mod artifacts;
 pub use artifacts::{header_functions, library_dir, root, shared_library};
+#[path = "../../tests/support/runner.rs"]
+mod runner;
+pub use runner::program;
+use runner::triples;
 
 /// How a program is linked to l3l2q.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +37,15 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
-    let target = option_env!("L3L2Q_BUILD_TARGET").unwrap_or("x86_64-unknown-linux-gnu");
+    // A distinct host makes cc pick the cross compiler (e.g.
+    // aarch64-linux-gnu-gcc) rather than the native `cc`.
+    let (target, host) = triples();
     cc::Build::new()
         .cpp(cpp)
         .cargo_metadata(false)
         .cargo_warnings(false)
         .target(target)
-        .host(target)
+        .host(host)
         .opt_level(1)
         .debug(true)
         .out_dir(out_dir)
@@ -96,10 +102,7 @@ pub fn compile(
 /// Runs a program to completion and panics with its output unless it
 /// exits 0. Returns the output for further checks.
 pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let out = Command::new(exe)
-        .args(args)
-        .output()
-        .expect("run the program");
+    let out = program(exe).args(args).output().expect("run the program");
     assert!(
         out.status.success(),
         "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -138,7 +141,7 @@ pub fn compiler_accepts(cpp: bool, flags: &[&str]) -> bool {
         .arg(dir.join("probe"))
         .output()
         .is_ok_and(|o| o.status.success())
-        && Command::new(dir.join("probe"))
+        && program(dir.join("probe"))
             .output()
             .is_ok_and(|o| o.status.success());
     let _ = std::fs::remove_dir_all(&dir);
@@ -183,7 +186,7 @@ pub fn run_wrapped_any(
             c.args(rest).arg(exe);
             c
         }
-        None => Command::new(exe),
+        None => program(exe),
     };
     cmd.args(args).envs(env.iter().copied());
     cmd.stdout(std::process::Stdio::piped())
