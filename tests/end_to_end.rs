@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use l3l2q::region::{MappedRegion, Region};
 use l3l2q::*;
 use support::raw::{FaultyCallbacks, RawRegion};
+use support::scale::scaled;
 
 const DATA: u64 = L3L2Q_OPCODE_DATA;
 const STOP: u64 = L3L2Q_OPCODE_STOP;
@@ -706,7 +707,7 @@ fn mapped_random_sizes_window_8_out_of_order() {
         input_arena: 31 * 64,
         output_arena: 15 * 64,
         window: 8,
-        messages: 300_000,
+        messages: scaled(300_000),
         initial: 0,
         sizes: Sizes::Mixed,
         seed: 0x1234_5678,
@@ -725,7 +726,7 @@ fn mapped_wrap_heavy_sizes_window_3() {
         input_arena: 1024,
         output_arena: 640,
         window: 3,
-        messages: 60_000,
+        messages: scaled(60_000),
         initial: 0,
         sizes: Sizes::WrapHeavy,
         seed: 0xfeed,
@@ -744,7 +745,7 @@ fn mapped_window_one_strict_fifo() {
         input_arena: 512,
         output_arena: 512,
         window: 1,
-        messages: 50_000,
+        messages: scaled(50_000),
         initial: 0,
         sizes: Sizes::Mixed,
         seed: 0x0101,
@@ -756,13 +757,15 @@ fn mapped_window_one_strict_fifo() {
 
 #[test]
 fn mapped_counters_cross_2_pow_31_and_2_pow_32_window_equals_depth() {
-    for (initial, seed) in [((1u64 << 31) - 25_000, 31), ((1u64 << 32) - 25_000, 32)] {
+    // Start 25 000 messages (scaled) below each boundary, so the run crosses it.
+    let below = scaled(25_000);
+    for (initial, seed) in [((1u64 << 31) - below, 31), ((1u64 << 32) - below, 32)] {
         let sc = Scenario {
             depth: 16,
             input_arena: 2048,
             output_arena: 1024,
             window: 16,
-            messages: 60_000,
+            messages: scaled(60_000),
             initial,
             sizes: Sizes::Mixed,
             seed,
@@ -782,7 +785,7 @@ fn callbacks_backend_two_threads() {
         input_arena: 4096,
         output_arena: 2048,
         window: 4,
-        messages: 100_000,
+        messages: scaled(100_000),
         initial: 0,
         sizes: Sizes::Mixed,
         seed: 0xcafe,
