@@ -51,7 +51,7 @@ struct Comparison {
     ours: &'static str,
     peer: &'static str,
     better: Better,
-    /// The target, if any.
+    /// The target, if any.
     target: Option<f64>,
 }
 

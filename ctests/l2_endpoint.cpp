@@ -1,6 +1,6 @@
 // l2_endpoint.cpp (C++17): the L2 endpoint's C API (l3l2q_l2_*) driven
 // across the language boundary by a hand-written raw L3. The L3 side here
-// writes descriptor slots, payload bytes and counters straight from SPEC.md
+// writes descriptor slots, payload bytes and counters straight from docs/SPEC.md
 // (little-endian u64 slots, one i32 counter per 64-byte line) and shares no
 // code with the library: only the l3l2q_l2_* calls and their types come from
 // l3l2q.h.
@@ -36,7 +36,7 @@ int failures = 0;
         }                                                                        \
     } while (0)
 
-// ---- the wire format, from SPEC.md ------------------------------------------
+// ---- the wire format, from docs/SPEC.md -------------------------------------
 
 constexpr uint64_t kRegionWord = (uint64_t{0x4C334C32} << 32) | (uint64_t{2} << 16) | 0;  // "L3L2" 2.0
 constexpr uint64_t kQueueWord = (uint64_t{0x4C335132} << 32) | (uint64_t{1} << 16) | 1;   // "L3Q2" 1.1

@@ -1,5 +1,5 @@
 /* layout.c (C11): the generated l3l2q.h against an independent reading of
- * SPEC.md (spec_wire.h), at compile time, then the library's pure
+ * docs/SPEC.md (spec_wire.h), at compile time, then the library's pure
  * functions and a wire-level round trip at run time (layout_checks.h). */
 
 #include <stddef.h>

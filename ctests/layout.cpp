@@ -1,5 +1,5 @@
 // layout.cpp (C++17): the generated l3l2q.h, included from C++, against the
-// independent reading of SPEC.md in spec_wire.h. Compile-time: constexpr
+// independent reading of docs/SPEC.md in spec_wire.h. Compile-time: constexpr
 // tables of sizes, offsets and constants; a constexpr evaluation of the
 // spec's layout rule proves the worked cases. Run time: C++-specific table
 // checks, then the shared checks of layout_checks.h.
@@ -147,7 +147,7 @@ constexpr bool constants_agree(const std::array<Constant, N> &all) {
         if (c.lib != c.spec || c.spec != c.literal) return false;
     return true;
 }
-static_assert(constants_agree(constants), "a header constant differs from SPEC.md");
+static_assert(constants_agree(constants), "a header constant differs from docs/SPEC.md");
 
 // The counter macros in spec_wire.h agree with its struct picture.
 static_assert(SPEC_COUNTER_INPUT_TAIL_OFFSET == offsetof(spec_counter_block, input_desc_tail));

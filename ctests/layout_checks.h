@@ -3,7 +3,7 @@
  * shared by ctests/layout.c (C11) and ctests/layout.cpp (C++17).
  *
  * Expected values come from spec_wire.h (an independent reading of
- * SPEC.md) or are spelled out literally from the spec; never from the
+ * docs/SPEC.md) or are spelled out literally from the spec; never from the
  * library itself. Written in the common subset of C11 and C++17. */
 
 #ifndef LAYOUT_CHECKS_H

@@ -1,4 +1,4 @@
-/* spec_wire.h: the l3l2q wire format restated from SPEC.md sections 1-5
+/* spec_wire.h: the l3l2q wire format restated from docs/SPEC.md sections 1-5
  * alone, with its own names, so the generated l3l2q.h can be checked
  * against an independent reading of the specification.
  *

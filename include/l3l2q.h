@@ -1,6 +1,6 @@
 /* l3l2q: ordered messages between an L3 host and an L2 device task over one
- * shared region. Wire format: SPEC.md. Every symbol, type and macro carries
- * the l3l2q_/L3L2Q_ prefix. */
+ * shared region. Wire format: docs/SPEC.md. Every symbol, type and macro
+ * carries the l3l2q_/L3L2Q_ prefix. */
 
 #ifndef L3L2Q_H
 #define L3L2Q_H

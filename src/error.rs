@@ -303,7 +303,7 @@ mod tests {
             format_args!("{long}"),
         );
         assert_eq!(info.message[L3L2Q_ERROR_MESSAGE_BYTES - 1], 0);
-        assert!(info.message().len() <= L3L2Q_ERROR_MESSAGE_BYTES - 1);
+        assert!(info.message().len() < L3L2Q_ERROR_MESSAGE_BYTES);
         assert!(info.message().chars().all(|c| c == 'é'));
         assert_eq!(info.kind(), ErrorKind::Ownership);
     }

@@ -392,7 +392,8 @@ mod tests {
 
     #[test]
     fn layout_overflow_fails_closed() {
-        let huge = u64::MAX & !63;
+        // The largest multiple of 64.
+        let huge = !63_u64;
         assert_eq!(Layout::compute(1, huge, 64), Err(Violation::LayoutOverflow));
         assert_eq!(Layout::compute(1, 64, huge), Err(Violation::LayoutOverflow));
         // 2^63 is a multiple of 64 (huge / 2 = 2^63 - 32 is not: an arena violation).
@@ -418,7 +419,8 @@ mod tests {
     #[test]
     fn descriptor_rules_each_fail_on_their_own() {
         assert_eq!(good_descriptor().validate(), Ok(()));
-        let cases: [(fn(&mut RegionDescriptor), Violation); 12] = [
+        type Corrupt = fn(&mut RegionDescriptor);
+        let cases: [(Corrupt, Violation); 12] = [
             (|d| d.magic_version ^= 1 << 40, Violation::RegionMagic),
             (
                 |d| d.magic_version = pack_magic_version(L3L2Q_REGION_MAGIC, 4, 0),
@@ -434,10 +436,7 @@ mod tests {
             (|d| d.counter_base = 0, Violation::CounterBaseZero),
             (|d| d.counter_base += 4, Violation::CounterBaseMisaligned),
             (|d| d.counter_bytes = 6, Violation::CounterBytesInvalid),
-            (
-                |d| d.counter_base = u64::MAX & !63,
-                Violation::CounterRangeOverflow,
-            ),
+            (|d| d.counter_base = !63, Violation::CounterRangeOverflow),
             (
                 |d| d.counter_base = 0x10_0000 + 64,
                 Violation::RangesOverlap,

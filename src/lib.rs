@@ -3,7 +3,10 @@
 //! Ordered messages between a host orchestrator (L3) and a persistent
 //! device task (L2) through one shared region: two descriptor rings, two
 //! payload arenas and six signal counters, byte-compatible with the wire
-//! format in `SPEC.md`.
+//! format in `docs/SPEC.md`.
+//!
+//! "SPEC n" or "SPEC section n" in code comments refers to section n of
+//! `docs/SPEC.md` in the repository.
 //!
 //! Module map, from the wire up:
 //! - [`abi`]: `#[repr(C)]` wire structs and constants, size/offset checks.

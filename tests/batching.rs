@@ -1,4 +1,4 @@
-//! Batching (issue 6): several messages published with one tail store,
+//! Batching: several messages published with one tail store,
 //! several releases with one head store, batch peeks on both consumers,
 //! and the single-message API unchanged next to them.
 //!

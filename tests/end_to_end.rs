@@ -13,19 +13,33 @@
 //! backoff costs in wake-up latency; run it with
 //! `cargo test --release --test end_to_end -- --ignored --nocapture`.
 
-mod support;
+mod support {
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod faulty;
+    pub mod opcodes;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod region;
+    pub mod rng;
+    pub mod scale;
+}
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use l3l2q::region::{MappedRegion, Region};
 use l3l2q::*;
-use support::raw::{FaultyCallbacks, RawRegion};
+use support::faulty::{CallKind, FaultyCallbacks};
+use support::opcodes::{DATA, ERROR, STOP};
+use support::region::RawRegion;
+use support::rng::{XorShift, fill, splitmix};
 use support::scale::scaled;
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
 /// Short blocking waits inside the loops (the loops have deadlines).
 const POLL_NS: u64 = 200_000;
 const L2_SPIN_NS: u64 = 20_000;
@@ -68,39 +82,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 const DEADLINE: Duration = Duration::from_secs(120);
 
 // ------------------------------------------------------------ randomness
-
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
-}
-
-/// xorshift64*: tiny, fast, good enough to make every payload distinct.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(splitmix(seed) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-}
-
-fn fill(buf: &mut [u8], seed: u64) {
-    let mut r = XorShift::new(seed);
-    for chunk in buf.chunks_mut(8) {
-        let w = r.next().to_le_bytes();
-        chunk.copy_from_slice(&w[..chunk.len()]);
-    }
-}
 
 // ----------------------------------------------------------- message plan
 
@@ -807,7 +788,7 @@ fn callbacks_backend_two_threads() {
         l3.in_place_outputs, 0,
         "a callback region has no in-place view"
     );
-    assert!(cb.calls(support::raw::CallKind::PayloadWrite) >= sc.messages);
+    assert!(cb.calls(CallKind::PayloadWrite) >= sc.messages);
 }
 
 // ------------------------------------------------------ wake-up latency

@@ -1,4 +1,4 @@
-//! Liveness under random use (issue 7): property tests with a seeded
+//! Liveness under random use: property tests with a seeded
 //! xorshift, two threads, both directions.
 //!
 //! - Random message sizes from 0 to the full arena, with sizes that force
@@ -15,7 +15,21 @@
 //!   batch/blocking forms (no reserve-shrink: a shrunk wrapped reservation
 //!   is documented as incompatible with strict consumers).
 
-mod support;
+mod support {
+    pub mod opcodes;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod peer;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod region;
+    pub mod rng;
+    pub mod scale;
+}
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,48 +39,26 @@ use std::time::{Duration, Instant};
 use l3l2q::abi::*;
 use l3l2q::region::MappedRegion;
 use l3l2q::{Error, L2Endpoint, L3Queue, Message, TaskScalars};
-use support::raw::{RawConsumer, RawRegion};
+use support::opcodes::{DATA, ERROR, STOP};
+use support::peer::RawConsumer;
+use support::region::RawRegion;
+use support::rng::{XorShift, fill};
 
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
 const IN_SALT: u64 = 0x1111_2222_3333_4444;
 const OUT_SALT: u64 = 0x5555_6666_7777_8888;
 /// A side that makes no progress for this long has deadlocked.
 const STALL: Duration = Duration::from_secs(30);
 const RECV: Duration = Duration::from_secs(30);
 
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    /// xorshift64*.
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
+/// Whether an event of `percent` chance happens.
+fn chance(rng: &mut XorShift, percent: u64) -> bool {
+    rng.below(100) < percent
 }
 
 /// The payload of message `k` with `len` bytes in one direction.
 fn pattern(salt: u64, k: u64, len: u64) -> Vec<u8> {
-    let mut x = (salt ^ k.wrapping_mul(0xD6E8_FEB8_6659_FD93)) | 1;
     let mut out = vec![0u8; len as usize];
-    for chunk in out.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
-    }
+    fill(&mut out, salt ^ k.wrapping_mul(0xD6E8_FEB8_6659_FD93));
     out
 }
 
@@ -88,7 +80,7 @@ struct Candidate {
 /// Sizes 0..=arena, weighted towards the edges: empty, small, half, more
 /// than half, exactly the arena, and just under it (these need an empty
 /// arena and usually a wrap right after the drain).
-fn candidate(rng: &mut Rng, arena: u64) -> Candidate {
+fn candidate(rng: &mut XorShift, arena: u64) -> Candidate {
     let len = match rng.below(100) {
         0..=9 => 0,
         10..=39 => 1 + rng.below(64.min(arena)),
@@ -99,7 +91,7 @@ fn candidate(rng: &mut Rng, arena: u64) -> Candidate {
     };
     Candidate {
         len,
-        opcode: if rng.chance(10) { ERROR } else { DATA },
+        opcode: if chance(rng, 10) { ERROR } else { DATA },
     }
 }
 
@@ -234,7 +226,7 @@ struct Scenario {
 
 impl Scenario {
     fn random(seed: u64, messages: u64) -> Scenario {
-        let mut rng = Rng::new(seed);
+        let mut rng = XorShift::new(seed);
         let depth = 1 << rng.below(7);
         Scenario {
             depth,
@@ -284,7 +276,7 @@ fn l3_side(
     )
     .expect("queue");
     scalars.send(q.task_scalars()).expect("L2 thread alive");
-    let mut rng = Rng::new(sc.seed ^ 0x33);
+    let mut rng = XorShift::new(sc.seed ^ 0x33);
     let mut stats = Stats::default();
     let mut cands: VecDeque<Candidate> = VecDeque::new();
     let (mut next, mut stop_sent) = (0u64, false);
@@ -306,7 +298,7 @@ fn l3_side(
                 sc.inputs, out.released, sc.outputs
             )
         });
-        if !stop_sent && rng.chance(55) {
+        if !stop_sent && chance(&mut rng, 55) {
             while cands.len() < 5 {
                 cands.push_back(candidate(&mut rng, sc.in_arena));
             }
@@ -337,7 +329,7 @@ fn l3_side(
                         // A failed large try followed by a small message.
                         let small = rng.below(17);
                         if c.len > 16
-                            && rng.chance(50)
+                            && chance(&mut rng, 50)
                             && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small")
                                 .is_some()
                         {
@@ -407,7 +399,7 @@ fn l3_side(
                         q.write_reserved(&r, 0, &p[..split]).expect("write");
                         q.write_reserved(&r, split as u64, &p[split..])
                             .expect("write");
-                        if rng.chance(30) {
+                        if chance(&mut rng, 30) {
                             q.commit_deferred(&r, c.opcode, used)
                                 .expect("commit_deferred");
                             stats.deferred += 1;
@@ -439,14 +431,14 @@ fn l3_side(
         }
         match rng.below(100) {
             0..=34 => {
-                let m = if rng.chance(20) {
+                let m = if chance(&mut rng, 20) {
                     soft(q.peek(200_000), "peek")
                 } else {
                     soft(q.try_peek(), "try_peek")
                 };
                 if let Some(m) = m {
                     out.seen(&mut q, &m, 0);
-                    if rng.chance(70) {
+                    if chance(&mut rng, 70) {
                         q.release(&m).expect("release");
                         out.drop_front(1);
                         watch.progress();
@@ -567,7 +559,7 @@ fn l2_side(
     let scalars = scalars.recv_timeout(RECV).expect("task scalars");
     // SAFETY: the scalars describe the raw region, mapped in this process and outliving this thread.
     let mut ep = unsafe { L2Endpoint::from_task_scalars(&scalars, sc.window) }.expect("endpoint");
-    let mut rng = Rng::new(sc.seed ^ 0x22);
+    let mut rng = XorShift::new(sc.seed ^ 0x22);
     let mut stats = Stats::default();
     let (mut next_in, mut next_out) = (0u64, 0u64);
     let mut held: Vec<(Message, Sent)> = Vec::new();
@@ -579,7 +571,7 @@ fn l2_side(
 
     while !(ep.drained() && next_out == sc.outputs) {
         watch.check(|| format!("received {next_in}/{} inputs, holding {}, stop {stop:?}, sent {next_out}/{} outputs", sc.inputs, held.len(), sc.outputs));
-        if next_out == sc.outputs || rng.chance(50) {
+        if next_out == sc.outputs || chance(&mut rng, 50) {
             let room = sc.window - held.len() as u64;
             let mut accept = |m: Message,
                               ep: &L2Endpoint,
@@ -617,7 +609,7 @@ fn l2_side(
             };
             match rng.below(100) {
                 0..=29 if room > 0 && stop.is_none() => {
-                    let m = if rng.chance(20) {
+                    let m = if chance(&mut rng, 20) {
                         soft(ep.peek(100_000), "peek")
                     } else {
                         soft(ep.try_peek(), "try_peek")
@@ -639,7 +631,7 @@ fn l2_side(
                 _ if !held.is_empty() => {
                     // Release a random subset in random order, checking
                     // that no held payload was overwritten meanwhile.
-                    let count = if rng.chance(50) {
+                    let count = if chance(&mut rng, 50) {
                         1
                     } else {
                         1 + rng.below(held.len() as u64) as usize
@@ -654,7 +646,7 @@ fn l2_side(
                         );
                         batch.push(m);
                     }
-                    if batch.len() == 1 && rng.chance(50) {
+                    if batch.len() == 1 && chance(&mut rng, 50) {
                         ep.release(&batch[0]).expect("release");
                     } else {
                         ep.release_batch(&batch).expect("release_batch");
@@ -678,7 +670,7 @@ fn l2_side(
         let before = next_out;
         match rng.below(100) {
             0..=39 => {
-                let r = if rng.chance(20) {
+                let r = if chance(&mut rng, 20) {
                     soft(ep.reserve(c.len, 100_000), "reserve")
                 } else {
                     soft(ep.try_reserve(c.len), "try_reserve")
@@ -691,7 +683,7 @@ fn l2_side(
                     };
                     ep.reserved_mut(&r)[..used as usize]
                         .copy_from_slice(&pattern(OUT_SALT, next_out, used));
-                    if rng.chance(30) {
+                    if chance(&mut rng, 30) {
                         ep.publish_deferred(&r, c.opcode, used)
                             .expect("publish_deferred");
                         stats.deferred += 1;
@@ -890,7 +882,7 @@ fn strict_consumer(
 ) -> Cursor {
     let mut watch = Watch::new("strict consumer", failed);
     let l = region.layout;
-    let mut rng = Rng::new(sc.seed ^ 0x5);
+    let mut rng = XorShift::new(sc.seed ^ 0x5);
     let (mut next, mut cursor, mut stopped) = (0u64, Cursor::default(), false);
     let mut held: VecDeque<(Sent, u64)> = VecDeque::new();
     loop {
@@ -932,7 +924,9 @@ fn strict_consumer(
             next += 1;
             watch.progress();
         }
-        if !held.is_empty() && (rng.chance(30) || held.len() == hold || available == 0 || stopped) {
+        if !held.is_empty()
+            && (chance(&mut rng, 30) || held.len() == hold || available == 0 || stopped)
+        {
             let c = 1 + rng.below(held.len() as u64) as usize;
             for (e, off) in held.drain(..c) {
                 assert!(
@@ -976,7 +970,7 @@ fn strict_producer(
         sc.out_arena,
     )
     .expect("queue");
-    let mut rng = Rng::new(sc.seed ^ 0x7);
+    let mut rng = XorShift::new(sc.seed ^ 0x7);
     let mut next = 0u64;
     let mut small_after_large = 0;
     let mut c = candidate(&mut rng, sc.in_arena);

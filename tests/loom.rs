@@ -1,7 +1,7 @@
-//! Model checking of the publish/observe ordering with loom (issue 7).
+//! Model checking of the publish/observe ordering with loom.
 //!
 //! Run with
-//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=/work/target-loom cargo test --test loom --release`
+//! `RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --test loom --release`
 //! (without `--cfg loom` this file compiles to nothing).
 //!
 //! The real `L3Queue` and `L2Endpoint` run on two loom threads over a

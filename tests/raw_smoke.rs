@@ -1,7 +1,19 @@
 //! The raw test peer and the L2 endpoint agree on the basics.
-mod support;
+mod support {
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod peer;
+    #[allow(
+        dead_code,
+        reason = "the raw peer is a kit; each test binary drives part of it"
+    )]
+    pub mod region;
+}
 use l3l2q::*;
-use support::raw::{RawProducer, RawRegion};
+use support::peer::RawProducer;
+use support::region::RawRegion;
 
 #[test]
 fn raw_producer_message_reaches_the_l2_endpoint_in_place() {

@@ -1,5 +1,5 @@
 //! No heap allocation per message on either end, and no system call on
-//! the L2 path (issue 6).
+//! the L2 path.
 //!
 //! A counting global allocator counts allocations per thread; after a
 //! warm-up, every message operation of the L3 queue and of the L2

@@ -1,4 +1,4 @@
-//! Memory tools on the C side (issue 7): every `ctests/*.c` and `*.cpp`
+//! Memory tools on the C side: every `ctests/*.c` and `*.cpp`
 //! program (except `dlopen_*`), linked against the shared library, runs
 //!
 //! - under valgrind memcheck (`--error-exitcode=99 --leak-check=full

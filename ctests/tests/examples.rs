@@ -381,34 +381,13 @@ fn hpp_header_is_self_contained_and_warning_free_under_strict_flags() {
 
 // ---- packaging: the install block of docs/PACKAGING.md, pkg-config, CMake ----
 
-/// The shell block between `<!-- install:begin -->` and `<!-- install:end -->`.
-fn install_script() -> String {
-    let doc = std::fs::read_to_string(cbuild::root().join("docs/PACKAGING.md"))
-        .expect("docs/PACKAGING.md");
-    let start = doc
-        .find("<!-- install:begin -->")
-        .expect("install:begin marker");
-    let end = doc
-        .find("<!-- install:end -->")
-        .expect("install:end marker");
-    let block = &doc[start..end];
-    let body = block
-        .split("```sh")
-        .nth(1)
-        .expect("a ```sh block")
-        .split("```")
-        .next()
-        .unwrap();
-    body.to_string()
-}
-
 /// Runs the documented install into `<dir>/prefix` from this run's library;
 /// returns (prefix, libdir).
 fn install_into(dir: &Path) -> (PathBuf, PathBuf) {
     let prefix = dir.join("prefix");
     let mut cmd = Command::new("sh");
     cmd.arg("-ec")
-        .arg(install_script())
+        .arg(documented_block("install"))
         .current_dir(cbuild::root());
     cmd.env("PREFIX", &prefix)
         .env("TARGET_DIR", cbuild::library_dir())
@@ -558,6 +537,69 @@ fn build_and_run(
     let (out, _) = expect_success(&run_bounded(run).0);
     assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));
     exe
+}
+
+/// The shell block between `<!-- NAME:begin -->` and `<!-- NAME:end -->`
+/// of docs/PACKAGING.md.
+fn documented_block(name: &str) -> String {
+    let doc = std::fs::read_to_string(cbuild::root().join("docs/PACKAGING.md"))
+        .expect("docs/PACKAGING.md");
+    let begin = format!("<!-- {name}:begin -->");
+    let end = format!("<!-- {name}:end -->");
+    let start = doc.find(&begin).unwrap_or_else(|| panic!("{begin} marker"));
+    let stop = doc.find(&end).unwrap_or_else(|| panic!("{end} marker"));
+    doc[start..stop]
+        .split("```sh")
+        .nth(1)
+        .expect("a ```sh block")
+        .split("```")
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The documented way to link from the build tree, verbatim, in a directory
+/// laid out like a checkout whose `target/release` is this run's library
+/// directory: build.rs must have put the SONAME link beside the library.
+#[test]
+fn documented_build_tree_linking_runs() {
+    let libdir = cbuild::library_dir();
+    assert_eq!(
+        std::fs::read_link(libdir.join("libl3l2q.so.1")).expect("build.rs made the SONAME link"),
+        PathBuf::from("libl3l2q.so")
+    );
+    let dir = cbuild::scratch("build_tree");
+    std::fs::create_dir_all(dir.join("target")).unwrap();
+    std::os::unix::fs::symlink(&libdir, dir.join("target/release")).unwrap();
+    std::os::unix::fs::symlink(cbuild::root().join("include"), dir.join("include")).unwrap();
+    std::fs::write(dir.join("app.c"), APP_C).unwrap();
+    let script = documented_block("build-tree");
+    assert!(
+        script
+            .trim_start()
+            .starts_with("cc app.c -Iinclude -Ltarget/release -ll3l2q"),
+        "{script}"
+    );
+    // `cc` there means the compiler for the target under test.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-ec")
+        .arg(format!(
+            "\"$CC\"{}",
+            script.trim_start().strip_prefix("cc").unwrap()
+        ))
+        .current_dir(&dir)
+        .env("CC", compiler_path(false, &dir));
+    expect_success(&run_bounded(cmd).0);
+    let exe = dir.join("app");
+    assert!(
+        needed(&exe).contains(&"libl3l2q.so.1".to_string()),
+        "{:?}",
+        needed(&exe)
+    );
+    let mut run = Command::new(&exe);
+    run.env_remove("LD_LIBRARY_PATH");
+    let (out, _) = expect_success(&run_bounded(run).0);
+    assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));
 }
 
 fn pkg_config(prefix: &Path, args: &[&str]) -> Vec<String> {
@@ -731,5 +773,5 @@ fn packaging_files_track_the_crate_version() {
     for var in ["@PREFIX@", "@LIBDIR@", "@VERSION@"] {
         assert!(pc.contains(var), "l3l2q.pc.in lacks {var}");
     }
-    assert!(install_script().contains("l3l2q.pc.in"));
+    assert!(documented_block("install").contains("l3l2q.pc.in"));
 }

@@ -1,6 +1,6 @@
 //! libFuzzer target: the input bytes are a hostile peer's script against an
-//! L2 endpoint or an L3 queue (tests/support/script.rs), on memory fenced
-//! by PROT_NONE guard pages. The engine is the one tests/hostile.rs runs
+//! L2 endpoint or an L3 queue (tests/hostile/script.rs), on memory fenced
+//! by PROT_NONE guard pages. The engine is the one tests/hostile/main.rs runs
 //! with a seeded PRNG; here the fuzzer chooses. Any panic, failed check or
 //! fault is a crash. See fuzz/README.md.
 
@@ -8,21 +8,21 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../tests/support/adversary.rs"]
+#[path = "../../tests/hostile/adversary.rs"]
 mod adversary;
-#[path = "../../tests/support/guarded.rs"]
+#[path = "../../tests/hostile/guarded.rs"]
 mod guarded;
-#[path = "../../tests/support/harness.rs"]
+#[path = "../../tests/hostile/harness.rs"]
 mod harness;
-#[path = "../../tests/support/hostile_l2.rs"]
+#[path = "../../tests/hostile/hostile_l2.rs"]
 mod hostile_l2;
-#[path = "../../tests/support/hostile_l3.rs"]
+#[path = "../../tests/hostile/hostile_l3.rs"]
 mod hostile_l3;
-#[path = "../../tests/support/l2_api.rs"]
+#[path = "../../tests/hostile/l2_api.rs"]
 mod l2_api;
-#[path = "../../tests/support/l3_api.rs"]
+#[path = "../../tests/hostile/l3_api.rs"]
 mod l3_api;
-#[path = "../../tests/support/script.rs"]
+#[path = "../../tests/hostile/script.rs"]
 mod script;
 
 thread_local! {

@@ -3,7 +3,7 @@
 //! Conventions (rustls-ffi style):
 //! - every function returns [`Status`] (`L3L2Q_STATUS_OK` = 0) and writes
 //!   its out-parameters only on success, unless its docs say otherwise;
-//! - every body sits inside [`ffi_boundary!`], which turns a panic into
+//! - every body sits inside `ffi_boundary!`, which turns a panic into
 //!   `L3L2Q_STATUS_PANIC` (a test checks no exported function lacks it);
 //! - pointers are checked for null and alignment before use; codes coming
 //!   from C are read as integers, never transmuted into Rust enums.
@@ -28,7 +28,7 @@ macro_rules! ffi_boundary {
 }
 pub(crate) use ffi_boundary;
 
-/// Panic injection for the tests of [`ffi_boundary!`] (debug builds only;
+/// Panic injection for the tests of `ffi_boundary!` (debug builds only;
 /// not part of the API, not exported to C).
 ///
 /// Exported functions cannot panic on any input we know of, so to prove

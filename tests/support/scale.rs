@@ -2,9 +2,6 @@
 //! two-thread runs push, for slow targets (aarch64 under qemu-user in
 //! .ci/aarch64.sh). Unset, every test runs at full size.
 
-// Not every test that includes `support` runs a scaled scenario.
-#![allow(dead_code)]
-
 /// `base` scaled by `L3L2Q_TEST_SCALE`, at least `min(base, 1000)` so a
 /// scaled run still wraps every ring and arena many times over.
 pub fn scaled(base: u64) -> u64 {

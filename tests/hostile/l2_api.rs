@@ -4,8 +4,6 @@
 //! Every call runs under harness::lib (a panic fails the test); a C status
 //! is decoded by harness::from_status (STATUS_PANIC fails the test).
 
-#![allow(dead_code)]
-
 use l3l2q::abi::*;
 use l3l2q::ffi::l2 as c;
 use l3l2q::{Error, ErrorInfo, ErrorKind, L2Endpoint, Message, Reservation};

@@ -3,8 +3,6 @@
 //! status decoding, payload patterns, and the poison watch that checks the
 //! invariants of SPEC section 9 after every call.
 
-#![allow(dead_code)]
-
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use l3l2q::abi::*;
@@ -12,6 +10,13 @@ use l3l2q::{Error, ErrorInfo, ErrorKind, Status};
 
 use crate::adversary::{Source, Victim, pick};
 use crate::guarded::Mem;
+
+/// Short names for the opcodes the engine writes and expects.
+pub const DATA: u64 = L3L2Q_OPCODE_DATA;
+/// The last input.
+pub const STOP: u64 = L3L2Q_OPCODE_STOP;
+/// An error report.
+pub const ERROR: u64 = L3L2Q_OPCODE_ERROR;
 
 /// What one episode does: honest steps first, then adversarial ones.
 #[derive(Debug, Clone, Copy)]

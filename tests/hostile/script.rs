@@ -4,11 +4,9 @@
 //! (the honest steps, each strike and its targeted values, each victim
 //! call) consumes more bytes, until the input runs dry.
 //!
-//! Shared by fuzz/fuzz_targets/hostile_peer.rs and by tests/hostile.rs,
+//! Shared by fuzz/fuzz_targets/hostile_peer.rs and by tests/hostile/main.rs,
 //! which runs it on generated inputs so the script path is tested without
 //! libFuzzer.
-
-#![allow(dead_code)]
 
 use crate::adversary::{ByteSource, Source, pick};
 use crate::guarded::Guarded;

@@ -3,10 +3,8 @@
 //! counters, descriptor slots and payload bytes of a region between the
 //! victim's steps, at random and with targeted values (SPEC section 10).
 //!
-//! Shared by tests/hostile.rs and fuzz/fuzz_targets/hostile_peer.rs, which
+//! Shared by tests/hostile/main.rs and fuzz/fuzz_targets/hostile_peer.rs, which
 //! both include it with `#[path]` as the crate-level module `adversary`.
-
-#![allow(dead_code)]
 
 use l3l2q::abi::*;
 

@@ -13,8 +13,6 @@
 //! REMOTE_ABORTED exactly when the L3 flag is set. In honest phases every
 //! payload is checked byte for byte, in both directions.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 
 use l3l2q::abi::*;
@@ -23,12 +21,10 @@ use l3l2q::{Error, L3Queue, Message, Reservation};
 
 use crate::adversary::{Adversary, Source, Victim, pick};
 use crate::guarded::{Guarded, Mem};
-use crate::harness::{Plan, Shape, Stats, Watch, fill, is_pattern, lib, pattern};
+use crate::harness::{
+    DATA, ERROR, Plan, STOP, Shape, Stats, Watch, fill, is_pattern, lib, pattern,
+};
 use crate::l2_api::Ep;
-
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const STOP: u64 = L3L2Q_OPCODE_STOP;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
 
 /// One episode's state.
 struct Run<'a, S: Source> {

@@ -7,8 +7,6 @@
 //! and so is its counter range, so a single byte read or written outside
 //! either range by the library faults at once and kills the test.
 
-#![allow(dead_code)]
-
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use l3l2q::abi::*;
@@ -76,11 +74,6 @@ impl Guarded {
             payload_area_len: payload_pages * page,
             counter_area,
         }
-    }
-
-    /// Largest payload range this mapping can hold.
-    pub fn capacity(&self) -> usize {
-        self.payload_area_len
     }
 
     /// Places and zeroes a payload range of `payload_bytes` and a counter
@@ -178,13 +171,6 @@ impl Mem {
             .is_some_and(|end| end <= self.payload_bytes)
     }
 
-    /// Whether a pointer range lies in the payload range.
-    pub fn contains_ptr(&self, ptr: *const u8, len: u64) -> bool {
-        let base = self.payload as usize as u64;
-        let p = ptr as usize as u64;
-        p >= base && self.fits(p - base, len)
-    }
-
     fn counter(&self, offset: u64) -> &AtomicU32 {
         assert!(
             offset % 4 == 0 && offset + 4 <= self.counter_bytes,
@@ -236,16 +222,6 @@ impl Mem {
         true
     }
 
-    /// Fills payload bytes with `byte`; `false` when out of range.
-    pub fn fill(&self, offset: u64, len: u64, byte: u8) -> bool {
-        if !self.fits(offset, len) {
-            return false;
-        }
-        // SAFETY: in range (checked).
-        unsafe { core::ptr::write_bytes(self.payload.add(offset as usize), byte, len as usize) };
-        true
-    }
-
     /// Reads a little-endian u64 (0 when out of range).
     pub fn read_u64(&self, offset: u64) -> u64 {
         let mut b = [0u8; 8];
@@ -277,12 +253,5 @@ impl Mem {
         self.write_u64(offset + 16, slot.payload_offset);
         self.write_u64(offset + 24, slot.payload_nbytes);
         self.write_u64(offset, slot.seq);
-    }
-
-    /// Copies the whole payload and counter ranges (for before/after
-    /// comparisons).
-    pub fn snapshot(&self, offset: u64, len: u64, out: &mut Vec<u8>) {
-        out.resize(len as usize, 0);
-        assert!(self.read(offset, out), "snapshot out of range");
     }
 }

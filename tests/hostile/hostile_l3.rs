@@ -12,8 +12,6 @@
 //! that times out says REMOTE_ABORTED exactly when the L2 flag is set. In
 //! honest phases every payload is checked byte for byte, both directions.
 
-#![allow(dead_code)]
-
 use std::collections::VecDeque;
 
 use l3l2q::abi::*;
@@ -21,11 +19,8 @@ use l3l2q::{Error, L2Endpoint, Message, Reservation};
 
 use crate::adversary::{Adversary, Source, Victim, pick};
 use crate::guarded::{Guarded, Mem};
-use crate::harness::{Plan, Shape, Stats, Watch, fill, is_pattern, lib, pattern};
+use crate::harness::{DATA, ERROR, Plan, Shape, Stats, Watch, fill, is_pattern, lib, pattern};
 use crate::l3_api::{NO_RESERVATION, Q};
-
-const DATA: u64 = L3L2Q_OPCODE_DATA;
-const ERROR: u64 = L3L2Q_OPCODE_ERROR;
 
 /// One episode's state.
 struct Run<'a, S: Source> {

@@ -1,10 +1,10 @@
-//! Issue 7: the hostile peer (SPEC section 10: shared memory is never
+//! The hostile peer (SPEC section 10: shared memory is never
 //! trusted). An L2 endpoint and an L3 queue, each on its own, run honest
 //! phases and then phases in which an adversary rewrites counters,
 //! descriptor slots and payload bytes between their steps, on memory
 //! fenced by PROT_NONE guard pages. Every call must return (no panic, no
 //! fault, no hang), poison must be sticky and raise the own abort flag,
-//! and honest phases must never poison. See tests/support/harness.rs and
+//! and honest phases must never poison. See tests/hostile/harness.rs and
 //! hostile_l2.rs / hostile_l3.rs for the checks made after every call.
 //!
 //! Seeded and reproducible: `L3L2Q_HOSTILE_SEED` (decimal or 0x-hex)
@@ -17,21 +17,13 @@
 //! target (fuzz/) runs the same engine on libFuzzer's bytes; the numbers
 //! and guarantees are in docs/RELIABILITY.md, "Hostile peer".
 
-#[path = "support/adversary.rs"]
 mod adversary;
-#[path = "support/guarded.rs"]
 mod guarded;
-#[path = "support/harness.rs"]
 mod harness;
-#[path = "support/hostile_l2.rs"]
 mod hostile_l2;
-#[path = "support/hostile_l3.rs"]
 mod hostile_l3;
-#[path = "support/l2_api.rs"]
 mod l2_api;
-#[path = "support/l3_api.rs"]
 mod l3_api;
-#[path = "support/script.rs"]
 mod script;
 
 use std::sync::Arc;

@@ -4,8 +4,6 @@
 //! Every call runs under harness::lib (a panic fails the test); a C status
 //! is decoded by harness::from_status (STATUS_PANIC fails the test).
 
-#![allow(dead_code)]
-
 use l3l2q::ffi::ByteSlice;
 use l3l2q::ffi::l3 as c;
 use l3l2q::region::MappedRegion;

@@ -1,0 +1,72 @@
+//! Timeouts.
+
+use super::*;
+
+#[test]
+fn timeout_without_the_l2_abort_flag() {
+    let region = RawRegion::new(2, 128, 128);
+    let mut q = queue(&region);
+    q.try_enqueue(DATA, b"a").unwrap();
+    q.try_enqueue(DATA, b"b").unwrap();
+    let mut buf = [0u8; 8];
+    let started = Instant::now();
+    assert_eq!(q.enqueue(DATA, b"c", 3 * MS), Err(Error::Timeout));
+    assert!(started.elapsed() >= Duration::from_millis(3));
+    assert_eq!(q.request_stop(3 * MS), Err(Error::Timeout));
+    assert_eq!(q.peek(3 * MS), Err(Error::Timeout));
+    assert_eq!(q.dequeue_into(&mut buf, 3 * MS), Err(Error::Timeout));
+    assert!(started.elapsed() >= Duration::from_millis(12));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!q.peer_aborted());
+    assert_healthy(&q, &region);
+    // Not poisoned: everything works once there is room / something to read.
+    let mut l2 = RawConsumer::input(&region, 0);
+    l2.expect();
+    l2.release_to(1);
+    q.enqueue(DATA, b"c", 3 * MS).unwrap();
+    RawProducer::output(&region, 0).send(DATA, 0, b"x");
+    assert_eq!(q.dequeue_into(&mut buf, 3 * MS), Ok((DATA, 1)));
+}
+
+#[test]
+fn timeout_with_the_l2_abort_flag_is_remote_aborted() {
+    let region = RawRegion::new(2, 128, 128);
+    let mut q = queue(&region);
+    q.try_enqueue(DATA, b"a").unwrap();
+    q.try_enqueue(DATA, b"b").unwrap();
+    region.set_counter(L2_FLAG, 1);
+    assert!(q.peer_aborted());
+    let mut buf = [0u8; 8];
+    assert_eq!(q.enqueue(DATA, b"c", 2 * MS), Err(Error::RemoteAborted));
+    assert_eq!(q.request_stop(2 * MS), Err(Error::RemoteAborted));
+    assert_eq!(q.peek(2 * MS), Err(Error::RemoteAborted));
+    assert_eq!(q.dequeue_into(&mut buf, 2 * MS), Err(Error::RemoteAborted));
+    // Non-blocking calls do not sample the flag; they report no-progress.
+    assert_eq!(q.try_peek(), Err(Error::NoProgress));
+    assert_eq!(q.try_enqueue(DATA, b"c"), Err(Error::NoProgress));
+    // Observing the peer's flag does not poison or raise our own flag.
+    assert_healthy(&q, &region);
+    // The flag is sampled only at timeout: available work still succeeds.
+    RawProducer::output(&region, 0).send(DATA, 0, b"late reply");
+    assert_eq!(q.dequeue_into(&mut buf, 2 * MS), Err(Error::BufferTooSmall));
+    let mut big = [0u8; 16];
+    assert_eq!(q.dequeue_into(&mut big, 2 * MS), Ok((DATA, 10)));
+    assert_healthy(&q, &region);
+}
+
+#[test]
+fn zero_timeout_is_one_immediate_attempt() {
+    let region = RawRegion::new(1, 64, 64);
+    let mut q = queue(&region);
+    let started = Instant::now();
+    assert_eq!(q.peek(0), Err(Error::Timeout));
+    q.enqueue(DATA, b"a", 0).unwrap();
+    assert_eq!(q.enqueue(DATA, b"b", 0), Err(Error::Timeout));
+    region.set_counter(L2_FLAG, 1);
+    assert_eq!(q.enqueue(DATA, b"b", 0), Err(Error::RemoteAborted));
+    assert_eq!(q.peek(0), Err(Error::RemoteAborted));
+    RawProducer::output(&region, 0).send(DATA, 0, b"r");
+    assert_eq!(q.peek(0).map(|m| m.seq), Ok(1));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_healthy(&q, &region);
+}
