@@ -596,7 +596,7 @@ fn documented_build_tree_linking_runs() {
         "{:?}",
         needed(&exe)
     );
-    let mut run = Command::new(&exe);
+    let mut run = cbuild::program(&exe);
     run.env_remove("LD_LIBRARY_PATH");
     let (out, _) = expect_success(&run_bounded(run).0);
     assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));
