@@ -35,7 +35,7 @@ lib=$CARGO_TARGET_DIR/$host/debug/libl3l2q.a
 # the runtime rustc itself uses (LLVM's), which also serves gcc's calls.
 rt=$(rustc +nightly --print sysroot)/lib/rustlib/$host/lib/librustc-nightly_rt.tsan.a
 calls=$(nm "$lib" 2>/dev/null | grep -c ' U __tsan_' || true)
-echo "tsan: libl3l2q.a makes $calls kinds of __tsan_ calls"
+echo "tsan: libl3l2q.a is instrumented ($calls undefined __tsan_ references)"
 [ "$calls" -gt 0 ] || status=1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
