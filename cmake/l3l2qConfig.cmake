@@ -5,6 +5,8 @@
 #   target_link_libraries(app PRIVATE l3l2q::l3l2q_static)   # static: libl3l2q.a + pthread, dl, m, rt
 #
 # Both targets carry the include directory (l3l2q.h, and l3l2q.hpp for C++17).
+#   target_link_libraries(runtime PRIVATE l3l2q::compat)     # drop-in headers (aicpu/..., common/...) + shared
+#   target_link_libraries(runtime PRIVATE l3l2q::compat_static)
 # Install this file with l3l2qConfigVersion.cmake as
 # <libdir>/cmake/l3l2q/l3l2qConfig.cmake (see docs/PACKAGING.md); it finds
 # the libraries two directories up (<libdir>) and the headers in
@@ -57,6 +59,24 @@ if(TARGET l3l2q::l3l2q)
 else()
   set(l3l2q_LIBRARIES l3l2q::l3l2q_static)
 endif()
+
+# The drop-in headers for runtimes written against the other implementation
+# (aicpu/worker_chip_message_queue.h, ...): l3l2q::compat adds their directory
+# and links the shared library (l3l2q::compat_static: the archive).
+set(_l3l2q_compat "${_l3l2q_include}/l3l2q/compat")
+if(EXISTS "${_l3l2q_compat}/aicpu/worker_chip_message_queue.h")
+  set(l3l2q_COMPAT_INCLUDE_DIR "${_l3l2q_compat}")
+  foreach(_l3l2q_kind "" "_static")
+    if(NOT TARGET l3l2q::compat${_l3l2q_kind} AND TARGET l3l2q::l3l2q${_l3l2q_kind})
+      add_library(l3l2q::compat${_l3l2q_kind} INTERFACE IMPORTED)
+      set_target_properties(l3l2q::compat${_l3l2q_kind} PROPERTIES
+        INTERFACE_INCLUDE_DIRECTORIES "${_l3l2q_compat}"
+        INTERFACE_LINK_LIBRARIES "l3l2q::l3l2q${_l3l2q_kind}")
+    endif()
+  endforeach()
+  unset(_l3l2q_kind)
+endif()
+unset(_l3l2q_compat)
 unset(_l3l2q_candidate)
 unset(_l3l2q_include)
 unset(_l3l2q_libdir)

@@ -318,12 +318,13 @@ static void test_window_and_drain() {
     Reservation r;
     CHECK_OK(ep.output().try_reserve(0, r));
     CHECK(r.capacity() == 0 && r.data() == nullptr);
+    CHECK(r.seq() == 1); // the seq the first output is published with
     CHECK_OK(ep.output().publish(r, Opcode::Data, 0));
     static const char kErr[] = "device fault 42";
     CHECK_OK(ep.output().send(Opcode::Error, kErr, sizeof kErr, kWait));
     // A reservation shrunk to zero bytes rolls back and publishes a zero-byte ERROR.
     CHECK_OK(ep.output().try_reserve(100, r));
-    CHECK(r.capacity() == 100 && r.data() != nullptr);
+    CHECK(r.capacity() == 100 && r.data() != nullptr && r.seq() == 3);
     CHECK_OK(ep.output().publish(r, Opcode::Error, 0));
     // More than the arena is no-progress, not an error.
     CHECK_STATUS(ep.output().try_reserve(4096, r), Status::NoProgress);
@@ -460,9 +461,20 @@ static void test_poison() {
         Reservation r;
         CHECK_STATUS(ep.output().try_reserve(8, r), Status::Poisoned);
         CHECK(l3l2q::is_fatal(Status::Poisoned));
-        // The host sees the peer's abort when a wait runs out.
+        // The host sees the peer's abort when a wait runs out: recorded and
+        // terminal, but L3's own abort flag stays clear.
         CHECK_STATUS(queue.output().peek(m, 2000000), Status::RemoteAborted);
-        CHECK(!queue.error()); // observing the peer's flag does not poison L3
+        CHECK(queue.error().kind() == l3l2q::ErrorKind::RemoteAborted);
+        CHECK(queue.error().operation() == l3l2q::Operation::Timeout);
+        CHECK(std::strcmp(l3l2q::to_string(queue.error().operation()), "timeout") == 0);
+        CHECK(queue.error().region_id() == 0x4242);
+        CHECK(std::strlen(queue.error().message()) > 0);
+        CHECK(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET) == 0);
+        CHECK_STATUS(queue.output().try_peek(m), Status::RemoteAborted);
+        CHECK_STATUS(queue.input().try_enqueue("a", 1), Status::RemoteAborted);
+        bool aborted = false;
+        CHECK_OK(queue.remote_aborted(aborted));
+        CHECK(aborted);
         CHECK(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET) == 0);
         // Freeing a poisoned endpoint stays valid (destructor).
     }
@@ -499,10 +511,60 @@ static void test_poison() {
         CHECK(region.counter(L3L2Q_L3_ABORT_FLAG_OFFSET) == 1);
         CHECK_STATUS(queue.output().release(m), Status::Poisoned); // fails fast now
         CHECK_STATUS(queue.input().try_enqueue("a", 1), Status::Poisoned);
+        // The query sees the flag without waiting, and records the abort.
+        bool aborted = false;
+        CHECK_OK(ep.remote_aborted(aborted));
+        CHECK(aborted);
+        CHECK(ep.error().kind() == l3l2q::ErrorKind::RemoteAborted);
+        CHECK(ep.error().operation() == l3l2q::Operation::Timeout);
+        CHECK(region.counter(L3L2Q_L2_ABORT_FLAG_OFFSET) == 0);
         CHECK_STATUS(ep.input().peek(m, 2000000), Status::RemoteAborted);
-        CHECK(!ep.error());
+        Reservation r;
+        CHECK_STATUS(ep.output().try_reserve(8, r), Status::RemoteAborted);
     }
     std::printf("poison: ok\n");
+}
+
+// ---- STOP never hides a later input (SPEC 8) ------------------------------
+
+static void test_stop_rule() {
+    // Our L3 refuses input after STOP, so a buggy L3 is played by hand: it
+    // publishes DATA #1 and STOP #2 through the queue, then slot #3 (DATA,
+    // 1 byte at the next arena position) and tail 3 directly.
+    for (int batch = 0; batch < 2; ++batch) {
+        TestRegion region(4, 256, 256, 0x57);
+        L3Queue queue;
+        L2Endpoint ep;
+        region.open(queue, ep, 2);
+        CHECK_OK(queue.input().try_enqueue("a", 1));
+        CHECK_OK(queue.input().try_request_stop());
+        l3l2q_layout layout{};
+        CHECK_OK(queue.layout(layout));
+        unsigned char *base = reinterpret_cast<unsigned char *>(region.desc.payload_base);
+        base[layout.input_arena_offset + 1] = 'b';
+        const uint64_t slot[4] = {3, L3L2Q_OPCODE_DATA, layout.input_arena_offset + 1, 1};
+        for (int f = 0; f < 4; ++f)
+            for (int b = 0; b < 8; ++b) base[layout.input_desc_offset + 2 * 32 + 8 * f + b] = static_cast<unsigned char>(slot[f] >> (8 * b));
+        __atomic_store_n(reinterpret_cast<uint32_t *>(region.desc.counter_base + L3L2Q_INPUT_DESC_TAIL_OFFSET), 3u, __ATOMIC_RELEASE);
+
+        Message m;
+        if (batch == 0) {
+            CHECK_OK(ep.input().try_peek(m));
+            CHECK(m.is_data() && m.seq() == 1);
+            CHECK_OK(ep.input().release(m));
+            CHECK_STATUS(ep.input().peek(m, kWait), Status::Poisoned); // STOP refused, not handed out
+        } else {
+            size_t n = 0;
+            CHECK_STATUS(ep.input().try_consume(4, [](const Message &) {}, n), Status::Poisoned);
+        }
+        CHECK(ep.error().kind() == l3l2q::ErrorKind::InvalidDescriptor);
+        CHECK(ep.error().operation() == l3l2q::Operation::Peek);
+        CHECK(!ep.drained());
+        CHECK(region.counter(L3L2Q_L2_ABORT_FLAG_OFFSET) == 1);
+        // The host learns of it as a remote abort.
+        CHECK_STATUS(queue.output().peek(m, 2000000), Status::RemoteAborted);
+    }
+    std::printf("stop rule: ok\n");
 }
 
 // ---- 5. shared-memory region: two mappings, rebased scalars -------------
@@ -682,6 +744,7 @@ int main() {
     test_window_and_drain();
     test_moves();
     test_poison();
+    test_stop_rule();
     test_shared_region();
     test_batches();
     test_two_threads();

@@ -368,6 +368,48 @@ void test_stop_and_drain() {
     free_endpoint(&h);
 }
 
+// ---- the STOP rule (SPEC 8): STOP never hides a later input ------------------
+
+void noop_visit(void *, const l3l2q_message *) {}
+
+void test_stop_rule() {
+    // DATA #1, STOP #2 and DATA #3 all published before STOP is taken: on
+    // every acquisition path STOP is refused with INVALID_DESCRIPTOR, so
+    // the endpoint never looks drained while #3 waits.
+    for (int path = 0; path < 4; ++path) {
+        RawL3 l3(4, 256, 256, 0);
+        l3l2q_l2_endpoint *h = open_endpoint(l3, 2);
+        l3.write_input(kData, 0, "one", 3);
+        l3.write_input(kStop, 0, nullptr, 0);
+        l3.write_input(kData, 64, "three", 5);
+        l3.publish_input();
+        l3l2q_message m, batch[4];
+        size_t n = 99;
+        l3l2q_status st;
+        if (path < 2) {
+            CHECK_STATUS(l3l2q_l2_try_peek(h, &m), L3L2Q_STATUS_OK);
+            CHECK(m.seq == 1 && m.opcode == kData);
+            CHECK_STATUS(l3l2q_l2_release(h, &m), L3L2Q_STATUS_OK);
+            st = path == 0 ? l3l2q_l2_try_peek(h, &m) : l3l2q_l2_peek(h, &m, 1000000);
+        } else if (path == 2) {
+            st = l3l2q_l2_try_peek_batch(h, batch, 4, &n);
+        } else {
+            st = l3l2q_l2_try_consume(h, 4, noop_visit, nullptr, &n);
+        }
+        CHECK_STATUS(st, L3L2Q_STATUS_POISONED);
+        l3l2q_error_info info;
+        CHECK_STATUS(l3l2q_l2_error(h, &info), L3L2Q_STATUS_OK);
+        CHECK(info.kind == L3L2Q_ERROR_KIND_INVALID_DESCRIPTOR && info.operation == L3L2Q_OPERATION_PEEK);
+        CHECK(std::strstr(reinterpret_cast<const char *>(info.message), "after STOP") != nullptr);
+        CHECK(l3.counter(kL2Flag) == 1);  // L3 is told
+        bool drained = true;
+        CHECK_STATUS(l3l2q_l2_drained(h, &drained), L3L2Q_STATUS_OK);
+        CHECK(!drained);
+        CHECK(l3.counter(kInHead) <= 1);  // STOP was never released
+        free_endpoint(&h);
+    }
+}
+
 // ---- consume: visit in place, release the batch with one store ----------------
 
 struct Visits {
@@ -535,10 +577,44 @@ void test_timeouts() {
     l3l2q_message m;
     CHECK_STATUS(l3l2q_l2_peek(h, &m, 2000000), L3L2Q_STATUS_TIMEOUT);
     CHECK_STATUS(l3l2q_l2_peek(h, &m, 0), L3L2Q_STATUS_TIMEOUT);
+    bool aborted = true;
+    CHECK_STATUS(l3l2q_l2_remote_aborted(h, &aborted), L3L2Q_STATUS_OK);
+    CHECK(!aborted && healthy(h, l3));  // flag clear: the query changes nothing
     l3.set_counter(kL3Flag, 1);
     CHECK_STATUS(l3l2q_l2_peek(h, &m, 2000000), L3L2Q_STATUS_REMOTE_ABORTED);
     CHECK(l3.counter(kL2Flag) == 0);  // observing the peer's flag does not set ours
-    CHECK(healthy(h, l3));
+    // Remote abort is terminal: recorded, and later calls fail fast even
+    // though an input is published now.
+    l3l2q_error_info info;
+    CHECK_STATUS(l3l2q_l2_error(h, &info), L3L2Q_STATUS_OK);
+    CHECK(info.kind == L3L2Q_ERROR_KIND_REMOTE_ABORTED && info.operation == L3L2Q_OPERATION_TIMEOUT &&
+          info.region_id == kRegionId && info.message[0] != 0);
+    CHECK(std::strcmp(l3l2q_operation_str(info.operation), "timeout") == 0);
+    l3.write_input(kData, 0, "a", 1);
+    l3.publish_input();
+    CHECK_STATUS(l3l2q_l2_try_peek(h, &m), L3L2Q_STATUS_REMOTE_ABORTED);
+    l3l2q_reservation r;
+    CHECK_STATUS(l3l2q_l2_try_reserve(h, 8, &r), L3L2Q_STATUS_REMOTE_ABORTED);
+    CHECK(l3.counter(kInHead) == 0 && l3.counter(kOutTail) == 0 && l3.counter(kL2Flag) == 0);
+    free_endpoint(&h);
+
+    // The query finds the flag without a blocking call (which, with a
+    // reservation active, would be a second reserve) and records the abort.
+    RawL3 l3b(4, 256, 256, 0);
+    h = open_endpoint(l3b, 1);
+    CHECK_STATUS(l3l2q_l2_try_reserve(h, 8, &r), L3L2Q_STATUS_OK);
+    CHECK(r.seq == 1);
+    l3b.set_counter(kL3Flag, 1);
+    aborted = false;
+    CHECK_STATUS(l3l2q_l2_remote_aborted(h, &aborted), L3L2Q_STATUS_OK);
+    CHECK(aborted);
+    CHECK_STATUS(l3l2q_l2_error(h, &info), L3L2Q_STATUS_OK);
+    CHECK(info.kind == L3L2Q_ERROR_KIND_REMOTE_ABORTED && info.operation == L3L2Q_OPERATION_TIMEOUT);
+    CHECK_STATUS(l3l2q_l2_publish(h, &r, kData, 8), L3L2Q_STATUS_REMOTE_ABORTED);
+    CHECK(l3b.counter(kOutTail) == 0 && l3b.counter(kL2Flag) == 0);
+    aborted = false;
+    CHECK_STATUS(l3l2q_l2_remote_aborted(h, &aborted), L3L2Q_STATUS_OK);  // still answers
+    CHECK(aborted);
     free_endpoint(&h);
 }
 
@@ -550,6 +626,7 @@ int main() {
     test_messages_and_view();
     test_window_out_of_order();
     test_stop_and_drain();
+    test_stop_rule();
     test_consume();
     test_reserve_publish_shrink();
     test_poison_and_error_record();

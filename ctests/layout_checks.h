@@ -708,6 +708,23 @@ static inline void lc_check_strings(lc_run *r) {
     for (bad = 0, i = 0; i < sizeof unknown_codes / sizeof unknown_codes[0]; ++i)
         if (!lc_text_ok(l3l2q_error_kind_str(unknown_codes[i] - 14))) bad++; /* 8, 86, ... */
     LC_EQ(r, bad, 0);
+
+    /* operation names, number for number, in C (not only in the C++ wrapper) */
+    {
+        static const char *const operations[] = {"unknown", "create",       "peek",      "release", "reserve",
+                                                 "publish", "enqueue", "request_stop", "read_into", "timeout"};
+        LC_EQ(r, L3L2Q_OPERATION_TIMEOUT, 9);
+        for (bad = 0, i = 0; i < sizeof operations / sizeof operations[0]; ++i) {
+            const char *t = l3l2q_operation_str((uint32_t)i);
+            if (t == NULL || strcmp(t, operations[i]) != 0) bad++;
+        }
+        LC_EQ(r, bad, 0);
+        for (bad = 0, i = 0; i < sizeof unknown_codes / sizeof unknown_codes[0]; ++i) {
+            const char *t = l3l2q_operation_str(unknown_codes[i] - 12); /* 10, 88, ... */
+            if (t == NULL || strcmp(t, "unknown") != 0) bad++;
+        }
+        LC_EQ(r, bad, 0);
+    }
 }
 
 static inline void lc_check_version(lc_run *r) {
@@ -861,6 +878,7 @@ static inline void lc_check_null_handles(lc_run *r) {
     LC_EQ(r, l3l2q_l2_peek(NULL, &msg, 0), BAD);
     LC_EQ(r, l3l2q_l2_release(NULL, &msg), BAD);
     LC_EQ(r, l3l2q_l2_drained(NULL, &flag), BAD);
+    LC_EQ(r, l3l2q_l2_remote_aborted(NULL, &flag), BAD);
     LC_EQ(r, l3l2q_l2_try_reserve(NULL, 8, &res), BAD);
     LC_EQ(r, l3l2q_l2_reserve(NULL, 8, &res, 0), BAD);
     LC_EQ(r, l3l2q_l2_publish(NULL, &res, SPEC_OPCODE_DATA, 0), BAD);
@@ -884,6 +902,7 @@ static inline void lc_check_null_handles(lc_run *r) {
     LC_EQ(r, l3l2q_l3_try_dequeue_into(NULL, buf, sizeof buf, &opcode, &len), BAD);
     LC_EQ(r, l3l2q_l3_dequeue_into(NULL, buf, sizeof buf, &opcode, &len, 0), BAD);
     LC_EQ(r, l3l2q_l3_error(NULL, &info), BAD);
+    LC_EQ(r, l3l2q_l3_remote_aborted(NULL, &flag), BAD);
 
     LC_CHECK(r, lc_all_bytes(&msg, sizeof msg, LC_PATTERN));
     LC_CHECK(r, lc_all_bytes(&res, sizeof res, LC_PATTERN));
@@ -1027,6 +1046,8 @@ static inline void lc_check_live_queue(lc_run *r) {
     LC_EQ(r, l3l2q_l2_publish(ep, NULL, SPEC_OPCODE_DATA, 0), BAD);
     LC_EQ(r, l3l2q_l2_error(ep, NULL), BAD);
     LC_EQ(r, l3l2q_l2_layout(ep, NULL), BAD);
+    LC_EQ(r, l3l2q_l2_remote_aborted(ep, NULL), BAD);
+    LC_EQ(r, l3l2q_l3_remote_aborted(q, NULL), BAD);
     LC_EQ(r, opcode, 0);
     LC_EQ(r, len, 0);
     /* no shared state changed, neither side poisoned */
@@ -1040,6 +1061,13 @@ static inline void lc_check_live_queue(lc_run *r) {
     LC_EQ(r, l3l2q_l2_error(ep, &info), L3L2Q_STATUS_OK);
     LC_EQ(r, info.kind, SPEC_ERROR_KIND_NONE);
     LC_EQ(r, l3l2q_l2_drained(ep, &drained), L3L2Q_STATUS_OK);
+    LC_CHECK(r, !drained);
+    /* the remote-abort query on a healthy pair: false, nothing recorded */
+    drained = true;
+    LC_EQ(r, l3l2q_l2_remote_aborted(ep, &drained), L3L2Q_STATUS_OK);
+    LC_CHECK(r, !drained);
+    drained = true;
+    LC_EQ(r, l3l2q_l3_remote_aborted(q, &drained), L3L2Q_STATUS_OK);
     LC_CHECK(r, !drained);
 
     /* one input: the slot and payload bytes are exactly as SPEC 4 says */

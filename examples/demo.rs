@@ -887,7 +887,6 @@ fn spawn_self(name: &str, opts: &Options) -> io::Result<Child> {
         .spawn()
 }
 
-#[allow(dead_code)] // unused when the test suite includes this file as a module
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--worker") {

@@ -409,7 +409,6 @@ pub fn run(args: Vec<String>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-#[allow(dead_code)] // unused when the test suite includes this file as a module
 fn main() -> ExitCode {
     run(std::env::args().skip(1).collect())
 }

@@ -250,7 +250,9 @@ typedef enum l3l2q_status {
    */
   L3L2Q_STATUS_POISONED = 20,
   /**
-   * The peer has set its abort flag.
+   * The peer has set its abort flag (seen when a blocking call timed
+   * out, or by the remote-abort query). Terminal: recorded as
+   * REMOTE_ABORTED, and every later queue call returns this status.
    */
   L3L2Q_STATUS_REMOTE_ABORTED = 21,
   /**
@@ -384,11 +386,14 @@ typedef enum l3l2q_error_kind {
    */
   L3L2Q_ERROR_KIND_BAD_DESCRIPTOR = 2,
   /**
-   * A descriptor slot read from shared memory is invalid.
+   * A descriptor slot or counter read from shared memory is invalid
+   * (an impossible counter observation included), or a message followed
+   * STOP.
    */
   L3L2Q_ERROR_KIND_INVALID_DESCRIPTOR = 3,
   /**
-   * The peer's counters or arena positions are impossible.
+   * Part of the shared numbering (SPEC section 9); this library records
+   * no error of this kind (running out of room is no-progress).
    */
   L3L2Q_ERROR_KIND_OUT_OF_SPACE = 4,
   /**
@@ -445,6 +450,11 @@ typedef enum l3l2q_operation {
    * Copying a payload out.
    */
   L3L2Q_OPERATION_READ_INTO = 8,
+  /**
+   * Observing the peer's abort flag: when a blocking call ran out of
+   * time, or through the remote-abort query.
+   */
+  L3L2Q_OPERATION_TIMEOUT = 9,
 } l3l2q_operation;
 
 /**
@@ -693,6 +703,11 @@ typedef struct l3l2q_reservation {
    * Identifies this reservation; pass it back unaltered.
    */
   uint64_t token;
+  /**
+   * The transport sequence number the message will be published with
+   * (message number + 1), as its slot's `seq` will carry it.
+   */
+  uint64_t seq;
   /**
    * Payload offset relative to the payload base (0 when empty).
    */
@@ -1026,6 +1041,14 @@ enum l3l2q_status l3l2q_counter_fold(uint64_t local,
 const char *l3l2q_error_kind_str(uint32_t kind);
 
 /**
+ * Static NUL-terminated text for an operation number (the `operation` of
+ * an error record): "unknown", "create", "peek", "release", "reserve",
+ * "publish", "enqueue", "request_stop", "read_into", "timeout"; "unknown"
+ * for any other integer. Never returns null.
+ */
+const char *l3l2q_operation_str(uint32_t operation);
+
+/**
  * Creates an L2 endpoint from the twelve task scalars, over memory mapped
  * in this process (the descriptor's addresses are this process's).
  *
@@ -1080,7 +1103,8 @@ enum l3l2q_status l3l2q_l2_try_peek(struct l3l2q_l2_endpoint *handle, struct l3l
  *
  * # Errors
  * As `l3l2q_l2_try_peek`, plus `L3L2Q_STATUS_TIMEOUT` or
- * `L3L2Q_STATUS_REMOTE_ABORTED` (L3 abort flag set).
+ * `L3L2Q_STATUS_REMOTE_ABORTED` (L3 abort flag set; terminal, see
+ * `l3l2q_l2_remote_aborted`).
  */
 enum l3l2q_status l3l2q_l2_peek(struct l3l2q_l2_endpoint *handle,
                                 struct l3l2q_message *out,
@@ -1170,6 +1194,22 @@ enum l3l2q_status l3l2q_l2_release_batch(struct l3l2q_l2_endpoint *handle,
  * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
  */
 enum l3l2q_status l3l2q_l2_drained(struct l3l2q_l2_endpoint *handle, bool *out);
+
+/**
+ * The remote-abort query: writes whether L3 has set its abort flag. It
+ * reads the flag and never writes shared memory; while the flag is clear
+ * it changes nothing. When the flag is set it records REMOTE_ABORTED
+ * (operation TIMEOUT) unless an error is already recorded, and every
+ * later queue call on this handle returns `L3L2Q_STATUS_REMOTE_ABORTED`.
+ * The endpoint's own abort flag is never set by this.
+ *
+ * # Safety
+ * `handle` live; `out` writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+ */
+enum l3l2q_status l3l2q_l2_remote_aborted(struct l3l2q_l2_endpoint *handle, bool *out);
 
 /**
  * Reserves `nbytes` in the output arena without waiting; write the
@@ -1655,6 +1695,24 @@ enum l3l2q_status l3l2q_l3_dequeue_into(struct l3l2q_l3_queue *handle,
                                         uint64_t *out_opcode,
                                         size_t *out_len,
                                         uint64_t timeout_ns);
+
+/**
+ * The remote-abort query: writes whether L2 has set its abort flag. It
+ * reads the flag and never writes shared memory; while the flag is clear
+ * it changes nothing. When the flag is set it records REMOTE_ABORTED
+ * (operation TIMEOUT) unless an error is already recorded, and every
+ * later queue call on this handle returns `L3L2Q_STATUS_REMOTE_ABORTED`.
+ * The queue's own abort flag is never set by this.
+ *
+ * # Safety
+ * `handle` live; `out` writable.
+ *
+ * # Errors
+ * `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers;
+ * `L3L2Q_STATUS_CALLBACK_FAILED` when a callback region could not read
+ * the flag (nothing changed).
+ */
+enum l3l2q_status l3l2q_l3_remote_aborted(struct l3l2q_l3_queue *handle, bool *out);
 
 /**
  * Copies the queue's error record (kind NONE while healthy).

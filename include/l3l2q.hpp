@@ -27,7 +27,9 @@
  *         l3l2q::Message in;
  *         l3l2q::Status s = ep.input().peek(in, timeout_ns);
  *         if (s == l3l2q::Status::Timeout) continue;
- *         if (s != l3l2q::Status::Ok) break;          // poisoned, aborted
+ *         if (s != l3l2q::Status::Ok) break;          // poisoned or remote abort: terminal
+ *         // STOP comes out only when no later input is visible (a later
+ *         // one poisons instead), so ending here loses nothing.
  *         if (in.is_stop()) { (void)ep.input().release(in); break; }
  *         l3l2q::Reservation out;
  *         if (ep.output().reserve(in.size(), timeout_ns, out) == l3l2q::Status::Ok) {
@@ -134,22 +136,11 @@ enum class Operation : uint32_t {
     Enqueue = L3L2Q_OPERATION_ENQUEUE,
     RequestStop = L3L2Q_OPERATION_REQUEST_STOP,
     ReadInto = L3L2Q_OPERATION_READ_INTO,
+    Timeout = L3L2Q_OPERATION_TIMEOUT,
 };
 
-inline const char *to_string(Operation op) noexcept {
-    switch (op) {
-    case Operation::Unknown: return "unknown";
-    case Operation::Create: return "create";
-    case Operation::Peek: return "peek";
-    case Operation::Release: return "release";
-    case Operation::Reserve: return "reserve";
-    case Operation::Publish: return "publish";
-    case Operation::Enqueue: return "enqueue";
-    case Operation::RequestStop: return "request_stop";
-    case Operation::ReadInto: return "read_into";
-    }
-    return "unknown";
-}
+/** Static text of an operation ("peek", "timeout", ...); never null. */
+inline const char *to_string(Operation op) noexcept { return l3l2q_operation_str(static_cast<uint32_t>(op)); }
 
 /** Static text naming a descriptor/layout rule; never null. */
 inline const char *to_string(l3l2q_violation v) noexcept { return l3l2q_violation_str(static_cast<uint32_t>(v)); }
@@ -211,6 +202,8 @@ public:
     size_t capacity() const noexcept { return static_cast<size_t>(raw_.capacity); }
     uint64_t payload_offset() const noexcept { return raw_.payload_offset; }
     uint64_t token() const noexcept { return raw_.token; }
+    /** The transport seq the message will be published with (message number + 1). */
+    uint64_t seq() const noexcept { return raw_.seq; }
     const l3l2q_reservation &raw() const noexcept { return raw_; }
     l3l2q_reservation &raw() noexcept { return raw_; }
 
@@ -387,6 +380,10 @@ public:
         return from_c(l3l2q_l3_task_scalars(h_, out, L3L2Q_TASK_SCALARS));
     }
     Status layout(l3l2q_layout &out) const noexcept { return from_c(l3l2q_l3_layout(h_, &out)); }
+    /** The remote-abort query: `aborted` gets whether L2 set its abort flag.
+     *  Never writes shared memory; when the flag is set the abort is recorded
+     *  (terminal: every later call returns `RemoteAborted`). */
+    Status remote_aborted(bool &aborted) noexcept { return from_c(l3l2q_l3_remote_aborted(h_, &aborted)); }
     /** The error record (kind `None` while healthy or when empty). */
     ErrorInfo error() const noexcept {
         l3l2q_error_info raw{};
@@ -552,6 +549,10 @@ public:
     bool drained() const noexcept { return Input(h_).drained(); }
 
     Status layout(l3l2q_layout &out) const noexcept { return from_c(l3l2q_l2_layout(h_, &out)); }
+    /** The remote-abort query: `aborted` gets whether L3 set its abort flag.
+     *  Never writes shared memory; when the flag is set the abort is recorded
+     *  (terminal: every later call returns `RemoteAborted`). */
+    Status remote_aborted(bool &aborted) noexcept { return from_c(l3l2q_l2_remote_aborted(h_, &aborted)); }
     ErrorInfo error() const noexcept {
         l3l2q_error_info raw{};
         if (from_c(l3l2q_l2_error(h_, &raw)) != Status::Ok) return ErrorInfo();

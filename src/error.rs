@@ -13,9 +13,12 @@ pub enum ErrorKind {
     BadArgument = 1,
     /// A region descriptor or queue arguments broke a rule.
     BadDescriptor = 2,
-    /// A descriptor slot read from shared memory is invalid.
+    /// A descriptor slot or counter read from shared memory is invalid
+    /// (an impossible counter observation included), or a message followed
+    /// STOP.
     InvalidDescriptor = 3,
-    /// The peer's counters or arena positions are impossible.
+    /// Part of the shared numbering (SPEC section 9); this library records
+    /// no error of this kind (running out of room is no-progress).
     OutOfSpace = 4,
     /// A handle or reservation was used out of turn.
     Ownership = 5,
@@ -50,7 +53,9 @@ pub enum Status {
     Inconsistent = 14,
     /// The handle is poisoned; the error record says why.
     Poisoned = 20,
-    /// The peer has set its abort flag.
+    /// The peer has set its abort flag (seen when a blocking call timed
+    /// out, or by the remote-abort query). Terminal: recorded as
+    /// REMOTE_ABORTED, and every later queue call returns this status.
     RemoteAborted = 21,
     /// A panic was caught at the C boundary; the handle must not be used.
     Panic = 30,
@@ -108,6 +113,9 @@ pub enum Operation {
     RequestStop = 7,
     /// Copying a payload out.
     ReadInto = 8,
+    /// Observing the peer's abort flag: when a blocking call ran out of
+    /// time, or through the remote-abort query.
+    Timeout = 9,
 }
 
 impl Operation {
@@ -123,7 +131,25 @@ impl Operation {
             Operation::Enqueue => "enqueue\0",
             Operation::RequestStop => "request_stop\0",
             Operation::ReadInto => "read_into\0",
+            Operation::Timeout => "timeout\0",
         }
+    }
+
+    /// The operation with wire number `code`, if any.
+    pub const fn from_code(code: u32) -> Option<Operation> {
+        Some(match code {
+            0 => Operation::Unknown,
+            1 => Operation::Create,
+            2 => Operation::Peek,
+            3 => Operation::Release,
+            4 => Operation::Reserve,
+            5 => Operation::Publish,
+            6 => Operation::Enqueue,
+            7 => Operation::RequestStop,
+            8 => Operation::ReadInto,
+            9 => Operation::Timeout,
+            _ => return None,
+        })
     }
 }
 
@@ -147,7 +173,7 @@ pub enum Error {
     CallbackFailed,
     /// The endpoint is poisoned with this kind.
     Poisoned(ErrorKind),
-    /// The peer's abort flag is set.
+    /// The peer's abort flag is set; terminal, like poison.
     RemoteAborted,
 }
 
@@ -241,6 +267,15 @@ impl ErrorInfo {
         core::str::from_utf8(&self.message[..len]).unwrap_or("")
     }
 
+    /// What every queue call reports once this is recorded: REMOTE_ABORTED
+    /// for a remote abort, poison with the kind otherwise.
+    pub fn error(&self) -> Error {
+        match self.kind() {
+            ErrorKind::RemoteAborted => Error::RemoteAborted,
+            kind => Error::Poisoned(kind),
+        }
+    }
+
     /// The kind, decoded.
     pub fn kind(&self) -> ErrorKind {
         match self.kind {
@@ -332,8 +367,9 @@ mod tests {
     }
 }
 
-/// The failure state of one endpoint: empty while healthy; once poisoned,
-/// the first error is kept and every later operation fails fast with it.
+/// The failure state of one endpoint: empty while healthy; once poisoned
+/// or remotely aborted, the first error is kept and every later operation
+/// fails fast with it.
 #[derive(Debug, Clone, Copy)]
 pub struct Poison {
     record: Option<ErrorInfo>,
@@ -354,20 +390,21 @@ impl Poison {
         }
     }
 
-    /// The recorded error, if poisoned.
+    /// The recorded error, if poisoned or remotely aborted.
     pub fn record(&self) -> Option<&ErrorInfo> {
         self.record.as_ref()
     }
 
-    /// Fails fast when poisoned.
+    /// Fails fast once an error is recorded.
     ///
     /// # Errors
-    /// [`Error::Poisoned`] with the recorded kind.
+    /// [`Error::Poisoned`] with the recorded kind, or
+    /// [`Error::RemoteAborted`] after a remote abort.
     #[inline]
     pub fn check(&self) -> Result<(), Error> {
         match &self.record {
             None => Ok(()),
-            Some(info) => Err(Error::Poisoned(info.kind())),
+            Some(info) => Err(info.error()),
         }
     }
 
@@ -388,7 +425,9 @@ impl Poison {
             self.record = Some(ErrorInfo::new(kind, operation, self.region_id, args));
             let _ = region.store_counter(self.own_flag, 1);
         }
-        Error::Poisoned(self.record.as_ref().map_or(kind, ErrorInfo::kind))
+        self.record
+            .as_ref()
+            .map_or(Error::Poisoned(kind), ErrorInfo::error)
     }
 
     /// Turns a core failure into the caller's error: a failed read (nothing
@@ -422,12 +461,35 @@ impl Poison {
         }
     }
 
-    /// What a blocking call that ran out of time reports: REMOTE_ABORTED
-    /// when the peer's flag is set, TIMEOUT otherwise (also when the flag
-    /// cannot be read).
-    pub fn after_timeout<R: crate::region::Region + ?Sized>(&self, region: &R) -> Error {
+    /// Records that the peer aborted (SPEC section 9), unless an error is
+    /// already recorded: terminal like poison, but our own abort flag is
+    /// left alone (the peer knows; shared memory is not written).
+    #[cold]
+    #[inline(never)]
+    fn remote_abort(&mut self) -> Error {
+        if self.record.is_none() {
+            self.record = Some(ErrorInfo::new(
+                ErrorKind::RemoteAborted,
+                Operation::Timeout,
+                self.region_id,
+                format_args!(
+                    "remote abort: the peer set its abort flag (counter offset {})",
+                    self.peer_flag
+                ),
+            ));
+        }
+        self.record
+            .as_ref()
+            .map_or(Error::RemoteAborted, ErrorInfo::error)
+    }
+
+    /// What a blocking call that ran out of time reports: REMOTE_ABORTED,
+    /// recorded so that every later call fails fast with it, when the
+    /// peer's flag is set; TIMEOUT otherwise (also when the flag cannot be
+    /// read).
+    pub fn after_timeout<R: crate::region::Region + ?Sized>(&mut self, region: &R) -> Error {
         match region.load_counter(self.peer_flag) {
-            Ok(flag) if flag != 0 => Error::RemoteAborted,
+            Ok(flag) if flag != 0 => self.remote_abort(),
             _ => Error::Timeout,
         }
     }
@@ -439,7 +501,7 @@ impl Poison {
     /// `result`'s error, with [`Error::Timeout`] possibly turned into
     /// [`Error::RemoteAborted`].
     pub fn on_wait_result<T, R: crate::region::Region + ?Sized>(
-        &self,
+        &mut self,
         region: &R,
         result: Result<T, Error>,
     ) -> Result<T, Error> {
@@ -449,7 +511,29 @@ impl Poison {
         }
     }
 
-    /// Whether the peer's abort flag is set now.
+    /// The remote-abort query: whether the peer's abort flag is set. It
+    /// only reads shared memory; while the flag is clear it changes
+    /// nothing, and when it is set it records the remote abort as
+    /// [`Poison::after_timeout`] does.
+    ///
+    /// # Errors
+    /// [`Error::CallbackFailed`] when the flag cannot be read (nothing
+    /// changed).
+    pub fn query_remote_abort<R: crate::region::Region + ?Sized>(
+        &mut self,
+        region: &R,
+    ) -> Result<bool, Error> {
+        match region.load_counter(self.peer_flag) {
+            Ok(0) => Ok(false),
+            Ok(_) => {
+                self.remote_abort();
+                Ok(true)
+            }
+            Err(_) => Err(Error::CallbackFailed),
+        }
+    }
+
+    /// Whether the peer's abort flag is set now; records nothing.
     pub fn peer_aborted<R: crate::region::Region + ?Sized>(&self, region: &R) -> bool {
         matches!(region.load_counter(self.peer_flag), Ok(flag) if flag != 0)
     }

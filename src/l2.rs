@@ -258,6 +258,18 @@ impl<R: Region> L2Endpoint<R> {
         &self.region
     }
 
+    /// Whether L3 has set its abort flag. Reads the flag and nothing else
+    /// (no shared write, no change while it is clear); when it is set, the
+    /// remote abort is recorded (REMOTE_ABORTED, operation TIMEOUT) unless
+    /// an error already is, and every later queue call fails fast with
+    /// [`Error::RemoteAborted`]. Our own abort flag is never set by this.
+    ///
+    /// # Errors
+    /// [`Error::CallbackFailed`] when the flag could not be read.
+    pub fn remote_aborted(&mut self) -> Result<bool, Error> {
+        self.poison.query_remote_abort(&self.region)
+    }
+
     fn ownership(&mut self, operation: Operation, args: fmt::Arguments<'_>) -> Error {
         self.poison
             .enter(&self.region, ErrorKind::Ownership, operation, args)
@@ -344,7 +356,8 @@ impl<R: Region> L2Endpoint<R> {
     ///
     /// # Errors
     /// As [`L2Endpoint::try_peek`], plus [`Error::Timeout`] or
-    /// [`Error::RemoteAborted`] (the L3 abort flag, sampled at timeout).
+    /// [`Error::RemoteAborted`] (the L3 abort flag, sampled at timeout; a
+    /// remote abort is recorded and every later call fails fast with it).
     pub fn peek(&mut self, timeout_ns: u64) -> Result<Message, Error> {
         let result = wait::until(WaitPolicy::Spin, timeout_ns, || self.try_peek());
         self.poison.on_wait_result(&self.region, result)
@@ -905,6 +918,7 @@ impl L2Endpoint<MappedRegion> {
 
     /// The in-place bytes of the active output reservation, to fill before
     /// publishing; empty for any other reservation.
+    #[inline]
     pub fn reserved_mut(&mut self, reservation: &Reservation) -> &mut [u8] {
         if !self.output.is_active(reservation) {
             return &mut [];

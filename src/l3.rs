@@ -251,7 +251,8 @@ impl<R: Region> L3Queue<R> {
     ///
     /// # Errors
     /// As [`L3Queue::try_enqueue`], plus [`Error::Timeout`] or
-    /// [`Error::RemoteAborted`] (the L2 abort flag, sampled at timeout).
+    /// [`Error::RemoteAborted`] (the L2 abort flag, sampled at timeout; a
+    /// remote abort is recorded and every later call fails fast with it).
     pub fn enqueue(&mut self, opcode: u64, payload: &[u8], timeout_ns: u64) -> Result<(), Error> {
         let result = wait::until(WaitPolicy::Backoff, timeout_ns, || {
             self.try_enqueue(opcode, payload)
@@ -559,8 +560,21 @@ impl<R: Region> L3Queue<R> {
         self.poison.on_wait_result(&self.region, result)
     }
 
-    /// Whether the L2 side has set its abort flag.
+    /// Whether the L2 side has set its abort flag, as a pure observation:
+    /// nothing is recorded (see [`L3Queue::remote_aborted`]).
     pub fn peer_aborted(&self) -> bool {
         self.poison.peer_aborted(&self.region)
+    }
+
+    /// Whether L2 has set its abort flag. Reads the flag and nothing else
+    /// (no shared write, no change while it is clear); when it is set, the
+    /// remote abort is recorded (REMOTE_ABORTED, operation TIMEOUT) unless
+    /// an error already is, and every later queue call fails fast with
+    /// [`Error::RemoteAborted`]. Our own abort flag is never set by this.
+    ///
+    /// # Errors
+    /// [`Error::CallbackFailed`] when the flag could not be read.
+    pub fn remote_aborted(&mut self) -> Result<bool, Error> {
+        self.poison.query_remote_abort(&self.region)
     }
 }

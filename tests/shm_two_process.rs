@@ -3,21 +3,13 @@
 //! abort flag set), stale names left by a crashed creator, and the
 //! read-only inspect tool against a live queue.
 //!
-//! Child processes are this test binary re-executed with
-//! `--exact child_role` and the role in the environment, so the demo's
-//! worker and the inspect tool run from the very sources of
-//! `examples/demo.rs` and `examples/inspect.rs` (included below as modules)
-//! without depending on cargo having built the examples. When the compiled
-//! examples are present next to this binary, they are run as well.
+//! The demo and inspect are run as the programs users run: the compiled
+//! examples (built for this test profile on first use). The other child
+//! processes (an echoing worker, a worker that poisons itself, a creator
+//! that crashes) are this test binary re-executed with `--exact
+//! child_role` and the role in the environment.
 //!
 //! Every wait is bounded; each test asserts its own wall-clock bound.
-
-#[path = "../examples/demo.rs"]
-#[allow(dead_code)]
-mod demo;
-#[path = "../examples/inspect.rs"]
-#[allow(dead_code)]
-mod inspect;
 
 mod support {
     pub mod runner;
@@ -26,7 +18,8 @@ mod support {
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -54,29 +47,15 @@ fn child_role() {
     };
     let name = std::env::var(NAME).expect("child needs a shared-memory name");
     let code = match role.as_str() {
-        "demo-worker" => {
+        "echo-worker" => {
             let window = std::env::var(WINDOW)
                 .ok()
                 .and_then(|w| w.parse().ok())
                 .unwrap_or(4);
-            match demo::run_worker(&name, window, Duration::from_secs(10)) {
-                Ok(_) => 0,
-                Err(e) => {
-                    eprintln!("{e}");
-                    1
-                }
-            }
+            echo_worker(&name, window)
         }
         "abort-worker" => abort_worker(&name),
         "stale-creator" => stale_creator(&name),
-        "inspect" => {
-            let args = vec![name, "--slots".to_string(), "8".to_string()];
-            if inspect::run(args) == std::process::ExitCode::SUCCESS {
-                0
-            } else {
-                1
-            }
-        }
         other => {
             eprintln!("unknown role {other}");
             2
@@ -84,6 +63,36 @@ fn child_role() {
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// Answers every input with its own bytes, holding up to `window` at a
+/// time, until STOP or until killed.
+fn echo_worker(name: &str, window: u64) -> i32 {
+    let shm = ShmRegion::open(name).expect("open");
+    let (descriptor, args) = (*shm.descriptor(), shm.queue_args());
+    let mut endpoint =
+        L2Endpoint::with_region(shm, &descriptor, &args, window, 0).expect("endpoint");
+    let mut bytes = vec![0u8; args.input_arena_bytes as usize];
+    loop {
+        let message = match endpoint.peek(10_000_000_000) {
+            Ok(m) => m,
+            Err(Error::Stopped) => return 0,
+            Err(e) => panic!("echo worker: peek: {e}"),
+        };
+        let len = endpoint
+            .copy_payload(&message, &mut bytes)
+            .expect("echo worker: copy");
+        // The output side is full while the host is not reading: retry.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = endpoint.try_send(L3L2Q_OPCODE_DATA, &bytes[..len]) {
+            assert!(
+                e == Error::NoProgress && Instant::now() < deadline,
+                "echo worker: send: {e}"
+            );
+            std::thread::yield_now();
+        }
+        endpoint.release(&message).expect("echo worker: release");
+    }
 }
 
 /// Acquires one input, breaks the protocol (releases an altered handle),
@@ -141,7 +150,7 @@ fn spawn_child(role: &str, name: &str, window: u64) -> std::io::Result<Child> {
         .env(WINDOW, window.to_string())
         // Only the roles the parent reads from get a pipe; the others'
         // libtest chatter is discarded.
-        .stdout(if role == "demo-worker" {
+        .stdout(if role == "echo-worker" {
             Stdio::null()
         } else {
             Stdio::piped()
@@ -194,27 +203,120 @@ fn line_starting(child: &mut Child, prefix: &'static str, timeout: Duration) -> 
         .unwrap_or_else(|_| panic!("child printed no {prefix:?} line within {timeout:?}"))
 }
 
-/// A compiled example next to this test binary (`<target>/<profile>/examples/`), if cargo built it.
-fn compiled_example(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("examples").join(name);
-    path.is_file().then_some(path)
+/// The compiled example `name` (`<target>/<profile>/examples/`), built by
+/// cargo for this test's profile the first time one is needed (a full
+/// `cargo test` has built them already; `--test shm_two_process` alone has
+/// not).
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe.parent().and_then(|d| d.parent()).expect("profile dir");
+        let profile: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("release") => &["--release"],
+            _ => &["--profile", "test"],
+        };
+        // A cross build (`--target`) keeps its profiles one level deeper,
+        // under `<target dir>/<triple>/`.
+        let (target, host) = support::runner::triples();
+        let cross: &[&str] = if target == host {
+            &[]
+        } else {
+            &["--target", target]
+        };
+        let mut target_dir = profile_dir.parent().expect("target dir");
+        if !cross.is_empty() {
+            target_dir = target_dir.parent().expect("target dir above the triple");
+        }
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "demo",
+                "--example",
+                "inspect",
+            ])
+            .args(profile)
+            .args(cross)
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .expect("run cargo");
+        assert!(
+            status.success(),
+            "cargo build --example demo --example inspect: {status}"
+        );
+        profile_dir.join("examples")
+    });
+    let path = dir.join(name);
+    assert!(path.is_file(), "{} not built", path.display());
+    path
 }
 
-fn demo_options(count: u64, window: u64) -> demo::Options {
-    demo::Options {
-        count,
-        size: 600,
-        depth: 32,
-        arena: 16 * 1024,
-        window,
-        progress: false,
-        stall_timeout: Duration::from_secs(10),
+/// What a demo run printed: its summary lines, by their first word.
+struct DemoRun {
+    out: String,
+}
+
+impl DemoRun {
+    /// Runs the demo example with `args` and expects success within 25 s.
+    fn run(args: &[&str]) -> DemoRun {
+        let child = support::runner::program(example("demo"))
+            .args(args)
+            .arg("--quiet")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run the demo example");
+        let (status, out) = output_bounded(child, Duration::from_secs(25));
+        assert!(status.success(), "demo {args:?} failed: {status}\n{out}");
+        DemoRun { out }
     }
-}
 
-fn spawn_demo_worker(name: &str, opts: &demo::Options) -> std::io::Result<Child> {
-    spawn_child("demo-worker", name, opts.window)
+    /// The line whose first word is `key`.
+    fn line(&self, key: &str) -> &str {
+        self.out
+            .lines()
+            .map(str::trim)
+            .find(|l| l.split_whitespace().next() == Some(key))
+            .unwrap_or_else(|| panic!("no {key:?} line in:\n{}", self.out))
+    }
+
+    /// The number right after `word` in the line starting with `key`.
+    fn after(&self, key: &str, word: &str) -> f64 {
+        let line = self.line(key);
+        let mut words = line
+            .split_whitespace()
+            .map(|w| w.trim_end_matches([',', ')']));
+        words
+            .by_ref()
+            .find(|w| *w == word)
+            .unwrap_or_else(|| panic!("no {word:?} in {line:?}"));
+        let value = words
+            .next()
+            .unwrap_or_else(|| panic!("nothing after {word:?} in {line:?}"));
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{value:?} in {line:?} is not a number"))
+    }
+
+    /// The number right before `word` in the line starting with `key`.
+    fn before(&self, key: &str, word: &str) -> f64 {
+        let line = self.line(key);
+        let words: Vec<&str> = line
+            .split_whitespace()
+            .map(|w| w.trim_start_matches('(').trim_end_matches([',', ')']))
+            .collect();
+        let at = words
+            .iter()
+            .position(|w| *w == word)
+            .unwrap_or_else(|| panic!("no {word:?} in {line:?}"));
+        words[at - 1]
+            .parse()
+            .unwrap_or_else(|_| panic!("{:?} in {line:?} is not a number", words[at - 1]))
+    }
 }
 
 fn shm_l3(name: &str, depth: u64, arena: u64) -> L3Queue<ShmRegion> {
@@ -229,95 +331,105 @@ fn shm_l3(name: &str, depth: u64, arena: u64) -> L3Queue<ShmRegion> {
 #[test]
 fn demo_runs_end_to_end_in_two_processes() {
     let started = Instant::now();
-    let opts = demo_options(20_000, 4);
-    let report = demo::run_host(&opts, &mut spawn_demo_worker).expect("demo run");
-    assert_eq!(report.messages, 20_000);
+    let run = DemoRun::run(&[
+        "--count", "20000", "--size", "600", "--depth", "32", "--arena", "16384", "--window", "4",
+    ]);
+    assert_eq!(run.before("messages", "sent"), 20_000.0);
+    assert_eq!(run.before("messages", "answered"), 20_000.0);
     assert_eq!(
-        report.input_head, 20_001,
+        run.after("worker", "head"),
+        20_001.0,
         "worker released STOP after every input"
     );
-    assert!(
-        report.errors > 0 && report.empty > 0,
-        "mixed traffic: {} ERROR, {} empty",
-        report.errors,
-        report.empty
+    let (errors, empty) = (
+        run.before("messages", "ERROR"),
+        run.before("messages", "zero-byte"),
     );
     assert!(
-        report.reordered > 0,
+        errors > 0.0 && empty > 0.0,
+        "mixed traffic: {errors} ERROR, {empty} empty"
+    );
+    assert!(
+        run.before("reordered", "answers") > 0.0,
         "window 4, answered in reverse: answers must arrive out of order"
     );
-    assert!(report.latencies_ns.len() > 13_000);
+    let round_trips: Vec<&str> = run
+        .out
+        .lines()
+        .filter(|l| l.contains(" p50 ") && l.contains(" p999 "))
+        .collect();
+    assert_eq!(round_trips.len(), 2, "{}", run.out);
+    let count = |line: &str| -> f64 {
+        let inside = line.rsplit_once('(').unwrap().1;
+        inside.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    let quantiles = |line: &str| -> Vec<f64> {
+        ["p50", "p99", "p999"]
+            .iter()
+            .map(|q| {
+                let rest = line.split(&format!(" {q} ")).nth(1).unwrap();
+                rest.split_whitespace().next().unwrap().parse().unwrap()
+            })
+            .collect()
+    };
+    assert!(count(round_trips[0]) > 13_000.0, "{}", round_trips[0]);
     assert!(
-        report.ping_latencies_ns.len() > 1_500,
-        "the last 2000 inputs go one at a time"
+        count(round_trips[1]) > 1_500.0,
+        "the last 2000 inputs go one at a time: {}",
+        round_trips[1]
     );
+    for line in &round_trips {
+        let q = quantiles(line);
+        assert!(q[0] <= q[1] && q[1] <= q[2], "{line}");
+    }
+    let bytes: Vec<f64> = run
+        .line("bytes")
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     assert!(
-        report.quantile(0.5) <= report.quantile(0.99)
-            && report.quantile(0.99) <= report.quantile(0.999)
+        bytes.len() == 2 && bytes[1] > bytes[0],
+        "answers carry a header: {bytes:?}"
     );
-    assert!(report.output_bytes > report.input_bytes);
+    let name = run.line("l3l2q").rsplit(' ').next().unwrap().to_string();
     assert!(
-        matches!(
-            ShmRegion::open(&report.name),
-            Err(ShmError::NotFound { .. })
-        ),
-        "creator unlinked the name"
+        matches!(ShmRegion::open(&name), Err(ShmError::NotFound { .. })),
+        "creator unlinked the name {name}"
     );
 
     // Window 1: nothing can be reordered.
-    let report = demo::run_host(&demo_options(2_000, 1), &mut spawn_demo_worker)
-        .expect("demo run, window 1");
-    assert_eq!(report.reordered, 0);
-
-    // The compiled example itself, when cargo built it (a full `cargo test` does).
-    match compiled_example("demo") {
-        Some(path) => {
-            let child = support::runner::program(&path)
-                .args([
-                    "--count", "5000", "--size", "300", "--depth", "16", "--arena", "4096",
-                    "--window", "3", "--quiet",
-                ])
-                .stdout(Stdio::piped())
-                .spawn()
-                .expect("run the demo example");
-            let (status, out) = output_bounded(child, Duration::from_secs(20));
-            assert!(status.success(), "demo example failed: {status}\n{out}");
-            assert!(
-                out.contains("5000 sent, 5000 answered exactly once"),
-                "{out}"
-            );
-            assert!(out.contains("exited 0"), "{out}");
-            let child = support::runner::program(&path)
-                .args(["--window", "64", "--depth", "16"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run the demo example");
-            let (status, err) = output_bounded_err(child, Duration::from_secs(5));
-            assert_eq!(
-                status.code(),
-                Some(2),
-                "bad flags are rejected before anything starts: {err}"
-            );
-            assert!(err.contains("--window"), "{err}");
-        }
-        None => eprintln!(
-            "compiled demo example not found next to the test binary; ran its code in-process only"
-        ),
-    }
-    assert!(demo::parse_args(["--count".to_string()]).is_err());
+    let run = DemoRun::run(&[
+        "--count", "2000", "--size", "600", "--depth", "32", "--window", "1",
+    ]);
+    assert_eq!(run.before("reordered", "answers"), 0.0);
+    let run = DemoRun::run(&[
+        "--count", "5000", "--size", "300", "--depth", "16", "--arena", "4096", "--window", "3",
+    ]);
     assert!(
-        demo::parse_args([
-            "--size".into(),
-            "4096".into(),
-            "--arena".into(),
-            "4096".into()
-        ])
-        .is_err(),
-        "answer would not fit"
+        run.out.contains("5000 sent, 5000 answered exactly once"),
+        "{}",
+        run.out
     );
+    assert!(run.out.contains("exited 0"), "{}", run.out);
+
+    // Bad flags are rejected before anything starts.
+    for (args, flag) in [
+        (&["--window", "64", "--depth", "16"][..], "--window"),
+        (&["--count"][..], "--count"),
+        (&["--size", "4096", "--arena", "4096"][..], ""),
+    ] {
+        let child = support::runner::program(example("demo"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the demo example");
+        let (status, err) = output_bounded_err(child, Duration::from_secs(5));
+        assert_eq!(status.code(), Some(2), "{args:?} must be rejected: {err}");
+        assert!(err.contains(flag), "{err}");
+    }
     assert!(
-        started.elapsed() < Duration::from_secs(30),
+        started.elapsed() < Duration::from_secs(60),
         "took {:?}",
         started.elapsed()
     );
@@ -337,11 +449,10 @@ fn output_bounded_err(mut child: Child, timeout: Duration) -> (ExitStatus, Strin
 // ---------------------------------------------------------------------------
 // (b) The L2 process dies.
 
-/// Sends input `id` the way the demo does (the demo worker checks ids).
+/// Sends input `id`: `size` bytes that say which input they are.
 fn send(queue: &mut L3Queue<ShmRegion>, id: u64, size: usize, buf: &mut [u8]) -> Result<(), Error> {
-    let (opcode, len) = demo::plan(id, size);
-    demo::fill_input(id, 1, &mut buf[..len]);
-    queue.try_enqueue(opcode, &buf[..len])
+    buf[..8].copy_from_slice(&id.to_le_bytes());
+    queue.try_enqueue(L3L2Q_OPCODE_DATA, &buf[..size])
 }
 
 /// Asserts a blocking call returned `expected` no earlier than its timeout
@@ -372,12 +483,12 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     let timeout = Duration::from_millis(200);
     let size = 200;
     let mut buf = vec![0u8; size];
-    let mut out = vec![0u8; size + demo::ANSWER_HEADER];
+    let mut out = vec![0u8; size];
 
     // 1. SIGKILL mid-stream, abort flag clear: blocking calls time out.
     let name = unique_name("crash");
     let mut queue = shm_l3(&name, 16, 8192);
-    let mut worker = spawn_child("demo-worker", &name, 4).expect("spawn worker");
+    let mut worker = spawn_child("echo-worker", &name, 4).expect("spawn worker");
     let (mut sent, mut answered) = (0u64, 0u64);
     let deadline = Instant::now() + Duration::from_secs(15);
     while answered < 200 {
@@ -407,10 +518,8 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     assert!(answered < sent, "the worker died mid-stream");
     let took_peek = timed(timeout, Error::Timeout, |ns| queue.peek(ns));
     // The message that did not fit still does not: the input side is full.
-    let (opcode, len) = demo::plan(sent, size);
-    demo::fill_input(sent, 1, &mut buf[..len]);
     let took_enqueue = timed(timeout, Error::Timeout, |ns| {
-        queue.enqueue(opcode, &buf[..len], ns)
+        queue.enqueue(L3L2Q_OPCODE_DATA, &buf[..size], ns)
     });
     assert!(!queue.peer_aborted());
     assert!(
@@ -433,24 +542,37 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
     assert!(queue.peer_aborted());
     let took_peek = timed(timeout, Error::RemoteAborted, |ns| queue.peek(ns));
-    while queue.try_enqueue(L3L2Q_OPCODE_DATA, b"x").is_ok() {}
-    let took_enqueue = timed(timeout, Error::RemoteAborted, |ns| {
-        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", ns)
-    });
+    // Terminal (SPEC 9): recorded, and every later call fails fast.
+    assert_eq!(
+        queue.error().map(|e| e.kind()),
+        Some(ErrorKind::RemoteAborted)
+    );
+    let start = Instant::now();
+    assert_eq!(
+        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", timeout.as_nanos() as u64),
+        Err(Error::RemoteAborted)
+    );
+    let took_enqueue = start.elapsed();
+    assert!(took_enqueue < timeout, "{took_enqueue:?}");
     assert_eq!(
         queue.region().load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET),
         Ok(0),
         "observing the peer's abort does not set ours"
     );
     eprintln!(
-        "aborted L2: peek reported REMOTE_ABORTED after {took_peek:?}, enqueue after {took_enqueue:?}"
+        "aborted L2: peek reported REMOTE_ABORTED after {took_peek:?}, a later enqueue failed fast after {took_enqueue:?}"
     );
     drop(queue);
 
     // 3. A restarted worker on a fresh region works.
-    let report = demo::run_host(&demo_options(3_000, 4), &mut spawn_demo_worker)
-        .expect("fresh region after the crash");
-    assert_eq!(report.input_head, 3_001);
+    let run = DemoRun::run(&[
+        "--count", "3000", "--size", "600", "--depth", "32", "--arena", "16384", "--window", "4",
+    ]);
+    assert_eq!(
+        run.after("worker", "head"),
+        3_001.0,
+        "fresh region after the crash"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "took {:?}",
@@ -501,7 +623,6 @@ fn a_crashed_creator_leaves_a_stale_name_that_is_refused_then_reclaimed() {
     let view = ShmReadOnly::open(&name).expect("a stale object is still inspectable");
     assert_eq!(view.creator_alive(), Some(false));
     assert_eq!(view.load_counter(L3L2Q_L3_ABORT_FLAG_OFFSET), Some(0xDEAD));
-    drop(view);
 
     // The C API refuses it too, unless asked to reclaim.
     let c_name = std::ffi::CString::new(name.clone()).unwrap();
@@ -639,8 +760,7 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
 
     let file = PathBuf::from("/dev/shm").join(&name[1..]);
     let before = std::fs::read(&file).expect("read the object's bytes");
-    let child = spawn_child("inspect", &name, 1).expect("spawn inspect");
-    let (status, out) = output_bounded(child, Duration::from_secs(10));
+    let (status, out) = inspect(&name);
     assert!(status.success(), "inspect failed: {status}\n{out}");
     let after = std::fs::read(&file).expect("read the object's bytes");
     assert!(before == after, "inspect changed the shared memory");
@@ -663,31 +783,16 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     assert!(!out.contains("BAD"), "{out}");
     eprintln!("{out}");
 
-    // The compiled tool, when cargo built it.
-    if let Some(path) = compiled_example("inspect") {
-        let child = support::runner::program(path)
-            .arg(&name)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run inspect example");
-        let (status, text) = output_bounded(child, Duration::from_secs(10));
-        assert!(
-            status.success() && text.contains("input_desc_tail  @0   written by L3: 5"),
-            "{status}\n{text}"
-        );
-    }
-
     // Hostile contents: impossible input counters, a garbage output slot.
     let region = l2.region();
     region.store_counter(64, 5 + 1000).unwrap(); // input head far past the tail
     let slot = descriptor_slot_offset(&l2, 0);
     region.write_payload(slot, &[0xFF; 32]).unwrap();
-    let view = ShmReadOnly::open(&name).unwrap();
-    let text = inspect::snapshot(&view, 8);
+    let (status, text) = inspect(&name);
+    assert!(status.success(), "{status}\n{text}");
     assert!(text.contains("INCONSISTENT"), "{text}");
     assert!(text.contains("BAD: seq"), "{text}");
     assert!(text.contains("invalid"), "{text}");
-    drop(view);
 
     // Not an l3l2q object at all: a clean error, no panic.
     let foreign = unique_name("foreign");
@@ -697,8 +802,7 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     let file = std::fs::OpenOptions::new().write(true).open(&raw).unwrap();
     std::os::unix::fs::FileExt::write_all_at(&file, b"garbage!", 0).unwrap();
     drop(file);
-    let child = spawn_child("inspect", &foreign, 1).expect("spawn inspect");
-    let (status, _) = output_bounded(child, Duration::from_secs(10));
+    let (status, _) = inspect(&foreign);
     assert_eq!(status.code(), Some(1), "inspect rejects a foreign object");
     drop(created);
     drop(l2);
@@ -708,6 +812,16 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// Runs the inspect example on `name`, showing up to 8 slots per ring.
+fn inspect(name: &str) -> (ExitStatus, String) {
+    let child = support::runner::program(example("inspect"))
+        .args([name, "--slots", "8"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the inspect example");
+    output_bounded(child, Duration::from_secs(10))
 }
 
 /// Payload offset of output slot `index`.

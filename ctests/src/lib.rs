@@ -55,7 +55,8 @@ fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
 
 /// Compiles `sources` (all C or all C++, by the first file's extension)
 /// into an executable `name` in `dir`, with `-Wall -Wextra -Werror` and
-/// the project's `include/`. Panics with the compiler's output on failure.
+/// the project's `include/` (and, for `compat_*` programs, `include/compat/`
+/// with `-fno-exceptions -fno-rtti`). Panics with the compiler's output on failure.
 pub fn compile(
     dir: &Path,
     name: &str,
@@ -74,6 +75,15 @@ pub fn compile(
     cmd.arg("-D_GNU_SOURCE");
     cmd.arg("-I").arg(root().join("include"));
     cmd.arg("-I").arg(root().join("ctests"));
+    // Programs for the drop-in headers (ctests/compat_*) include them as an
+    // existing runtime does, and prove they need no exceptions or RTTI.
+    if sources.iter().any(|s| {
+        s.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("compat_"))
+    }) {
+        cmd.arg("-I").arg(root().join("include/compat"));
+        cmd.args(["-fno-exceptions", "-fno-rtti"]);
+    }
     cmd.args(extra);
     cmd.args(sources);
     cmd.arg("-o").arg(&exe);
@@ -99,10 +109,40 @@ pub fn compile(
     exe
 }
 
+/// Keeps this build's own directories off a program's loader path.
+/// `cargo test` puts the profile directory and its `deps/` on
+/// `LD_LIBRARY_PATH`, which the loader searches before a program's rpath;
+/// the profile directory may hold a `libl3l2q.so` from an earlier
+/// `cargo build` (cargo test does not refresh it), reachable by the SONAME
+/// link build.rs leaves there, so a program would load that one instead of
+/// the library of this run. An explicit setting on `cmd` is kept.
+pub fn isolate(cmd: &mut Command) -> &mut Command {
+    if cmd.get_envs().any(|(k, _)| k == "LD_LIBRARY_PATH") {
+        return cmd;
+    }
+    let Some(path) = std::env::var_os("LD_LIBRARY_PATH") else {
+        return cmd;
+    };
+    let exe = std::env::current_exe().expect("current exe");
+    let Some(profile) = exe.parent().and_then(Path::parent) else {
+        return cmd;
+    };
+    let kept: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|p| !p.starts_with(profile))
+        .collect();
+    cmd.env(
+        "LD_LIBRARY_PATH",
+        std::env::join_paths(kept).expect("paths that were joined before"),
+    )
+}
+
 /// Runs a program to completion and panics with its output unless it
 /// exits 0. Returns the output for further checks.
 pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let out = program(exe).args(args).output().expect("run the program");
+    let out = isolate(&mut program(exe))
+        .args(args)
+        .output()
+        .expect("run the program");
     assert!(
         out.status.success(),
         "{} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -189,6 +229,7 @@ pub fn run_wrapped_any(
         None => program(exe),
     };
     cmd.args(args).envs(env.iter().copied());
+    isolate(&mut cmd);
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("start the program");

@@ -1,8 +1,9 @@
 //! Builds and runs every example under `examples/` against the library of
 //! this very `cargo test` run: the C L3 host driving the C and the C++ (RAII
 //! wrapper) L2 workers as two processes over POSIX shared memory, linked
-//! shared and static; the Python ctypes host driving both workers (skipped
-//! with a note when `python3` is missing); and the C++ wrapper test
+//! shared and static; the Python host (the `l3l2q` package from `python/`)
+//! driving both workers (skipped with a note when `python3` with cffi is
+//! missing); and the C++ wrapper test
 //! `ctests/hpp_wrapper.cpp` built again with `-fno-exceptions -fno-rtti`.
 //! Every process runs under a deadline and is killed past it.
 
@@ -22,6 +23,7 @@ fn example(rel: &str) -> PathBuf {
 /// Runs `cmd` to completion within [`DEADLINE`] (killing it past that) and
 /// returns its output and process id; panics on a timeout.
 fn run_bounded(mut cmd: Command) -> (Output, u32) {
+    cbuild::isolate(&mut cmd);
     let what = format!("{cmd:?}");
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -222,10 +224,7 @@ fn c_host_fails_fast_and_cleans_up_when_the_worker_cannot_start() {
 
 fn python3() -> Option<PathBuf> {
     let probe = Command::new("python3")
-        .args([
-            "-c",
-            "import ctypes, multiprocessing.shared_memory, sys; print(sys.executable)",
-        ])
+        .args(["-c", "import cffi, sys; print(sys.executable)"])
         .output()
         .ok()?;
     probe
@@ -237,9 +236,7 @@ fn python3() -> Option<PathBuf> {
 #[test]
 fn python_host_drives_c_and_cpp_workers() {
     let Some(python) = python3() else {
-        eprintln!(
-            "NOTE: python3 (with ctypes and multiprocessing.shared_memory) not found; skipping the Python host example"
-        );
+        eprintln!("NOTE: python3 with cffi not found; skipping the Python host example");
         return;
     };
     let dir = cbuild::scratch("examples_python");
@@ -253,6 +250,9 @@ fn python_host_drives_c_and_cpp_workers() {
         // Once with an explicit path, once by SONAME (libl3l2q.so.1 in `dir`).
         for by_soname in [false, true] {
             let mut cmd = Command::new(&python);
+            // The package from this checkout (python/), uninstalled: it
+            // reads include/l3l2q.h and loads the library given below.
+            cmd.env("PYTHONPATH", cbuild::root().join("python"));
             cmd.arg(&script)
                 .arg(worker)
                 .args(["--count", &count.to_string()]);
@@ -286,6 +286,7 @@ fn python_host_drives_c_and_cpp_workers() {
     }
     // A worker that cannot be started is an error, and nothing is left behind.
     let mut cmd = Command::new(&python);
+    cmd.env("PYTHONPATH", cbuild::root().join("python"));
     cmd.arg(&script)
         .arg(dir.join("no-such-worker"))
         .arg("--lib")
@@ -320,6 +321,58 @@ fn hpp_wrapper_test_passes_without_exceptions_or_rtti() {
         let (output, _) = run_bounded(cbuild::program(&exe));
         let (out, _) = expect_success(&output);
         assert!(out.contains("hpp_wrapper: all ok"), "stdout:\n{out}");
+    }
+}
+
+#[test]
+fn compat_headers_are_each_self_contained_and_warning_free_under_strict_flags() {
+    // Each path alone (a runtime may include any of the three), with the
+    // endpoint template instantiated so its bodies are checked too.
+    let endpoint_use = "WorkerChipOrchRegionDesc d{};\n\
+         WorkerChipQueueArgs a{};\n\
+         WorkerChipQueueEndpoint<2> ep(d, a);\n\
+         WorkerChipQueueInputHandle h{};\n\
+         WorkerChipQueueOutputReservation r{};\n\
+         bool any = ep.input().try_peek(h) || ep.input().peek(0, h) || ep.input().release(h) || ep.input().drained()\n\
+             || ep.output().try_reserve(8, r) || ep.output().reserve(8, 0, r) || ep.output().publish(r, WorkerChipQueueOpcode::DATA)\n\
+             || ep.disambiguate_timeout() != WorkerChipQueueTimeoutStatus::ORDINARY_TIMEOUT;\n\
+         return !any && ep.error().op == WorkerChipQueueOp::INIT && ep.layout().depth == 0 ? 0 : 1;\n";
+    let programs = [
+        (
+            "common/worker_chip_orch_comm.h",
+            "WorkerChipOrchRegionDesc d{};\n\
+             return worker_chip_orch_comm_magic_version() == worker_chip_orch_comm_pack_magic_version(\n\
+                 WORKER_CHIP_ORCH_COMM_MAGIC, WORKER_CHIP_ORCH_COMM_ABI_MAJOR, WORKER_CHIP_ORCH_COMM_ABI_MINOR) && d.region_id == 0 ? 0 : 1;\n"
+                .to_string(),
+        ),
+        (
+            "aicpu/worker_chip_orch_endpoint.h",
+            "WorkerChipOrchPayloadView v{};\n\
+             WorkerChipOrchRegionDesc d{};\n\
+             return v.gm_addr == 0 && d.counter_bytes == 0 ? 0 : 1;\n"
+                .to_string(),
+        ),
+        ("aicpu/worker_chip_message_queue.h", endpoint_use.to_string()),
+    ];
+    let strict = [
+        "-Wpedantic",
+        "-Wshadow",
+        "-Wconversion",
+        "-Wsign-conversion",
+        "-Wold-style-cast",
+        "-Wnon-virtual-dtor",
+    ];
+    for (i, (header, body)) in programs.iter().enumerate() {
+        let dir = cbuild::scratch(&format!("compat_strict_{i}"));
+        // The compat_ prefix gets -Iinclude/compat -fno-exceptions -fno-rtti.
+        let source = dir.join(format!("compat_only_{i}.cpp"));
+        std::fs::write(
+            &source,
+            format!("#include \"{header}\"\nint main() {{\n{body}}}\n"),
+        )
+        .unwrap();
+        let exe = cbuild::compile(&dir, "compat_only", &[source], Linkage::Shared, &strict);
+        expect_success(&run_bounded(Command::new(exe)).0);
     }
 }
 
@@ -416,6 +469,9 @@ fn install_into(dir: &Path) -> (PathBuf, PathBuf) {
         "lib/pkgconfig/l3l2q.pc",
         "lib/cmake/l3l2q/l3l2qConfig.cmake",
         "lib/cmake/l3l2q/l3l2qConfigVersion.cmake",
+        "include/l3l2q/compat/aicpu/worker_chip_message_queue.h",
+        "include/l3l2q/compat/aicpu/worker_chip_orch_endpoint.h",
+        "include/l3l2q/compat/common/worker_chip_orch_comm.h",
     ] {
         assert!(prefix.join(file).is_file(), "{file} not installed");
     }
@@ -485,6 +541,25 @@ int main() {
     if (q.output().try_peek(m) != l3l2q::Status::BadArgument) return 1;
     l3l2q_version_info v{};
     if (l3l2q::version(v) != l3l2q::Status::Ok) return 1;
+    std::printf("app ok %s\n", v.library);
+    return 0;
+}
+"#;
+
+/// A runtime's source written against the other implementation's include
+/// paths, built against the installed drop-in headers.
+const APP_COMPAT: &str = r#"#include "aicpu/worker_chip_message_queue.h"
+#include "common/worker_chip_orch_comm.h"
+#include <cstdio>
+int main() {
+    WorkerChipQueueLayout layout;
+    if (!worker_chip_queue_make_layout(4, 128, 192, layout) || layout.payload_bytes != 576) return 1;
+    WorkerChipOrchRegionDesc region{};
+    WorkerChipQueueArgs args{};
+    WorkerChipQueueEndpoint<2> ep(region, args);
+    if (ep.error().kind != WorkerChipQueueErrorKind::BAD_DESCRIPTOR || ep.error().op != WorkerChipQueueOp::INIT) return 1;
+    l3l2q_version_info v;
+    if (l3l2q_version(&v) != L3L2Q_STATUS_OK) return 1;
     std::printf("app ok %s\n", v.library);
     return 0;
 }
@@ -651,6 +726,14 @@ fn documented_install_links_by_name_by_path_static_and_dlopen() {
         // The C++ wrapper needs nothing more, with or without exceptions.
         args.extend(["-fno-exceptions".to_string(), "-fno-rtti".to_string()]);
         build_and_run(&dir, true, "by_name_cpp", APP_CPP, &args, Some(&libdir));
+        // The drop-in headers: one more include directory, named by a variable.
+        let compat = pkg_config(&prefix, &["--variable=compatincludedir"]);
+        assert_eq!(
+            compat,
+            [prefix.join("include/l3l2q/compat").display().to_string()]
+        );
+        args.push(format!("-I{}", compat[0]));
+        build_and_run(&dir, true, "compat_cpp", APP_COMPAT, &args, Some(&libdir));
     } else {
         eprintln!("NOTE: pkg-config not found; skipping the pkg-config checks");
     }
@@ -707,6 +790,7 @@ fn cmake_find_package_links_shared_and_static() {
     std::fs::create_dir_all(&project).unwrap();
     std::fs::write(project.join("app.c"), APP_C).unwrap();
     std::fs::write(project.join("app.cpp"), APP_CPP).unwrap();
+    std::fs::write(project.join("runtime.cpp"), APP_COMPAT).unwrap();
     std::fs::write(
         project.join("CMakeLists.txt"),
         "cmake_minimum_required(VERSION 3.14)\n\
@@ -717,7 +801,12 @@ fn cmake_find_package_links_shared_and_static() {
          target_link_libraries(app_shared PRIVATE l3l2q::l3l2q)\n\
          add_executable(app_static app.cpp)\n\
          target_compile_options(app_static PRIVATE -fno-exceptions -fno-rtti)\n\
-         target_link_libraries(app_static PRIVATE l3l2q::l3l2q_static)\n",
+         target_link_libraries(app_static PRIVATE l3l2q::l3l2q_static)\n\
+         add_executable(runtime_shared runtime.cpp)\n\
+         target_compile_options(runtime_shared PRIVATE -fno-exceptions -fno-rtti)\n\
+         target_link_libraries(runtime_shared PRIVATE l3l2q::compat)\n\
+         add_executable(runtime_static runtime.cpp)\n\
+         target_link_libraries(runtime_static PRIVATE l3l2q::compat_static)\n",
     )
     .unwrap();
     let configure = |build: &Path, want: &str| {
@@ -737,7 +826,12 @@ fn cmake_find_package_links_shared_and_static() {
     let mut cmd = Command::new("cmake");
     cmd.arg("--build").arg(&build);
     expect_success(&run_bounded(cmd).0);
-    for (exe, shared) in [("app_shared", true), ("app_static", false)] {
+    for (exe, shared) in [
+        ("app_shared", true),
+        ("app_static", false),
+        ("runtime_shared", true),
+        ("runtime_static", false),
+    ] {
         let path = build.join(exe);
         let (out, _) = expect_success(&run_bounded(cbuild::program(&path)).0); // the build rpath finds the .so
         assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));

@@ -12,6 +12,10 @@ use libfuzzer_sys::fuzz_target;
 mod adversary;
 #[path = "../../tests/hostile/guarded.rs"]
 mod guarded;
+#[allow(
+    dead_code,
+    reason = "Plan::random and the Stats totals serve the seeded test"
+)]
 #[path = "../../tests/hostile/harness.rs"]
 mod harness;
 #[path = "../../tests/hostile/hostile_l2.rs"]

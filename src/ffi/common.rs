@@ -7,7 +7,7 @@ use super::{
     arg_bytes, arg_bytes_mut, arg_mut, arg_optional, arg_ref, check, ffi_boundary, write_optional,
 };
 use crate::abi::*;
-use crate::error::{ErrorInfo, Status};
+use crate::error::{ErrorInfo, Operation, Status};
 use crate::layout::{Violation, pack_magic_version, unpack_magic_version, validate_queue};
 
 /// Library major version; equals the `CARGO_PKG_VERSION_MAJOR` of the build.
@@ -440,6 +440,18 @@ pub extern "C" fn l3l2q_error_kind_str(kind: u32) -> *const c_char {
         _ => "unknown error kind\0",
     });
     text.unwrap_or("unknown error kind\0").as_ptr().cast()
+}
+
+/// Static NUL-terminated text for an operation number (the `operation` of
+/// an error record): "unknown", "create", "peek", "release", "reserve",
+/// "publish", "enqueue", "request_stop", "read_into", "timeout"; "unknown"
+/// for any other integer. Never returns null.
+#[unsafe(no_mangle)]
+pub extern "C" fn l3l2q_operation_str(operation: u32) -> *const c_char {
+    let text = std::panic::catch_unwind(|| {
+        Operation::from_code(operation).map_or("unknown\0", Operation::name)
+    });
+    text.unwrap_or("unknown\0").as_ptr().cast()
 }
 
 /// Copies an endpoint's error record (kind NONE while healthy).

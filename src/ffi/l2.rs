@@ -119,7 +119,8 @@ pub unsafe extern "C" fn l3l2q_l2_try_peek(
 ///
 /// # Errors
 /// As `l3l2q_l2_try_peek`, plus `L3L2Q_STATUS_TIMEOUT` or
-/// `L3L2Q_STATUS_REMOTE_ABORTED` (L3 abort flag set).
+/// `L3L2Q_STATUS_REMOTE_ABORTED` (L3 abort flag set; terminal, see
+/// `l3l2q_l2_remote_aborted`).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn l3l2q_l2_peek(
     handle: *mut L2EndpointHandle,
@@ -258,6 +259,30 @@ pub unsafe extern "C" fn l3l2q_l2_drained(handle: *mut L2EndpointHandle, out: *m
         let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
         *out = ep.drained();
         Status::Ok
+    }
+}
+
+/// The remote-abort query: writes whether L3 has set its abort flag. It
+/// reads the flag and never writes shared memory; while the flag is clear
+/// it changes nothing. When the flag is set it records REMOTE_ABORTED
+/// (operation TIMEOUT) unless an error is already recorded, and every
+/// later queue call on this handle returns `L3L2Q_STATUS_REMOTE_ABORTED`.
+/// The endpoint's own abort flag is never set by this.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l2_remote_aborted(
+    handle: *mut L2EndpointHandle,
+    out: *mut bool,
+) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (ep, out) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_mut(out)))) });
+        finish(ep.remote_aborted(), out)
     }
 }
 

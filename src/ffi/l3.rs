@@ -672,6 +672,32 @@ pub unsafe extern "C" fn l3l2q_l3_dequeue_into(
     }
 }
 
+/// The remote-abort query: writes whether L2 has set its abort flag. It
+/// reads the flag and never writes shared memory; while the flag is clear
+/// it changes nothing. When the flag is set it records REMOTE_ABORTED
+/// (operation TIMEOUT) unless an error is already recorded, and every
+/// later queue call on this handle returns `L3L2Q_STATUS_REMOTE_ABORTED`.
+/// The queue's own abort flag is never set by this.
+///
+/// # Safety
+/// `handle` live; `out` writable.
+///
+/// # Errors
+/// `L3L2Q_STATUS_BAD_ARGUMENT` for null pointers;
+/// `L3L2Q_STATUS_CALLBACK_FAILED` when a callback region could not read
+/// the flag (nothing changed).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn l3l2q_l3_remote_aborted(
+    handle: *mut L3QueueHandle,
+    out: *mut bool,
+) -> Status {
+    ffi_boundary! {
+        // SAFETY: caller contract on the pointers.
+        let (q, out) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_mut(out)))) });
+        finish(q.remote_aborted(), out)
+    }
+}
+
 /// Copies the queue's error record (kind NONE while healthy).
 ///
 /// # Safety

@@ -176,14 +176,14 @@ impl Consumer {
     pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<u64, RingError> {
         let raw = region.load_counter(self.dir.tail_counter)?;
         let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             "tail counter moved backwards or past depth",
             self.observed,
             raw as u64,
         ))?;
         if tail - self.announced > self.dir.depth {
             return Err(Breach::new(
-                ErrorKind::OutOfSpace,
+                ErrorKind::InvalidDescriptor,
                 "tail counter is more than depth ahead of the head",
                 tail,
                 self.announced,
@@ -316,6 +316,7 @@ impl Consumer {
         let span = match self.expected_span(index, &slot) {
             Some(span) => span,
             None => self.validate_fields(
+                region,
                 index,
                 slot.seq,
                 slot.opcode,
@@ -370,18 +371,23 @@ impl Consumer {
     /// [`Consumer::validate`] for the slow path, given the fields as
     /// values: a slot passed by reference would have to sit in memory, and
     /// the compiler then stores every slot to the stack on the hot path
-    /// too, where stores are what limits a two-core stream.
+    /// too, where stores are what limits a two-core stream. STOP always
+    /// comes this way (the fast path takes only DATA and ERROR), so the
+    /// STOP rule costs the common message nothing. It takes `&self`: a
+    /// call that could change the consumer would make the compiler reload
+    /// its fields on every message of a batch loop.
     #[cold]
     #[inline(never)]
-    fn validate_fields(
+    fn validate_fields<R: Region + ?Sized>(
         &self,
+        region: &R,
         index: u64,
         seq: u64,
         opcode: u64,
         payload_offset: u64,
         payload_nbytes: u64,
-    ) -> Result<Span, Breach> {
-        self.validate(
+    ) -> Result<Span, RingError> {
+        let span = self.validate(
             index,
             &DescriptorSlot {
                 seq,
@@ -389,7 +395,45 @@ impl Consumer {
                 payload_offset,
                 payload_nbytes,
             },
-        )
+        )?;
+        if opcode == L3L2Q_OPCODE_STOP {
+            self.nothing_after_stop(region, index)?;
+        }
+        Ok(span)
+    }
+
+    /// The STOP rule (SPEC 8): STOP, message `index`, may be handed out
+    /// only while no later message is known to be published, because the
+    /// caller may exit once it is released and a later input would then be
+    /// lost without anyone being told. The tail is loaded afresh so the
+    /// evidence is as recent as this acquisition can make it (one load per
+    /// STOP; the observation is not kept, the next refresh folds it again).
+    /// A tail that counts a message after STOP is INVALID_DESCRIPTOR, as is
+    /// one that cannot be folded; a failed load changes nothing.
+    fn nothing_after_stop<R: Region + ?Sized>(
+        &self,
+        region: &R,
+        index: u64,
+    ) -> Result<(), RingError> {
+        // An acquire load like every tail observation, though only the count
+        // matters here: no slot it covers is read before the next refresh.
+        let raw = region.load_counter(self.dir.tail_counter)?;
+        let tail = fold(self.observed, raw, self.dir.depth).ok_or(Breach::new(
+            ErrorKind::InvalidDescriptor,
+            "tail counter moved backwards or past depth",
+            self.observed,
+            raw as u64,
+        ))?;
+        if tail > index + 1 {
+            return Err(Breach::new(
+                ErrorKind::InvalidDescriptor,
+                "input published after STOP",
+                index + 1,
+                tail,
+            )
+            .into());
+        }
+        Ok(())
     }
 
     #[inline]

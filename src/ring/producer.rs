@@ -88,14 +88,14 @@ impl Producer {
     pub fn refresh<R: Region + ?Sized>(&mut self, region: &R) -> Result<(), RingError> {
         let observed = region.load_counter(self.dir.head_counter)?;
         let head = fold(self.released, observed, self.dir.depth).ok_or(Breach::new(
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             "head counter moved backwards or past depth",
             self.released,
             observed as u64,
         ))?;
         if head > self.announced {
             return Err(Breach::new(
-                ErrorKind::OutOfSpace,
+                ErrorKind::InvalidDescriptor,
                 "head counter passed the published tail",
                 head,
                 self.announced,

@@ -14,6 +14,9 @@ use crate::region::Region;
 pub struct Reservation {
     /// Identifies this reservation; pass it back unaltered.
     pub token: u64,
+    /// The transport sequence number the message will be published with
+    /// (message number + 1), as its slot's `seq` will carry it.
+    pub seq: u64,
     /// Payload offset relative to the payload base (0 when empty).
     pub payload_offset: u64,
     /// Bytes reserved.
@@ -21,6 +24,13 @@ pub struct Reservation {
     /// Where to write the payload in place; null when `capacity` is 0 or
     /// the region is not directly mapped.
     pub data: *mut u8,
+}
+
+impl Reservation {
+    /// The transport sequence number the message will be published with.
+    pub const fn seq(&self) -> u64 {
+        self.seq
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +97,7 @@ impl Sender {
         };
         Ok(Reservation {
             token,
+            seq: placement.index.wrapping_add(1),
             payload_offset,
             capacity: nbytes,
             data,
@@ -121,6 +132,7 @@ impl Sender {
     pub fn is_active(&self, reservation: &Reservation) -> bool {
         self.active.is_some_and(|active| {
             active.token == reservation.token
+                && active.placement.index.wrapping_add(1) == reservation.seq
                 && active.placement.capacity == reservation.capacity
                 && self.producer.payload_offset(&active.placement) == reservation.payload_offset
         })

@@ -207,6 +207,7 @@ mod probe {
                 msgs: [Message::EMPTY; 4],
                 res: Reservation {
                     token: 0,
+                    seq: 0,
                     payload_offset: 0,
                     capacity: 0,
                     data: std::ptr::null_mut(),

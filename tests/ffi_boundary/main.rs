@@ -1,16 +1,21 @@
-//! FFI safety.
+//! FFI safety, one file per part.
 //!
-//! 1. Every exported function's body is one `ffi_boundary!` (checked on
-//!    the source, cross-checked against the header and the shared
-//!    library's dynamic symbols), apart from the documented string
+//! 1. `scan.rs`: every exported function's body is one `ffi_boundary!`
+//!    (checked on the source, cross-checked against the header and the
+//!    shared library's dynamic symbols), apart from the documented string
 //!    functions that use `catch_unwind` directly.
-//! 2. The boundary works: a panic forced deep inside an operation (the
+//! 2. `boundary_works.rs`: a panic forced deep inside an operation (the
 //!    debug-only `panic_probe`) comes back as `L3L2Q_STATUS_PANIC`, at
 //!    every region access of every L3 operation, and the handle can still
 //!    be freed.
-//! 3. Every pointer argument of every exported function is checked: NULL
-//!    and misaligned pointers give `L3L2Q_STATUS_BAD_ARGUMENT`, nothing is
-//!    written and no shared state changes.
+//! 3. `null_and_misaligned.rs`: every pointer argument of every exported
+//!    function is checked: NULL and misaligned pointers give
+//!    `L3L2Q_STATUS_BAD_ARGUMENT`, nothing is written and no shared state
+//!    changes.
+
+mod boundary_works;
+mod null_and_misaligned;
+mod scan;
 
 #[path = "../support"]
 mod support {
@@ -36,6 +41,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use l3l2q::abi::L3L2Q_OPCODE_DATA as DATA;
 use l3l2q::abi::*;
 use l3l2q::ffi::ByteSlice;
 use l3l2q::ffi::common::*;
@@ -49,10 +55,6 @@ use support::faulty::FaultyCallbacks;
 use support::peer::{RawConsumer, RawProducer};
 use support::region::RawRegion;
 
-use l3l2q::abi::L3L2Q_OPCODE_DATA as DATA;
-
-mod boundary_works;
-mod null_and_misaligned;
 /// The six counters, in SPEC order.
 const COUNTERS: [u64; 6] = [
     L3L2Q_INPUT_DESC_TAIL_OFFSET,
@@ -100,5 +102,3 @@ fn create(
         }
     }
 }
-
-mod scan;

@@ -162,6 +162,7 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
     let message = Message::EMPTY;
     let reservation = Reservation {
         token: 1,
+        seq: 0,
         payload_offset: 0,
         capacity: 0,
         data: n(),
@@ -185,10 +186,12 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
         ck.none("l3l2q_status_str");
         ck.none("l3l2q_violation_str");
         ck.none("l3l2q_error_kind_str");
+        ck.none("l3l2q_operation_str");
         for code in [i32::MIN, -1, 0, 5, 30, i32::MAX] {
             assert!(!l3l2q_status_str(code).is_null());
             assert!(!l3l2q_violation_str(code as u32).is_null());
             assert!(!l3l2q_error_kind_str(code as u32).is_null());
+            assert!(!l3l2q_operation_str(code as u32).is_null());
         }
         ck.bad("l3l2q_magic_version_pack", "null out", || {
             l3l2q_magic_version_pack(1, 2, 3, n())
@@ -371,6 +374,9 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
                 l3l2q_l2_try_consume(h, 4, Some(ignore_input), std::ptr::null_mut(), ck.o(0))
             });
             ck.bad("l3l2q_l2_drained", what, || l3l2q_l2_drained(h, ck.o(0)));
+            ck.bad("l3l2q_l2_remote_aborted", what, || {
+                l3l2q_l2_remote_aborted(h, ck.o(0))
+            });
             ck.bad("l3l2q_l2_try_reserve", what, || {
                 l3l2q_l2_try_reserve(h, 8, ck.o(0))
             });
@@ -434,6 +440,9 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
             l3l2q_l2_release_batch(ep, ck.c(0), 1)
         });
         ck.bad("l3l2q_l2_drained", "null out", || l3l2q_l2_drained(ep, n()));
+        ck.bad("l3l2q_l2_remote_aborted", "null out", || {
+            l3l2q_l2_remote_aborted(ep, n())
+        });
         ck.bad("l3l2q_l2_try_reserve", "null out", || {
             l3l2q_l2_try_reserve(ep, 8, n())
         });
@@ -610,6 +619,9 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
                 l3l2q_l3_dequeue_into(h, ck.o(0), 16, ck.o(1), ck.o(2), 0)
             });
             ck.bad("l3l2q_l3_error", what, || l3l2q_l3_error(h, ck.o(0)));
+            ck.bad("l3l2q_l3_remote_aborted", what, || {
+                l3l2q_l3_remote_aborted(h, ck.o(0))
+            });
         }
         ck.bad("l3l2q_l3_task_scalars", "null scalars", || {
             l3l2q_l3_task_scalars(q, n(), 12)
@@ -743,6 +755,9 @@ fn every_pointer_argument_rejects_null_and_misaligned() {
             });
         }
         ck.bad("l3l2q_l3_error", "null out", || l3l2q_l3_error(q, n()));
+        ck.bad("l3l2q_l3_remote_aborted", "null out", || {
+            l3l2q_l3_remote_aborted(q, n())
+        });
         ck.bad("l3l2q_l3_error", "misaligned out", || {
             l3l2q_l3_error(q, ck.m(0))
         });

@@ -6,10 +6,11 @@ use super::*;
 /// Exported on purpose without `ffi_boundary!`: they return a static
 /// string, not a status, so they wrap their body in `catch_unwind`
 /// directly and fall back to a fixed text (see `src/ffi/common.rs`).
-const CATCH_UNWIND_EXCEPTIONS: [&str; 3] = [
+const CATCH_UNWIND_EXCEPTIONS: [&str; 4] = [
     "l3l2q_status_str",
     "l3l2q_violation_str",
     "l3l2q_error_kind_str",
+    "l3l2q_operation_str",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -222,6 +222,17 @@ impl Mem {
         true
     }
 
+    /// Fills payload bytes with `byte`; `false` when out of range.
+    #[allow(dead_code, reason = "only tests/stop_rule.rs uses it")]
+    pub fn fill(&self, offset: u64, len: u64, byte: u8) -> bool {
+        if !self.fits(offset, len) {
+            return false;
+        }
+        // SAFETY: in range (checked).
+        unsafe { core::ptr::write_bytes(self.payload.add(offset as usize), byte, len as usize) };
+        true
+    }
+
     /// Reads a little-endian u64 (0 when out of range).
     pub fn read_u64(&self, offset: u64) -> u64 {
         let mut b = [0u8; 8];
@@ -235,6 +246,13 @@ impl Mem {
     /// Writes a little-endian u64 (ignored when out of range).
     pub fn write_u64(&self, offset: u64, value: u64) {
         self.write(offset, &value.to_le_bytes());
+    }
+
+    /// Copies `len` bytes at `offset` (for before/after comparisons).
+    #[allow(dead_code, reason = "only tests/remote_abort.rs uses it")]
+    pub fn snapshot(&self, offset: u64, len: u64, out: &mut Vec<u8>) {
+        out.resize(len as usize, 0);
+        assert!(self.read(offset, out), "snapshot out of range");
     }
 
     /// Reads the slot at payload offset `offset`.

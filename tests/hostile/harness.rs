@@ -112,8 +112,12 @@ pub struct Stats {
     pub concurrent_steps: u64,
     /// Calls that succeeded while under attack (the victim kept working).
     pub ok_under_attack: u64,
-    /// Episodes that ended poisoned, by error kind (index = wire number).
+    /// Episodes that ended poisoned, by error kind (index = wire number;
+    /// REMOTE_ABORTED counts the episodes that ended remotely aborted).
     pub poisoned_by_kind: [u64; 8],
+    /// Of the INVALID_DESCRIPTOR episodes, those poisoned by an impossible
+    /// counter observation (SPEC 9) rather than a bad slot.
+    pub counter_breaches: u64,
     /// Blocking calls that timed out with the peer's abort flag set.
     pub remote_aborted: u64,
     /// Messages whose payload was checked byte for byte in honest phases.
@@ -135,12 +139,14 @@ impl Stats {
             *a += b;
         }
         self.remote_aborted += o.remote_aborted;
+        self.counter_breaches += o.counter_breaches;
         self.verified_messages += o.verified_messages;
     }
 
-    /// Episodes that ended poisoned.
+    /// Episodes that ended poisoned (remote aborts not counted).
     pub fn poisoned(&self) -> u64 {
-        self.poisoned_by_kind.iter().sum()
+        let remote = self.poisoned_by_kind[ErrorKind::RemoteAborted as usize];
+        self.poisoned_by_kind.iter().sum::<u64>() - remote
     }
 }
 
@@ -215,20 +221,25 @@ fn same_record(a: &ErrorInfo, b: &ErrorInfo) -> bool {
 
 /// Checks the poison rules after every victim call: a healthy victim's
 /// own abort flag is 0 and it has no record; poison sets the flag to 1 and
-/// records the kind returned; a poisoned victim answers every call with
-/// POISONED of that kind, keeps its first record and writes nothing shared.
+/// records the kind returned; a remote abort (REMOTE_ABORTED) is recorded
+/// with the flag left at 0; a poisoned or remotely aborted victim answers
+/// every call with its terminal error, keeps its first record and writes
+/// nothing shared.
 #[derive(Debug)]
 pub struct Watch {
     /// Memory the victim works on.
     pub mem: Mem,
     /// Which end it is.
     pub victim: Victim,
-    /// The first record, once poisoned.
+    /// The first record, once poisoned or remotely aborted.
     pub record: Option<ErrorInfo>,
     /// Whether the adversary is active (an honest phase must never poison).
     pub attacked: bool,
     /// Region id the records must carry.
     pub region_id: u64,
+    /// Whether the last judged call is the one that made the victim
+    /// terminal (later calls only repeat its error).
+    pub just_terminated: bool,
 }
 
 impl Watch {
@@ -240,6 +251,7 @@ impl Watch {
             record: None,
             attacked: false,
             region_id,
+            just_terminated: false,
         }
     }
 
@@ -248,7 +260,7 @@ impl Watch {
         self.victim.own_counters().map(|c| self.mem.load(c))
     }
 
-    /// Whether the victim is poisoned.
+    /// Whether the victim is terminal: poisoned or remotely aborted.
     pub fn poisoned(&self) -> bool {
         self.record.is_some()
     }
@@ -263,11 +275,17 @@ impl Watch {
         before: [u32; 2],
     ) {
         let flag = self.mem.load(self.victim.own_flag());
+        self.just_terminated = false;
         if let Some(first) = &self.record {
             let kind = first.kind();
+            let remote = kind == ErrorKind::RemoteAborted;
             assert!(
-                matches!(result, Err(Error::Poisoned(k)) if *k == kind),
-                "{what} on a victim poisoned with {kind:?} returned {:?}",
+                match result {
+                    Err(Error::RemoteAborted) => remote,
+                    Err(Error::Poisoned(k)) => !remote && *k == kind,
+                    _ => false,
+                },
+                "{what} on a victim terminated with {kind:?} returned {:?}",
                 result.as_ref().err()
             );
             let now =
@@ -277,8 +295,9 @@ impl Watch {
                 "{what}: poison record changed from {first:?} to {now:?}"
             );
             assert_eq!(
-                flag, 1,
-                "{what}: own abort flag of a poisoned victim is {flag}"
+                flag,
+                u32::from(!remote),
+                "{what}: own abort flag of a victim terminated with {kind:?} is {flag}"
             );
             assert_eq!(
                 self.before(),
@@ -297,6 +316,7 @@ impl Watch {
                     "{what}: returned kind differs from the record {info:?}"
                 );
                 assert_ne!(*kind, ErrorKind::None);
+                assert_ne!(*kind, ErrorKind::RemoteAborted);
                 assert_eq!(
                     info.region_id, self.region_id,
                     "{what}: record carries the wrong region id"
@@ -310,6 +330,25 @@ impl Watch {
                     "{what}: poisoned by an honest peer: {info:?}"
                 );
                 self.record = Some(info);
+                self.just_terminated = true;
+            }
+            Err(Error::RemoteAborted) => {
+                // SPEC 9: recorded with the operation and region, terminal, own flag untouched.
+                let info =
+                    record.unwrap_or_else(|| panic!("{what}: REMOTE_ABORTED but no error record"));
+                assert_eq!(info.kind(), ErrorKind::RemoteAborted, "{what}: {info:?}");
+                assert_eq!(
+                    info.operation,
+                    l3l2q::Operation::Timeout as u32,
+                    "{what}: {info:?}"
+                );
+                assert_eq!(
+                    info.region_id, self.region_id,
+                    "{what}: record carries the wrong region id"
+                );
+                assert_eq!(flag, 0, "{what}: a remote abort set the own abort flag");
+                self.record = Some(info);
+                self.just_terminated = true;
             }
             _ => {
                 assert!(
@@ -382,6 +421,9 @@ pub fn attack_phase<E: Episode>(episode: &mut E) {
     let (_, _, stats, watch, _) = episode.parts();
     if let Some(info) = &watch.record {
         stats.poisoned_by_kind[info.kind as usize] += 1;
+        if info.kind() == ErrorKind::InvalidDescriptor && info.message().contains("counter") {
+            stats.counter_breaches += 1;
+        }
     }
 }
 

@@ -243,6 +243,9 @@ impl<S: Source> Run<'_, S> {
         if self.plan.concurrent {
             return; // the flag may have changed since the endpoint sampled it
         }
+        if matches!(e, Error::RemoteAborted) && !self.watch.just_terminated {
+            return; // a remote abort recorded earlier: the flag may have been cleared since
+        }
         let flag = self.mem.load(L3L2Q_L3_ABORT_FLAG_OFFSET);
         match e {
             Error::Timeout => assert_eq!(flag, 0, "{what}: TIMEOUT with the L3 abort flag set"),
@@ -497,6 +500,7 @@ impl<S: Source> Run<'_, S> {
         let (r, tag) = self.reservation.unwrap_or((
             Reservation {
                 token: 7,
+                seq: 0,
                 payload_offset: 0,
                 capacity: 0,
                 data: core::ptr::null_mut(),
@@ -565,7 +569,7 @@ impl<S: Source> Run<'_, S> {
         let r = lib("L2 copy_payload", || ep.copy_payload(&m, &mut buf));
         if self.watch.poisoned() {
             assert!(
-                matches!(r, Err(Error::Poisoned(_))),
+                matches!(r, Err(Error::Poisoned(_) | Error::RemoteAborted)),
                 "copy_payload on a poisoned endpoint: {r:?}"
             );
             return;

@@ -182,6 +182,7 @@ impl Ep {
                 let h = *h;
                 let mut r = Reservation {
                     token: 0,
+                    seq: 0,
                     payload_offset: 0,
                     capacity: 0,
                     data: core::ptr::null_mut(),

@@ -15,6 +15,7 @@ use crate::harness::{Shape, from_status, lib};
 /// A reservation naming nothing (what a caller passes when it has none).
 pub const NO_RESERVATION: Reservation = Reservation {
     token: 0,
+    seq: 0,
     payload_offset: 0,
     capacity: 0,
     data: core::ptr::null_mut(),

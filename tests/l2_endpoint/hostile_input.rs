@@ -136,14 +136,14 @@ fn hostile_tail_jumping_by_depth_plus_one_poisons() {
         l3.publish(); // tail = start + 5 = head + depth + 1
         assert_eq!(
             l2.try_peek().map(|_| ()),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "start {start:#x}"
         );
         assert_eq!(region.counter(IN_HEAD), start as u32);
         assert_poisoned(
             &mut l2,
             &region,
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             Operation::Peek,
             "tail counter",
         );
@@ -164,14 +164,14 @@ fn hostile_tail_going_backwards_poisons() {
         region.set_counter(IN_TAIL, (start + 1) as u32);
         assert_eq!(
             l2.try_peek().map(|_| ()),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "start {start:#x}"
         );
         assert_eq!(region.counter(IN_HEAD), (start + 2) as u32);
         assert_poisoned(
             &mut l2,
             &region,
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             Operation::Peek,
             "tail counter",
         );
@@ -183,13 +183,13 @@ fn hostile_tail_going_backwards_poisons() {
         region.set_counter(IN_TAIL, raw);
         assert_eq!(
             l2.try_peek().map(|_| ()),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "raw {raw:#x}"
         );
         assert_poisoned(
             &mut l2,
             &region,
-            ErrorKind::OutOfSpace,
+            ErrorKind::InvalidDescriptor,
             Operation::Peek,
             "tail counter",
         );
@@ -210,13 +210,13 @@ fn hostile_tail_more_than_depth_ahead_of_the_unreleased_head_poisons() {
     l3.publish();
     assert_eq!(
         l2.try_peek().map(|_| ()),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(IN_HEAD), 0);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Peek,
         "ahead of the head",
     );

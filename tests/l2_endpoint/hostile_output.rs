@@ -11,13 +11,13 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     // A reserve that needs the head (the cached view shows no room).
     assert_eq!(
         l2.try_reserve(1024).map(|_| ()),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 1);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Reserve,
         "head counter",
     );
@@ -31,13 +31,13 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     region.set_counter(OUT_HEAD, 5);
     assert_eq!(
         l2.try_send(DATA, &[]),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 4);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Enqueue,
         "head counter",
     );
@@ -54,13 +54,13 @@ fn hostile_output_head_going_backwards_poisons() {
     region.set_counter(OUT_HEAD, 0);
     assert_eq!(
         l2.try_send(DATA, &[3; 64]),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 2);
     assert_poisoned(
         &mut l2,
         &region,
-        ErrorKind::OutOfSpace,
+        ErrorKind::InvalidDescriptor,
         Operation::Enqueue,
         "head counter",
     );

@@ -345,6 +345,7 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         // unknown: nothing active
         |_| Reservation {
             token: 1,
+            seq: 0,
             payload_offset: 0,
             capacity: 0,
             data: ptr::null_mut(),

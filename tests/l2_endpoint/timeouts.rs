@@ -29,21 +29,24 @@ fn peek_timeout_without_the_l3_abort_flag_is_timeout_and_does_not_poison() {
 fn peek_timeout_with_the_l3_abort_flag_is_remote_aborted_and_leaves_the_l2_flag_clear() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
-    region.set_counter(L3_FLAG, 1);
+    // Any non-zero value is "set".
+    region.set_counter(L3_FLAG, 0xFFFF_FFFF);
     assert_eq!(l2.peek(2_000_000).map(|_| ()), Err(Error::RemoteAborted));
-    assert_eq!(l2.peek(0).map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(
         region.counter(L2_FLAG),
         0,
         "observing the peer's flag does not set ours"
     );
-    assert!(l2.error().is_none(), "REMOTE_ABORTED is not local poison");
-    // Any non-zero value is "set".
-    region.set_counter(L3_FLAG, 0xFFFF_FFFF);
-    assert_eq!(l2.peek(0).map(|_| ()), Err(Error::RemoteAborted));
+    let info = *l2.error().expect("a remote abort is recorded");
+    assert_eq!(info.kind(), ErrorKind::RemoteAborted);
+    assert_eq!(info.operation, Operation::Timeout as u32);
+    // Terminal: even with the flag cleared and an input published.
     region.set_counter(L3_FLAG, 0);
-    assert_eq!(l2.peek(0).map(|_| ()), Err(Error::Timeout));
+    RawProducer::input(&region, 0).send(DATA, 0, b"late");
+    assert_eq!(l2.peek(0).map(|_| ()), Err(Error::RemoteAborted));
+    assert_eq!(l2.try_peek().map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(region.counter(L2_FLAG), 0);
+    assert_eq!(region.counter(IN_HEAD), 0);
 }
 
 #[test]
@@ -54,6 +57,7 @@ fn reserve_timeout_with_and_without_the_l3_abort_flag() {
     let started = Instant::now();
     assert_eq!(l2.reserve(1, 3_000_000).map(|_| ()), Err(Error::Timeout));
     assert!(started.elapsed() >= Duration::from_millis(3));
+    assert_healthy(&l2, &region);
     region.set_counter(L3_FLAG, 1);
     assert_eq!(
         l2.reserve(1, 1_000_000).map(|_| ()),
@@ -61,6 +65,6 @@ fn reserve_timeout_with_and_without_the_l3_abort_flag() {
     );
     assert_eq!(l2.reserve(0, 0).map(|_| ()), Err(Error::RemoteAborted));
     assert_eq!(region.counter(L2_FLAG), 0);
-    assert!(l2.error().is_none());
+    assert_eq!(l2.error().map(|e| e.kind()), Some(ErrorKind::RemoteAborted));
     assert_eq!(region.counter(OUT_TAIL), 1);
 }

@@ -243,10 +243,15 @@ fn output_seq_opcode_and_counter_breaches_poison() {
         region.set_counter(L3L2Q_OUTPUT_DESC_TAIL_OFFSET, tail);
         assert_eq!(
             q.try_peek(),
-            Err(Error::Poisoned(ErrorKind::OutOfSpace)),
+            Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "tail {tail:#x}"
         );
-        assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Peek);
+        assert_poisoned(
+            &mut q,
+            &region,
+            ErrorKind::InvalidDescriptor,
+            Operation::Peek,
+        );
     }
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
@@ -260,8 +265,16 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     // the next time the queue looks at it.
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
-    assert_eq!(q.try_peek(), Err(Error::Poisoned(ErrorKind::OutOfSpace)));
-    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Peek);
+    assert_eq!(
+        q.try_peek(),
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
+    );
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Peek,
+    );
 }
 
 #[test]
@@ -274,9 +287,14 @@ fn input_head_breaches_poison() {
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 3);
     assert_eq!(
         q.try_enqueue(DATA, b"c"),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
-    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Enqueue);
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Enqueue,
+    );
     // Head past the published tail, within depth.
     let region = RawRegion::new(4, 64, 64);
     let mut q = queue(&region);
@@ -284,9 +302,14 @@ fn input_head_breaches_poison() {
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 2);
     assert_eq!(
         q.try_enqueue(DATA, &[2; 1]),
-        Err(Error::Poisoned(ErrorKind::OutOfSpace))
+        Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
-    assert_poisoned(&mut q, &region, ErrorKind::OutOfSpace, Operation::Enqueue);
+    assert_poisoned(
+        &mut q,
+        &region,
+        ErrorKind::InvalidDescriptor,
+        Operation::Enqueue,
+    );
 }
 
 #[test]
