@@ -40,7 +40,8 @@ skips=(
     "every_ctest_is_clean_under_asan_and_ubsan|LeakSanitizer, which this test requires, stops with a fatal error under qemu-user"
     "c_host_drives_c_and_cpp_workers_shared_and_static|the C host exec()s the aarch64 worker itself, which needs qemu registered with binfmt_misc (not done here)"
     "python_host_drives_c_and_cpp_workers|the host's x86-64 python3 cannot load the aarch64 libl3l2q.so"
-    "demo_runs_end_to_end_in_two_processes|the compiled demo example exec()s its aarch64 worker itself (binfmt_misc, as above); the other shm_two_process tests run two processes through the runner"
+    "demo_runs_end_to_end_in_two_processes|the compiled demo example exec()s its aarch64 worker itself (binfmt_misc, as above)"
+    "l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_first|starts with a demo run, whose worker the demo exec()s itself (binfmt_misc, as above)"
 )
 # The long two-thread runs at a size emulation gets through in CI time
 # (tests/support/scale.rs); the hostile-peer run at 300 000 steps.
