@@ -372,7 +372,7 @@ fn compat_headers_are_each_self_contained_and_warning_free_under_strict_flags() 
         )
         .unwrap();
         let exe = cbuild::compile(&dir, "compat_only", &[source], Linkage::Shared, &strict);
-        expect_success(&run_bounded(Command::new(exe)).0);
+        expect_success(&run_bounded(cbuild::program(exe)).0);
     }
 }
 
