@@ -36,9 +36,9 @@ use std::time::{Duration, Instant};
 use l3l2q::region::Region;
 use l3l2q::region::shm::{ShmConfig, ShmError, ShmRegion, unique_name};
 use l3l2q::{
-    Error, L2Endpoint, L3L2Q_INPUT_DESC_HEAD_OFFSET, L3L2Q_L2_ABORT_FLAG_OFFSET,
-    L3L2Q_L3_ABORT_FLAG_OFFSET, L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3L2Q_OPCODE_STOP, L3Queue,
-    Message,
+    Error, L2Endpoint, L3Queue, Message, Opcode, QueueConfig, abi::L3L2Q_INPUT_DESC_HEAD_OFFSET,
+    abi::L3L2Q_L2_ABORT_FLAG_OFFSET, abi::L3L2Q_L3_ABORT_FLAG_OFFSET, abi::L3L2Q_OPCODE_ERROR,
+    abi::L3L2Q_OPCODE_STOP,
 };
 
 /// Bytes of the header the worker puts before each transformed payload.
@@ -167,7 +167,7 @@ fn splitmix(mut x: u64) -> u64 {
 
 /// Opcode and length of input `id`: 5% zero-byte, 10% 1-15 bytes, the
 /// rest 16..=size; about one in 16 is an ERROR message.
-pub fn plan(id: u64, size: usize) -> (u64, usize) {
+pub fn plan(id: u64, size: usize) -> (Opcode, usize) {
     let r = splitmix(id ^ SEED);
     let len = match r % 100 {
         0..5 => 0,
@@ -176,9 +176,9 @@ pub fn plan(id: u64, size: usize) -> (u64, usize) {
     }
     .min(size);
     let opcode = if (r >> 40) % 16 == 0 {
-        L3L2Q_OPCODE_ERROR
+        Opcode::Error
     } else {
-        L3L2Q_OPCODE_DATA
+        Opcode::Data
     };
     (opcode, len)
 }
@@ -384,7 +384,7 @@ pub fn run_worker(name: &str, window: u64, idle_timeout: Duration) -> Result<Wor
                 .write_reserved(&reservation, 0, &output[..len])
                 .map_err(|e| fail("write", e))?;
             endpoint
-                .publish(&reservation, message.opcode, len as u64)
+                .publish(&reservation, message.opcode(), len as u64)
                 .map_err(|e| fail("publish", e))?;
             endpoint.release(&message).map_err(|e| fail("release", e))?;
             stats.answered += 1;
@@ -541,8 +541,16 @@ pub fn run_host(
     };
     let shm = ShmRegion::create(&name, &config).map_err(|e| e.to_string())?;
     let descriptor = *shm.descriptor();
-    let mut queue = L3Queue::create(shm, &descriptor, opts.depth, opts.arena, opts.arena)
-        .map_err(|e| format!("L3 queue: {e}"))?;
+    let mut queue = L3Queue::create(
+        shm,
+        &descriptor,
+        QueueConfig {
+            depth: opts.depth,
+            input_arena_bytes: opts.arena,
+            output_arena_bytes: opts.arena,
+        },
+    )
+    .map_err(|e| format!("L3 queue: {e}"))?;
     let child = spawn(&name, opts).map_err(|e| format!("starting the worker: {e}"))?;
     let worker_pid = child.id();
     let mut worker = Reaper(Some(child));
@@ -570,7 +578,7 @@ pub fn run_host(
     // the previous answer: round trips without queueing.
     let ping_from = count - (count / 10).min(2000);
     let mut next = 0u64; // next id to send
-    let mut prepared: Option<(u64, usize)> = None;
+    let mut prepared: Option<(Opcode, usize)> = None;
     let mut answered = 0u64;
     let mut newest_answer = None::<u64>;
     let mut stopped = false;
@@ -598,7 +606,7 @@ pub fn run_host(
             if len >= STAMPED {
                 send_buf[8..16].copy_from_slice(&stamp(start).to_le_bytes());
             }
-            match queue.try_enqueue(opcode, &send_buf[..len]) {
+            match queue.try_send(opcode, &send_buf[..len]) {
                 Ok(()) => {
                     prepared = None;
                     report.input_bytes += len as u64;
@@ -782,7 +790,7 @@ fn verify(
     let stamp = le_u64(out, 8);
     if opcode != want_opcode || u64::from(le_u32(out, 20)) != want_opcode {
         return Err(format!(
-            "answer to {id}: opcode {opcode}, expected {want_opcode}"
+            "answer to {id}: opcode {opcode}, expected {want_opcode:?}"
         ));
     }
     if le_u32(out, 16) as usize != len || out.len() != ANSWER_HEADER + len {

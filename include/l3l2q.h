@@ -1496,9 +1496,10 @@ enum l3l2q_status l3l2q_l3_request_stop(struct l3l2q_l3_queue *handle, uint64_t 
  * Reserves `nbytes` of input arena for zero-copy filling at `out->data`
  * (mapped regions; NULL for callback regions: use
  * `l3l2q_l3_write_reserved`). A reservation that wrapped to the arena
- * start stays there when committed with fewer bytes; peers built on this
- * library accept that, a strict consumer of another implementation may
- * not, so reserve the size you will commit when talking to one.
+ * start but is committed with bytes that fit at the position before the
+ * wrap is published there: the commit moves the bytes and drops the
+ * padding, so every payload sits where any consumer of the format
+ * expects it.
  *
  * # Safety
  * `handle` live; `out` writable.

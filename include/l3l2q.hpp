@@ -256,9 +256,8 @@ public:
          *  wait for L2 to drain or exit. */
         Status request_stop(uint64_t timeout_ns) noexcept { return from_c(l3l2q_l3_request_stop(h_, timeout_ns)); }
         /** Zero-copy: reserves `nbytes` of input arena. A reservation that
-         *  wrapped to the arena start stays there when committed with fewer
-         *  bytes; a strict consumer of another implementation may reject
-         *  that, so reserve exactly what you will commit when talking to one. */
+         *  wrapped to the arena start but is committed with bytes that fit
+         *  before the wrap is published there (the commit moves the bytes). */
         Status try_reserve(size_t nbytes, Reservation &out) noexcept {
             return from_c(l3l2q_l3_try_reserve(h_, nbytes, &out.raw()));
         }

@@ -65,6 +65,64 @@ pub const L3L2Q_OPCODE_STOP: u64 = 2;
 /// An ordinary message whose payload carries an application error.
 pub const L3L2Q_OPCODE_ERROR: u64 = 3;
 
+/// The opcode of a message (SPEC section 4), as the Rust API passes it.
+/// On the wire, and in the C API, it is the `u64` of the matching
+/// `L3L2Q_OPCODE_*` constant; a code read from C or from shared memory is
+/// converted with [`TryFrom<u64>`], never reinterpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Opcode {
+    /// An unused or corrupt slot ([`L3L2Q_OPCODE_INVALID`]); never valid
+    /// on the wire.
+    Invalid,
+    /// An ordinary message ([`L3L2Q_OPCODE_DATA`]).
+    Data,
+    /// The last input ([`L3L2Q_OPCODE_STOP`]): zero-byte, input ring only.
+    Stop,
+    /// An ordinary message whose payload carries an application error
+    /// ([`L3L2Q_OPCODE_ERROR`]).
+    Error,
+}
+
+impl From<Opcode> for u64 {
+    fn from(opcode: Opcode) -> u64 {
+        match opcode {
+            Opcode::Invalid => L3L2Q_OPCODE_INVALID,
+            Opcode::Data => L3L2Q_OPCODE_DATA,
+            Opcode::Stop => L3L2Q_OPCODE_STOP,
+            Opcode::Error => L3L2Q_OPCODE_ERROR,
+        }
+    }
+}
+
+impl TryFrom<u64> for Opcode {
+    /// The code, which names no opcode.
+    type Error = u64;
+
+    fn try_from(code: u64) -> Result<Opcode, u64> {
+        match code {
+            L3L2Q_OPCODE_INVALID => Ok(Opcode::Invalid),
+            L3L2Q_OPCODE_DATA => Ok(Opcode::Data),
+            L3L2Q_OPCODE_STOP => Ok(Opcode::Stop),
+            L3L2Q_OPCODE_ERROR => Ok(Opcode::Error),
+            other => Err(other),
+        }
+    }
+}
+
+/// Compares with a wire code such as [`DescriptorSlot::opcode`].
+impl PartialEq<u64> for Opcode {
+    fn eq(&self, code: &u64) -> bool {
+        u64::from(*self) == *code
+    }
+}
+
+/// Compares a wire code such as [`DescriptorSlot::opcode`] with an opcode.
+impl PartialEq<Opcode> for u64 {
+    fn eq(&self, opcode: &Opcode) -> bool {
+        *self == u64::from(*opcode)
+    }
+}
+
 /// Region descriptor (SPEC section 1): where the payload and counter
 /// ranges are, as seen from the process holding the descriptor.
 #[repr(C)]
@@ -196,3 +254,28 @@ const_assert_eq!(
     L3L2Q_L2_ABORT_FLAG_OFFSET + L3L2Q_COUNTER_STRIDE,
     L3L2Q_COUNTER_BYTES
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opcode_converts_both_ways_and_refuses_unnamed_codes() {
+        let named = [
+            (Opcode::Invalid, L3L2Q_OPCODE_INVALID),
+            (Opcode::Data, L3L2Q_OPCODE_DATA),
+            (Opcode::Stop, L3L2Q_OPCODE_STOP),
+            (Opcode::Error, L3L2Q_OPCODE_ERROR),
+        ];
+        for (opcode, code) in named {
+            assert_eq!(u64::from(opcode), code);
+            assert_eq!(Opcode::try_from(code), Ok(opcode));
+            assert_eq!(opcode, code);
+            assert_eq!(code, opcode);
+        }
+        for code in [4, 9, 1 << 32, u64::MAX] {
+            assert_eq!(Opcode::try_from(code), Err(code));
+            assert!(named.iter().all(|&(opcode, _)| opcode != code));
+        }
+    }
+}

@@ -371,7 +371,7 @@ mod tests {
 /// or remotely aborted, the first error is kept and every later operation
 /// fails fast with it.
 #[derive(Debug, Clone, Copy)]
-pub struct Poison {
+pub(crate) struct Poison {
     record: Option<ErrorInfo>,
     region_id: u64,
     own_flag: u64,
@@ -436,6 +436,8 @@ impl Poison {
     // Error paths: kept out of line so they do not weigh on the hot paths they end.
     #[cold]
     #[inline(never)]
+    // Not a conversion: it records the ring error in this state (the name reads "error from ring").
+    #[allow(clippy::wrong_self_convention)]
     pub fn from_ring<R: crate::region::Region + ?Sized>(
         &mut self,
         region: &R,

@@ -2,7 +2,7 @@
 //! output producer, STOP drain (SPEC sections 7-9).
 //!
 //! No operation after creation allocates, locks or makes a system call
-//! (blocking calls spin; see [`crate::wait`]).
+//! (blocking calls spin).
 
 use core::fmt;
 
@@ -791,7 +791,9 @@ impl<R: Region> L2Endpoint<R> {
     /// backends without a zero-copy pointer.
     ///
     /// # Errors
-    /// As [`Sender::write`].
+    /// [`Error::BadArgument`] when the bytes do not fit the reservation;
+    /// [`Error::Poisoned`] (OWNERSHIP) when `reservation` is not the active
+    /// one, or when the payload write fails.
     pub fn write_reserved(
         &mut self,
         reservation: &Reservation,
@@ -805,11 +807,29 @@ impl<R: Region> L2Endpoint<R> {
     /// Publishes the active reservation as a message of `nbytes` (at most
     /// its capacity) with `opcode` DATA or ERROR. Unused bytes return to
     /// the arena; zero bytes roll the whole reservation back, padding
-    /// included, and publish a zero-byte message at offset 0.
+    /// included, and publish a zero-byte message at offset 0. A
+    /// reservation that wrapped to the arena start but whose `nbytes` fit
+    /// at the position before the wrap is published there: the bytes are
+    /// moved and the padding dropped (SPEC section 7), so a strict consumer
+    /// accepts it.
     ///
     /// # Errors
-    /// As [`Sender::publish`].
+    /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the
+    /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
+    /// or altered reservation (OWNERSHIP), STOP or INVALID as the opcode
+    /// (INVALID_DESCRIPTOR), or a failed shared write.
     pub fn publish(
+        &mut self,
+        reservation: &Reservation,
+        opcode: Opcode,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.publish_code(reservation, opcode.into(), nbytes)
+    }
+
+    /// [`L2Endpoint::publish`] with the opcode as the C API passes it: a
+    /// code that is no DATA or ERROR poisons like STOP does.
+    pub(crate) fn publish_code(
         &mut self,
         reservation: &Reservation,
         opcode: u64,
@@ -834,6 +854,17 @@ impl<R: Region> L2Endpoint<R> {
     /// # Errors
     /// As [`L2Endpoint::publish`].
     pub fn publish_deferred(
+        &mut self,
+        reservation: &Reservation,
+        opcode: Opcode,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.publish_deferred_code(reservation, opcode.into(), nbytes)
+    }
+
+    /// [`L2Endpoint::publish_deferred`] with the opcode as the C API
+    /// passes it.
+    pub(crate) fn publish_deferred_code(
         &mut self,
         reservation: &Reservation,
         opcode: u64,
@@ -869,6 +900,16 @@ impl<R: Region> L2Endpoint<R> {
     /// poisons as in [`L2Endpoint::publish`].
     pub fn try_send_batch<'a>(
         &mut self,
+        opcode: Opcode,
+        payloads: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<usize, Error> {
+        self.try_send_batch_code(opcode.into(), payloads)
+    }
+
+    /// [`L2Endpoint::try_send_batch`] with the opcode as the C API passes
+    /// it.
+    pub(crate) fn try_send_batch_code<'a>(
+        &mut self,
         opcode: u64,
         payloads: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<usize, Error> {
@@ -890,9 +931,21 @@ impl<R: Region> L2Endpoint<R> {
     ///
     /// # Errors
     /// As [`L2Endpoint::try_reserve`] and [`L2Endpoint::publish`].
-    pub fn try_send(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
+    pub fn try_send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
         self.output
-            .try_send(&self.region, &mut self.poison, opcode, payload, true)
+            .try_send(&self.region, &mut self.poison, opcode.into(), payload, true)
+    }
+
+    /// As [`L2Endpoint::try_send`], waiting up to `timeout_ns` (spinning).
+    ///
+    /// # Errors
+    /// As [`L2Endpoint::try_send`], plus [`Error::Timeout`] or
+    /// [`Error::RemoteAborted`].
+    pub fn send(&mut self, opcode: Opcode, payload: &[u8], timeout_ns: u64) -> Result<(), Error> {
+        let result = wait::until(WaitPolicy::Spin, timeout_ns, || {
+            self.try_send(opcode, payload)
+        });
+        self.poison.on_wait_result(&self.region, result)
     }
 }
 

@@ -24,6 +24,21 @@ struct ActiveOutput {
     bytes_end: u64,
 }
 
+/// The shape of a queue: what [`L3Queue::create`] lays out and the L2 side
+/// receives in the queue arguments (SPEC section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// Ring capacity per direction: a power of two, at most
+    /// [`L3L2Q_DEPTH_MAX`].
+    pub depth: u64,
+    /// Bytes of the input (L3 -> L2) payload arena, a multiple of
+    /// [`L3L2Q_ARENA_ALIGN`].
+    pub input_arena_bytes: u64,
+    /// Bytes of the output (L2 -> L3) payload arena, a multiple of
+    /// [`L3L2Q_ARENA_ALIGN`].
+    pub output_arena_bytes: u64,
+}
+
 /// The host-side end of a queue.
 pub struct L3Queue<R: Region> {
     region: R,
@@ -73,18 +88,9 @@ impl<R: Region> L3Queue<R> {
     pub fn create(
         region: R,
         descriptor: &RegionDescriptor,
-        depth: u64,
-        input_arena_bytes: u64,
-        output_arena_bytes: u64,
+        config: QueueConfig,
     ) -> Result<Self, Error> {
-        Self::create_at(
-            region,
-            descriptor,
-            depth,
-            input_arena_bytes,
-            output_arena_bytes,
-            0,
-        )
+        Self::create_at(region, descriptor, config, 0)
     }
 
     /// As [`L3Queue::create`], with every ring counter starting at
@@ -97,11 +103,14 @@ impl<R: Region> L3Queue<R> {
     pub fn create_at(
         region: R,
         descriptor: &RegionDescriptor,
-        depth: u64,
-        input_arena_bytes: u64,
-        output_arena_bytes: u64,
+        config: QueueConfig,
         initial_count: u64,
     ) -> Result<Self, Error> {
+        let QueueConfig {
+            depth,
+            input_arena_bytes,
+            output_arena_bytes,
+        } = config;
         if initial_count > crate::ring::MAX_INITIAL_COUNT {
             return Err(Error::BadArgument);
         }
@@ -201,7 +210,14 @@ impl<R: Region> L3Queue<R> {
     /// the peer's head failed (nothing changed); [`Error::Poisoned`] when a
     /// payload or counter write failed or the peer broke the protocol.
     #[inline(always)]
-    pub fn try_enqueue(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
+    pub fn try_send(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), Error> {
+        self.try_send_code(opcode.into(), payload)
+    }
+
+    /// [`L3Queue::try_send`] with the opcode as the C API passes it: a
+    /// code that is no DATA or ERROR is a bad argument like any other.
+    #[inline(always)]
+    pub(crate) fn try_send_code(&mut self, opcode: u64, payload: &[u8]) -> Result<(), Error> {
         self.check_input()?;
         if (opcode != L3L2Q_OPCODE_DATA && opcode != L3L2Q_OPCODE_ERROR)
             || payload.len() as u64 > self.layout.input_arena_bytes
@@ -212,16 +228,25 @@ impl<R: Region> L3Queue<R> {
             .try_send(&self.region, &mut self.poison, opcode, payload, true)
     }
 
-    /// The batch form of [`L3Queue::try_enqueue`]: copies each payload in
+    /// The batch form of [`L3Queue::try_send`]: copies each payload in
     /// and publishes them all with `opcode` and one tail store. Returns
     /// how many were published, a prefix of `payloads` that ends early when
     /// the ring or arena fills (or at a payload larger than the arena).
     ///
     /// # Errors
-    /// Only when nothing was published: as [`L3Queue::try_enqueue`]
+    /// Only when nothing was published: as [`L3Queue::try_send`]
     /// ([`Error::NoProgress`] also for an empty batch). A failure after
     /// some were published ends the batch and recurs on the next call.
-    pub fn try_enqueue_batch<'a>(
+    pub fn try_send_batch<'a>(
+        &mut self,
+        opcode: Opcode,
+        payloads: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<usize, Error> {
+        self.try_send_batch_code(opcode.into(), payloads)
+    }
+
+    /// [`L3Queue::try_send_batch`] with the opcode as the C API passes it.
+    pub(crate) fn try_send_batch_code<'a>(
         &mut self,
         opcode: u64,
         payloads: impl IntoIterator<Item = &'a [u8]>,
@@ -247,15 +272,25 @@ impl<R: Region> L3Queue<R> {
         }
     }
 
-    /// As [`L3Queue::try_enqueue`], waiting up to `timeout_ns` for room.
+    /// As [`L3Queue::try_send`], waiting up to `timeout_ns` for room.
     ///
     /// # Errors
-    /// As [`L3Queue::try_enqueue`], plus [`Error::Timeout`] or
+    /// As [`L3Queue::try_send`], plus [`Error::Timeout`] or
     /// [`Error::RemoteAborted`] (the L2 abort flag, sampled at timeout; a
     /// remote abort is recorded and every later call fails fast with it).
-    pub fn enqueue(&mut self, opcode: u64, payload: &[u8], timeout_ns: u64) -> Result<(), Error> {
+    pub fn send(&mut self, opcode: Opcode, payload: &[u8], timeout_ns: u64) -> Result<(), Error> {
+        self.send_code(opcode.into(), payload, timeout_ns)
+    }
+
+    /// [`L3Queue::send`] with the opcode as the C API passes it.
+    pub(crate) fn send_code(
+        &mut self,
+        opcode: u64,
+        payload: &[u8],
+        timeout_ns: u64,
+    ) -> Result<(), Error> {
         let result = wait::until(WaitPolicy::Backoff, timeout_ns, || {
-            self.try_enqueue(opcode, payload)
+            self.try_send_code(opcode, payload)
         });
         self.poison.on_wait_result(&self.region, result)
     }
@@ -266,7 +301,8 @@ impl<R: Region> L3Queue<R> {
     ///
     /// # Errors
     /// [`Error::NoProgress`] when the ring is full; [`Error::Stopped`] when
-    /// STOP was already published; [`Error::Poisoned`] as for enqueue.
+    /// STOP was already published; [`Error::Poisoned`] as for
+    /// [`L3Queue::try_send`].
     pub fn try_request_stop(&mut self) -> Result<(), Error> {
         self.check_input()?;
         self.input.try_send_stop(&self.region, &mut self.poison)?;
@@ -287,18 +323,18 @@ impl<R: Region> L3Queue<R> {
 
     /// Reserves `nbytes` of input arena for zero-copy filling (mapped
     /// regions give a pointer in `data`; otherwise use
-    /// [`L3Queue::write_reserved`]). Commit with [`L3Queue::commit`].
+    /// [`L3Queue::write_reserved`]). Publish with [`L3Queue::publish`].
     ///
-    /// Committing fewer bytes than reserved returns the rest to the arena.
-    /// A reservation that had to wrap to the arena start stays there even
-    /// when shrunk below the size that forced the wrap: consumers built on
-    /// this library accept that, but a strict consumer of another
-    /// implementation that requires the payload at the exact next position
-    /// unless it cannot fit may reject it. Reserve the size you will use
-    /// when talking to such a peer.
+    /// Publishing fewer bytes than reserved returns the rest to the arena.
+    /// A reservation that had to wrap to the arena start but is published
+    /// with bytes that fit at the position before the wrap is published
+    /// there (the publish moves the bytes and drops the padding, SPEC
+    /// section 7), so every payload sits where any consumer of the format
+    /// expects it. `data` and `payload_offset` say where to fill, not where
+    /// the message ends up.
     ///
     /// # Errors
-    /// As [`L3Queue::try_enqueue`]; a second active reservation poisons.
+    /// As [`L3Queue::try_send`]; a second active reservation poisons.
     pub fn try_reserve(&mut self, nbytes: u64) -> Result<Reservation, Error> {
         self.check_input()?;
         if nbytes > self.layout.input_arena_bytes {
@@ -308,10 +344,22 @@ impl<R: Region> L3Queue<R> {
             .try_reserve(&self.region, &mut self.poison, nbytes)
     }
 
+    /// As [`L3Queue::try_reserve`], waiting up to `timeout_ns` for room.
+    ///
+    /// # Errors
+    /// As [`L3Queue::try_reserve`], plus [`Error::Timeout`] or
+    /// [`Error::RemoteAborted`].
+    pub fn reserve(&mut self, nbytes: u64, timeout_ns: u64) -> Result<Reservation, Error> {
+        let result = wait::until(WaitPolicy::Backoff, timeout_ns, || self.try_reserve(nbytes));
+        self.poison.on_wait_result(&self.region, result)
+    }
+
     /// Copies bytes into the active input reservation at byte `at`.
     ///
     /// # Errors
-    /// As [`Sender::write`].
+    /// [`Error::BadArgument`] when the bytes do not fit the reservation;
+    /// [`Error::Poisoned`] (OWNERSHIP) when `reservation` is not the active
+    /// one, or when the payload write fails.
     pub fn write_reserved(
         &mut self,
         reservation: &Reservation,
@@ -323,11 +371,25 @@ impl<R: Region> L3Queue<R> {
             .write(&self.region, &mut self.poison, reservation, at, src)
     }
 
-    /// Publishes the active input reservation with `nbytes <= capacity`.
+    /// Publishes the active input reservation with `nbytes <= capacity`
+    /// and `opcode` DATA or ERROR.
     ///
     /// # Errors
-    /// As [`Sender::publish`].
-    pub fn commit(
+    /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the
+    /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
+    /// or altered reservation (OWNERSHIP), STOP or INVALID as the opcode
+    /// (INVALID_DESCRIPTOR), or a failed shared write.
+    pub fn publish(
+        &mut self,
+        reservation: &Reservation,
+        opcode: Opcode,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.publish_code(reservation, opcode.into(), nbytes)
+    }
+
+    /// [`L3Queue::publish`] with the opcode as the C API passes it.
+    pub(crate) fn publish_code(
         &mut self,
         reservation: &Reservation,
         opcode: u64,
@@ -343,15 +405,25 @@ impl<R: Region> L3Queue<R> {
         )
     }
 
-    /// As [`L3Queue::commit`], but without the tail store: the message
-    /// becomes visible to L2 at the next [`L3Queue::flush`], commit,
-    /// enqueue or STOP, so a batch of reserve/fill/commit_deferred costs one
+    /// As [`L3Queue::publish`], but without the tail store: the message
+    /// becomes visible to L2 at the next [`L3Queue::flush`], publish,
+    /// send or STOP, so a batch of reserve/fill/publish_deferred costs one
     /// shared store. A reserve that finds no room stores the tail itself,
     /// so pending messages can never block their own consumer.
     ///
     /// # Errors
-    /// As [`L3Queue::commit`].
-    pub fn commit_deferred(
+    /// As [`L3Queue::publish`].
+    pub fn publish_deferred(
+        &mut self,
+        reservation: &Reservation,
+        opcode: Opcode,
+        nbytes: u64,
+    ) -> Result<(), Error> {
+        self.publish_deferred_code(reservation, opcode.into(), nbytes)
+    }
+
+    /// [`L3Queue::publish_deferred`] with the opcode as the C API passes it.
+    pub(crate) fn publish_deferred_code(
         &mut self,
         reservation: &Reservation,
         opcode: u64,
@@ -367,7 +439,7 @@ impl<R: Region> L3Queue<R> {
         )
     }
 
-    /// Makes every input committed with [`L3Queue::commit_deferred`]
+    /// Makes every input published with [`L3Queue::publish_deferred`]
     /// visible with one release store of the tail (none when nothing is
     /// pending). Allowed after STOP (STOP itself stored the tail).
     ///
@@ -384,6 +456,7 @@ impl<R: Region> L3Queue<R> {
     /// [`Error::NoProgress`] when nothing is published;
     /// [`Error::CallbackFailed`] on a failed read (nothing changed);
     /// [`Error::Poisoned`] on an invalid descriptor or counter.
+    #[inline(always)]
     pub fn try_peek(&mut self) -> Result<Message, Error> {
         self.poison.check()?;
         if self.held_count() > 0 {
@@ -403,6 +476,11 @@ impl<R: Region> L3Queue<R> {
     }
 
     /// Acquires the next output into the held set (there must be room).
+    /// Inlined, like `try_peek`: a message returned through memory is
+    /// copied by the caller with 16-byte loads of the 8-byte stores just
+    /// made, which the store buffer cannot forward (the C API's
+    /// `l3l2q_l3_try_peek` did so).
+    #[inline(always)]
     fn acquire_one(&mut self) -> Result<Message, Error> {
         match self.output.try_acquire(&self.region) {
             Ok(Some(acquired)) => {
@@ -541,11 +619,11 @@ impl<R: Region> L3Queue<R> {
     /// # Errors
     /// As [`L3Queue::try_peek`] and [`L3Queue::read_into`]; on
     /// [`Error::BufferTooSmall`] the message stays active.
-    pub fn try_dequeue_into(&mut self, dst: &mut [u8]) -> Result<(u64, usize), Error> {
+    pub fn try_dequeue_into(&mut self, dst: &mut [u8]) -> Result<(Opcode, usize), Error> {
         let message = self.try_peek()?;
         let n = self.read_into(&message, dst)?;
         self.release(&message)?;
-        Ok((message.opcode, n))
+        Ok((message.opcode(), n))
     }
 
     /// As [`L3Queue::try_dequeue_into`], waiting up to `timeout_ns`.
@@ -553,7 +631,11 @@ impl<R: Region> L3Queue<R> {
     /// # Errors
     /// As [`L3Queue::try_dequeue_into`], plus [`Error::Timeout`] or
     /// [`Error::RemoteAborted`].
-    pub fn dequeue_into(&mut self, dst: &mut [u8], timeout_ns: u64) -> Result<(u64, usize), Error> {
+    pub fn dequeue_into(
+        &mut self,
+        dst: &mut [u8],
+        timeout_ns: u64,
+    ) -> Result<(Opcode, usize), Error> {
         let result = wait::until(WaitPolicy::Backoff, timeout_ns, || {
             self.try_dequeue_into(dst)
         });

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use l3l2q::abi::*;
 use l3l2q::ffi::ByteSlice;
 use l3l2q::region::{Fault, MappedRegion, Region};
-use l3l2q::{Error, ErrorKind, L2Endpoint, L3Queue, Message, Status};
+use l3l2q::{Error, ErrorKind, L2Endpoint, L3Queue, Message, Opcode, QueueConfig, Status};
 
 /// Zeroed payload and counter memory for one queue.
 struct Memory {
@@ -77,9 +77,11 @@ impl Memory {
         let l3 = L3Queue::create(
             self.counting(),
             &self.descriptor(),
-            depth,
-            self.layout.input_arena_bytes,
-            self.layout.output_arena_bytes,
+            QueueConfig {
+                depth,
+                input_arena_bytes: self.layout.input_arena_bytes,
+                output_arena_bytes: self.layout.output_arena_bytes,
+            },
         )
         .unwrap();
         for cell in &l3.region().stores {
@@ -122,7 +124,8 @@ impl Counting {
     }
 }
 
-impl Region for Counting {
+// SAFETY: `payload_ptr` forwards to the inner `MappedRegion`, and so does every payload copy.
+unsafe impl Region for Counting {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         self.inner.read_payload(offset, dst)
     }
@@ -176,10 +179,7 @@ fn l3_batch_enqueue_publishes_all_with_one_tail_store() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
     let batch = payloads(&[5, 0, 64, 100, 1], 1);
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
-        Ok(5)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&batch)), Ok(5));
     assert_eq!(
         l3.region().stores(IN_TAIL),
         1,
@@ -209,22 +209,16 @@ fn l3_batch_stops_at_a_full_ring_and_resumes() {
     let mut l3 = mem.l3(4);
     let mut l2 = mem.l2(4);
     let batch = payloads(&[8; 6], 2);
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
-        Ok(4)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&batch)), Ok(4));
     assert_eq!(mem.counter(IN_TAIL), 4);
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[4..])),
+        l3.try_send_batch(Opcode::Data, slices(&batch[4..])),
         Err(Error::NoProgress)
     );
     let a = l2.try_peek().unwrap();
     let b = l2.try_peek().unwrap();
     l2.release_batch(&[a, b]).unwrap();
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[4..])),
-        Ok(2)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Error, slices(&batch[4..])), Ok(2));
     assert_eq!(mem.counter(IN_TAIL), 6);
     let mut out = [Message::EMPTY; 4];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(4));
@@ -238,10 +232,7 @@ fn l3_batch_stops_at_a_full_arena() {
     let mem = Memory::new(16, 256, 64);
     let mut l3 = mem.l3(16);
     let batch = payloads(&[100, 100, 100], 3);
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
-        Ok(2)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&batch)), Ok(2));
     assert_eq!(mem.counter(IN_TAIL), 2);
     assert_eq!(l3.region().stores(IN_TAIL), 1);
 }
@@ -253,15 +244,15 @@ fn l3_batch_argument_errors() {
     let ok = payloads(&[4], 0);
     let too_big = payloads(&[257], 0);
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_STOP, slices(&ok)),
+        l3.try_send_batch(Opcode::Stop, slices(&ok)),
         Err(Error::BadArgument)
     );
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&too_big)),
+        l3.try_send_batch(Opcode::Data, slices(&too_big)),
         Err(Error::BadArgument)
     );
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::empty()),
+        l3.try_send_batch(Opcode::Data, std::iter::empty()),
         Err(Error::NoProgress)
     );
     assert_eq!(mem.counter(IN_TAIL), 0);
@@ -272,15 +263,15 @@ fn l3_batch_argument_errors() {
     );
     // A payload larger than the arena after the first ends the batch; it fails on the next call.
     let mixed = [ok[0].as_slice(), ok[0].as_slice(), too_big[0].as_slice()];
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, mixed), Ok(2));
+    assert_eq!(l3.try_send_batch(Opcode::Data, mixed), Ok(2));
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, mixed[2..].iter().copied()),
+        l3.try_send_batch(Opcode::Data, mixed[2..].iter().copied()),
         Err(Error::BadArgument)
     );
     assert!(l3.error().is_none(), "caller errors do not poison");
     l3.try_request_stop().unwrap();
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&ok)),
+        l3.try_send_batch(Opcode::Data, slices(&ok)),
         Err(Error::Stopped)
     );
     assert_eq!(mem.counter(IN_TAIL), 3);
@@ -294,7 +285,7 @@ fn deferred_commits_are_invisible_until_flush() {
     for i in 0..3u8 {
         let r = l3.try_reserve(16).unwrap();
         l3.write_reserved(&r, 0, &[i; 16]).unwrap();
-        l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 16).unwrap();
+        l3.publish_deferred(&r, Opcode::Data, 16).unwrap();
     }
     assert_eq!(mem.counter(IN_TAIL), 0);
     assert_eq!(
@@ -318,9 +309,9 @@ fn deferred_commits_are_invisible_until_flush() {
     }
     // A single commit after deferred ones publishes them all.
     let r = l3.try_reserve(1).unwrap();
-    l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 1).unwrap();
+    l3.publish_deferred(&r, Opcode::Data, 1).unwrap();
     let r = l3.try_reserve(1).unwrap();
-    l3.commit(&r, L3L2Q_OPCODE_DATA, 1).unwrap();
+    l3.publish(&r, Opcode::Data, 1).unwrap();
     assert_eq!(mem.counter(IN_TAIL), 5);
 }
 
@@ -331,7 +322,7 @@ fn a_full_ring_flushes_deferred_messages_so_they_cannot_block_themselves() {
     let mut l2 = mem.l2(2);
     for _ in 0..2 {
         let r = l3.try_reserve(8).unwrap();
-        l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 8).unwrap();
+        l3.publish_deferred(&r, Opcode::Data, 8).unwrap();
     }
     assert_eq!(mem.counter(IN_TAIL), 0);
     assert_eq!(l3.try_reserve(8), Err(Error::NoProgress));
@@ -347,7 +338,7 @@ fn a_full_ring_flushes_deferred_messages_so_they_cannot_block_themselves() {
     // Same on the L2 output side.
     for _ in 0..2 {
         let r = l2.try_reserve(8).unwrap();
-        l2.publish_deferred(&r, L3L2Q_OPCODE_DATA, 8).unwrap();
+        l2.publish_deferred(&r, Opcode::Data, 8).unwrap();
     }
     assert_eq!(mem.counter(OUT_TAIL), 0);
     assert_eq!(l2.try_reserve(8), Err(Error::NoProgress));
@@ -361,7 +352,7 @@ fn stop_after_deferred_commits_publishes_them_first() {
     let mut l2 = mem.l2(8);
     let r = l3.try_reserve(3).unwrap();
     l3.write_reserved(&r, 0, b"abc").unwrap();
-    l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 3).unwrap();
+    l3.publish_deferred(&r, Opcode::Data, 3).unwrap();
     l3.try_request_stop().unwrap();
     assert_eq!(mem.counter(IN_TAIL), 2);
     l3.flush().unwrap();
@@ -379,10 +370,7 @@ fn l2_batch_peek_respects_the_window() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(3);
     let batch = payloads(&[10; 5], 4);
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
-        Ok(5)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&batch)), Ok(5));
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(3), "window of 3");
     assert_eq!(
@@ -409,10 +397,7 @@ fn l2_window_one_batch_takes_one_and_a_second_batch_is_an_ownership_error() {
     let mut l3 = mem.l3(4);
     let mut l2 = mem.l2(1);
     let batch = payloads(&[1, 2], 5);
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
-        Ok(2)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&batch)), Ok(2));
     let mut out = [Message::EMPTY; 4];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(1));
     assert_eq!(
@@ -429,8 +414,7 @@ fn l2_release_batch_advances_only_the_completed_prefix() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
     let batch = payloads(&[3; 4], 6);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch))
-        .unwrap();
+    l3.try_send_batch(Opcode::Data, slices(&batch)).unwrap();
     let mut out = [Message::EMPTY; 4];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(4));
     l2.release_batch(&[out[3], out[1]]).unwrap();
@@ -454,7 +438,7 @@ fn l2_release_batch_rejects_a_duplicate_inside_the_batch_and_stores_nothing() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[3; 2], 7)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[3; 2], 7)))
         .unwrap();
     let mut out = [Message::EMPTY; 2];
     assert_eq!(l2.try_peek_batch(&mut out), Ok(2));
@@ -472,7 +456,7 @@ fn l2_release_batch_rejects_an_altered_handle() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(8);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[3; 2], 8)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[3; 2], 8)))
         .unwrap();
     let mut out = [Message::EMPTY; 2];
     l2.try_peek_batch(&mut out).unwrap();
@@ -494,7 +478,7 @@ fn l2_batch_peek_ends_at_stop_and_takes_nothing_after() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 9)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[2; 2], 9)))
         .unwrap();
     l3.try_request_stop().unwrap();
     let mut out = [Message::EMPTY; 8];
@@ -514,12 +498,12 @@ fn l2_batch_send_and_deferred_publish_reach_l3_batch_peek() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
     let batch = payloads(&[7, 0, 33], 10);
-    assert_eq!(l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&batch)), Ok(3));
+    assert_eq!(l2.try_send_batch(Opcode::Data, slices(&batch)), Ok(3));
     assert_eq!(l2.region().stores(OUT_TAIL), 1);
     for i in 0..2u8 {
         let r = l2.try_reserve(4).unwrap();
         l2.write_reserved(&r, 0, &[i + 100; 4]).unwrap();
-        l2.publish_deferred(&r, L3L2Q_OPCODE_ERROR, 4).unwrap();
+        l2.publish_deferred(&r, Opcode::Error, 4).unwrap();
     }
     assert_eq!(mem.counter(OUT_TAIL), 3);
     l2.flush().unwrap();
@@ -564,7 +548,7 @@ fn l3_release_batch_must_follow_fifo_order() {
     let mem = Memory::new(8, 64, 1024);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
-    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[1; 3], 11)))
+    l2.try_send_batch(Opcode::Data, slices(&payloads(&[1; 3], 11)))
         .unwrap();
     let mut out = [Message::EMPTY; 3];
     assert_eq!(l3.try_peek_batch(&mut out), Ok(3));
@@ -581,7 +565,7 @@ fn l3_release_of_a_held_but_not_oldest_message_is_an_ownership_error() {
     let mem = Memory::new(8, 64, 1024);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
-    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[1; 2], 12)))
+    l2.try_send_batch(Opcode::Data, slices(&payloads(&[1; 2], 12)))
         .unwrap();
     let mut out = [Message::EMPTY; 2];
     l3.try_peek_batch(&mut out).unwrap();
@@ -598,10 +582,7 @@ fn l3_holds_at_most_max_held_or_depth() {
     let mut l3 = mem.l3(depth);
     let mut l2 = mem.l2(1);
     let batch = payloads(&[8; 300], 13);
-    assert_eq!(
-        l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&batch)),
-        Ok(300)
-    );
+    assert_eq!(l2.try_send_batch(Opcode::Data, slices(&batch)), Ok(300));
     let mut out = vec![Message::EMPTY; 300];
     assert_eq!(
         l3.try_peek_batch(&mut out),
@@ -619,7 +600,7 @@ fn l3_holds_at_most_max_held_or_depth() {
     let small = Memory::new(4, 64, 1024);
     let mut l3 = small.l3(4);
     let mut l2 = small.l2(1);
-    l2.try_send_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[8; 4], 14)))
+    l2.try_send_batch(Opcode::Data, slices(&payloads(&[8; 4], 14)))
         .unwrap();
     let mut out = [Message::EMPTY; 8];
     assert_eq!(l3.try_peek_batch(&mut out), Ok(4), "capped by depth");
@@ -634,13 +615,12 @@ fn single_and_batch_calls_interleave() {
     let mut got = 0u64;
     for round in 0..50u64 {
         if round % 2 == 0 {
-            l3.try_enqueue(L3L2Q_OPCODE_DATA, &round.to_le_bytes())
-                .unwrap();
+            l3.try_send(Opcode::Data, &round.to_le_bytes()).unwrap();
             sent += 1;
         } else {
             let b = [round.to_le_bytes(), (round + 1000).to_le_bytes()];
             assert_eq!(
-                l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, b.iter().map(|x| x.as_slice())),
+                l3.try_send_batch(Opcode::Data, b.iter().map(|x| x.as_slice())),
                 Ok(2)
             );
             sent += 2;
@@ -659,8 +639,7 @@ fn single_and_batch_calls_interleave() {
                 let v = u64::from_le_bytes(read(&l2, m).try_into().unwrap());
                 assert!(v == round || v == round + 1000);
                 let echo = v.to_le_bytes();
-                l2.try_send_batch(L3L2Q_OPCODE_DATA, [echo.as_slice()])
-                    .unwrap();
+                l2.try_send_batch(Opcode::Data, [echo.as_slice()]).unwrap();
             }
             if n == 1 {
                 l2.release(&out[0]).unwrap()
@@ -686,7 +665,16 @@ fn two_threads_stream_batches_in_order() {
     let mem = Memory::new(64, 4096, 4096);
     let descriptor = mem.descriptor();
     let args = mem.layout.queue_args();
-    let mut l3 = L3Queue::create(mem.mapped(), &descriptor, 64, 4096, 4096).unwrap();
+    let mut l3 = L3Queue::create(
+        mem.mapped(),
+        &descriptor,
+        QueueConfig {
+            depth: 64,
+            input_arena_bytes: 4096,
+            output_arena_bytes: 4096,
+        },
+    )
+    .unwrap();
     // SAFETY: the memory outlives both threads (joined below).
     let mut l2 = unsafe { L2Endpoint::from_descriptor(&descriptor, &args, 16, 0) }.unwrap();
     std::thread::scope(|s| {
@@ -721,7 +709,7 @@ fn two_threads_stream_batches_in_order() {
                 buf.extend_from_slice(&i.to_le_bytes());
                 buf.resize((i % 97) as usize + 8, i as u8);
             }
-            match l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, bufs[..k].iter().map(Vec::as_slice)) {
+            match l3.try_send_batch(Opcode::Data, bufs[..k].iter().map(Vec::as_slice)) {
                 Ok(n) => next += n as u64,
                 Err(Error::NoProgress) => std::hint::spin_loop(),
                 Err(e) => panic!("{e:?}"),
@@ -900,14 +888,8 @@ fn l2_consume_visits_in_order_in_place_and_releases_with_one_store() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(2);
     let batch = payloads(&[5, 0, 64, 17, 3], 10);
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch[..3])),
-        Ok(3)
-    );
-    assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_ERROR, slices(&batch[3..])),
-        Ok(2)
-    );
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&batch[..3])), Ok(3));
+    assert_eq!(l3.try_send_batch(Opcode::Error, slices(&batch[3..])), Ok(2));
     let (r, seen) = consume(&mut l2, 4);
     assert_eq!(
         r,
@@ -940,7 +922,7 @@ fn l2_consume_visits_in_order_in_place_and_releases_with_one_store() {
     assert!(l2.error().is_none());
     // The freed space is usable: the arena wraps and consume follows.
     let big = payloads(&[1000], 11);
-    assert_eq!(l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&big)), Ok(1));
+    assert_eq!(l3.try_send_batch(Opcode::Data, slices(&big)), Ok(1));
     let (r, seen) = consume(&mut l2, 8);
     assert_eq!((r, seen[0].2.as_slice()), (Ok(1), big[0].as_slice()));
 }
@@ -950,7 +932,7 @@ fn l2_consume_ends_after_stop_and_leaves_the_endpoint_drained() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[2; 2], 12)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[2; 2], 12)))
         .unwrap();
     l3.try_request_stop().unwrap();
     let (r, seen) = consume(&mut l2, 8);
@@ -993,8 +975,7 @@ fn l2_consume_while_handles_are_held_keeps_the_fifo_rule() {
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
     let batch = payloads(&[4; 3], 13);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&batch))
-        .unwrap();
+    l3.try_send_batch(Opcode::Data, slices(&batch)).unwrap();
     let held = l2.try_peek().unwrap();
     let (r, seen) = consume(&mut l2, 8);
     assert_eq!(r, Ok(2));
@@ -1018,7 +999,7 @@ fn l2_consume_releases_what_it_visited_even_when_the_visitor_panics() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 14)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[4; 4], 14)))
         .unwrap();
     let mut visited = 0;
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1050,7 +1031,7 @@ fn l2_consume_poisons_at_a_bad_slot_after_releasing_the_good_ones_before_it() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 3], 15)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[4; 3], 15)))
         .unwrap();
     // SAFETY: byte 0 of slot 2 (its seq) lies inside the input ring; nothing else runs.
     unsafe { *mem.payload.add(2 * 32) ^= 0x40 };
@@ -1070,7 +1051,8 @@ fn l2_consume_poisons_at_a_bad_slot_after_releasing_the_good_ones_before_it() {
 fn l2_consume_needs_an_in_place_view() {
     /// The counting region without payload pointers, as a callbacks backend.
     struct NoView(Counting);
-    impl Region for NoView {
+    // SAFETY: `payload_ptr` keeps its default (`None`), which is the point of this region.
+    unsafe impl Region for NoView {
         fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
             self.0.read_payload(offset, dst)
         }
@@ -1094,7 +1076,7 @@ fn l2_consume_needs_an_in_place_view() {
         0,
     )
     .unwrap();
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 1], 16)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[4; 1], 16)))
         .unwrap();
     assert_eq!(
         l2.try_consume(8, |_, _| panic!("nothing is visited")),
@@ -1110,7 +1092,7 @@ fn l2_consume_behind_a_held_input_respects_the_window_without_poisoning() {
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(1);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 2], 17)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[4; 2], 17)))
         .unwrap();
     l3.try_request_stop().unwrap();
     let held = l2.try_peek().unwrap();
@@ -1134,7 +1116,7 @@ fn l2_consume_behind_a_held_input_releases_what_it_visited_when_the_visitor_pani
     let mem = Memory::new(8, 1024, 64);
     let mut l3 = mem.l3(8);
     let mut l2 = mem.l2(4);
-    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, slices(&payloads(&[4; 4], 18)))
+    l3.try_send_batch(Opcode::Data, slices(&payloads(&[4; 4], 18)))
         .unwrap();
     let held = l2.try_peek().unwrap();
     let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

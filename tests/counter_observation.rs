@@ -38,7 +38,7 @@ mod l2_api;
 mod l3_api;
 
 use l3l2q::abi::*;
-use l3l2q::{Error, ErrorKind};
+use l3l2q::{Error, ErrorKind, Opcode};
 
 use adversary::Victim;
 use guarded::{Guarded, Mem};
@@ -150,13 +150,13 @@ fn l2_cases() -> Vec<L2Case> {
             ep.peek(None).map(drop)
         }),
         ("output head beyond the published tail", |f, ep| {
-            ep.send(DATA, &[vec![1; 8]]).expect("one output");
+            ep.send(Opcode::Data, &[vec![1; 8]]).expect("one output");
             f.set(OUT_HEAD, 2);
             // No room for 256 more bytes: the reserve reloads the head.
             ep.reserve(256, None).map(drop)
         }),
         ("output head moved backwards", |f, ep| {
-            ep.send(DATA, &[vec![1; 8]]).expect("one output");
+            ep.send(Opcode::Data, &[vec![1; 8]]).expect("one output");
             f.set(OUT_HEAD, -1);
             ep.reserve(256, None).map(drop)
         }),
@@ -174,14 +174,14 @@ fn l3_cases() -> Vec<L3Case> {
             q.peek(None).map(drop)
         }),
         ("input head beyond the published tail", |f, q| {
-            q.enqueue(DATA, &[1; 8], None).expect("one input");
+            q.send(Opcode::Data, &[1; 8], None).expect("one input");
             f.set(IN_HEAD, 2);
-            q.enqueue(DATA, &[2; 256], None)
+            q.send(Opcode::Data, &[2; 256], None)
         }),
         ("input head moved backwards", |f, q| {
-            q.enqueue(DATA, &[1; 8], None).expect("one input");
+            q.send(Opcode::Data, &[1; 8], None).expect("one input");
             f.set(IN_HEAD, -1);
-            q.enqueue(DATA, &[2; 256], None)
+            q.send(Opcode::Data, &[2; 256], None)
         }),
     ]
 }

@@ -32,6 +32,7 @@ mod support {
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use l3l2q::abi::*;
 use l3l2q::region::{MappedRegion, Region};
 use l3l2q::*;
 use support::faulty::{CallKind, FaultyCallbacks};
@@ -131,7 +132,7 @@ impl Plan {
         n as usize
     }
 
-    fn opcode(&self, i: u64) -> u64 {
+    fn opcode(&self, i: u64) -> Opcode {
         if self.rng(i, 2).below(16) == 0 {
             ERROR
         } else {
@@ -432,7 +433,7 @@ fn send_input<R: Region>(
     let cap = match i % 5 {
         3 => len,
         4 => (len + plan.slack(i)).min(plan.arena),
-        _ => return q.try_enqueue(opcode, payload),
+        _ => return q.try_send(opcode, payload),
     };
     let r = q.try_reserve(cap)?;
     assert_eq!(r.capacity, cap);
@@ -443,7 +444,7 @@ fn send_input<R: Region>(
         unsafe { core::slice::from_raw_parts_mut(r.data, payload.len()) }.copy_from_slice(payload);
     }
     report.zero_copy_inputs += 1;
-    q.commit(&r, opcode, len)
+    q.publish(&r, opcode, len)
 }
 
 /// Takes every available output, checking each; returns how many.
@@ -459,7 +460,7 @@ fn receive<R: Region>(
     let mut n = 0;
     loop {
         let k = report.received;
-        let (opcode, got): (u64, &[u8]) = if k % 3 == 0 {
+        let (opcode, got): (Opcode, &[u8]) = if k % 3 == 0 {
             match q.try_dequeue_into(buf) {
                 Ok((op, len)) => (op, &buf[..len]),
                 Err(Error::NoProgress) => return n,
@@ -476,14 +477,14 @@ fn receive<R: Region>(
             if m.data.is_null() {
                 let len = q.read_into(&m, buf).unwrap();
                 q.release(&m).unwrap();
-                (m.opcode, &buf[..len])
+                (m.opcode(), &buf[..len])
             } else {
                 // SAFETY: m is held until the release below; copy out first.
                 let len = m.payload_nbytes as usize;
                 buf[..len].copy_from_slice(unsafe { m.payload() });
                 report.in_place_outputs += 1;
                 q.release(&m).unwrap();
-                (m.opcode, &buf[..len])
+                (m.opcode(), &buf[..len])
             }
         };
         assert_eq!(opcode, plan.opcode(k), "output {k} opcode");
@@ -657,9 +658,11 @@ fn mapped_queue(region: &RawRegion, sc: &Scenario) -> L3Queue<MappedRegion> {
     L3Queue::create_at(
         m,
         &region.descriptor(),
-        sc.depth,
-        sc.input_arena,
-        sc.output_arena,
+        QueueConfig {
+            depth: sc.depth,
+            input_arena_bytes: sc.input_arena,
+            output_arena_bytes: sc.output_arena,
+        },
         sc.initial,
     )
     .unwrap()
@@ -778,9 +781,11 @@ fn callbacks_backend_two_threads() {
     let q = L3Queue::create(
         backend,
         &region.descriptor(),
-        sc.depth,
-        sc.input_arena,
-        sc.output_arena,
+        QueueConfig {
+            depth: sc.depth,
+            input_arena_bytes: sc.input_arena,
+            output_arena_bytes: sc.output_arena,
+        },
     )
     .unwrap();
     let (l3, _) = run(&region, q, sc);
@@ -815,7 +820,16 @@ fn wakeup_latency_of_the_l3_wait_policy() {
     let region = RawRegion::new(4, 64, 64);
     // SAFETY: the region outlives the queue.
     let m = unsafe { MappedRegion::from_descriptor(&region.descriptor()) }.unwrap();
-    let mut q = L3Queue::create(m, &region.descriptor(), 4, 64, 64).unwrap();
+    let mut q = L3Queue::create(
+        m,
+        &region.descriptor(),
+        QueueConfig {
+            depth: 4,
+            input_arena_bytes: 64,
+            output_arena_bytes: 64,
+        },
+    )
+    .unwrap();
     let scalars = q.task_scalars();
     let base = Instant::now();
     let gaps_us: [u64; 9] = [0, 10, 50, 100, 300, 1_000, 2_000, 5_000, 10_000];
@@ -857,7 +871,7 @@ fn wakeup_latency_of_the_l3_wait_policy() {
                     core::hint::spin_loop();
                 }
                 let published = base.elapsed().as_nanos() as u64;
-                l2.try_send(DATA, &published.to_le_bytes()).unwrap();
+                l2.try_send(Opcode::Data, &published.to_le_bytes()).unwrap();
             }
         });
         println!("L2 replies after an idle gap; latency = L2 publish -> L3 sees the reply (us)");
@@ -871,7 +885,7 @@ fn wakeup_latency_of_the_l3_wait_policy() {
                 let mut lat = Vec::with_capacity(reps(gap));
                 let mut buf = [0u8; 8];
                 for _ in 0..reps(gap) {
-                    q.enqueue(DATA, &(gap * 1_000).to_le_bytes(), 1_000_000_000)
+                    q.send(Opcode::Data, &(gap * 1_000).to_le_bytes(), 1_000_000_000)
                         .unwrap();
                     let m = if busy {
                         let t = Instant::now();

@@ -12,8 +12,8 @@
 //!   payload at the exact next position `tail % arena` unless it cannot
 //!   fit before the arena end (then at 0), as other implementations of the
 //!   format do, consumes what `L3Queue` produces with try_enqueue and its
-//!   batch/blocking forms (no reserve-shrink: a shrunk wrapped reservation
-//!   is documented as incompatible with strict consumers).
+//!   batch/blocking forms (reserve-shrink against a strict consumer, in
+//!   both directions, is tests/shrink_wrap.rs).
 
 mod support {
     pub mod opcodes;
@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use l3l2q::abi::*;
 use l3l2q::region::MappedRegion;
-use l3l2q::{Error, L2Endpoint, L3Queue, Message, TaskScalars};
+use l3l2q::{Error, L2Endpoint, L3Queue, Message, Opcode, QueueConfig, TaskScalars};
 use support::opcodes::{DATA, ERROR, STOP};
 use support::peer::RawConsumer;
 use support::region::RawRegion;
@@ -66,7 +66,7 @@ fn pattern(salt: u64, k: u64, len: u64) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Sent {
     k: u64,
-    opcode: u64,
+    opcode: Opcode,
     len: u64,
 }
 
@@ -74,7 +74,7 @@ struct Sent {
 #[derive(Debug, Clone, Copy)]
 struct Candidate {
     len: u64,
-    opcode: u64,
+    opcode: Opcode,
 }
 
 /// Sizes 0..=arena, weighted towards the edges: empty, small, half, more
@@ -270,9 +270,11 @@ fn l3_side(
     let mut q = L3Queue::create(
         mapped,
         &region.descriptor(),
-        sc.depth,
-        sc.in_arena,
-        sc.out_arena,
+        QueueConfig {
+            depth: sc.depth,
+            input_arena_bytes: sc.in_arena,
+            output_arena_bytes: sc.out_arena,
+        },
     )
     .expect("queue");
     scalars.send(q.task_scalars()).expect("L2 thread alive");
@@ -312,7 +314,7 @@ fn l3_side(
             let c = cands[0];
             let before = next;
             match rng.below(100) {
-                0..=39 => match q.try_enqueue(c.opcode, &pattern(IN_SALT, next, c.len)) {
+                0..=39 => match q.try_send(c.opcode, &pattern(IN_SALT, next, c.len)) {
                     Ok(()) => {
                         cands.pop_front();
                         sent_in
@@ -330,8 +332,11 @@ fn l3_side(
                         let small = rng.below(17);
                         if c.len > 16
                             && chance(&mut rng, 50)
-                            && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small")
-                                .is_some()
+                            && soft(
+                                q.try_send(Opcode::Data, &pattern(IN_SALT, next, small)),
+                                "small",
+                            )
+                            .is_some()
                         {
                             sent_in
                                 .send(Sent {
@@ -348,7 +353,7 @@ fn l3_side(
                 },
                 40..=49 => {
                     if soft(
-                        q.enqueue(c.opcode, &pattern(IN_SALT, next, c.len), 200_000),
+                        q.send(c.opcode, &pattern(IN_SALT, next, c.len), 200_000),
                         "enqueue",
                     )
                     .is_some()
@@ -371,7 +376,7 @@ fn l3_side(
                         .map(|i| pattern(IN_SALT, next + i as u64, cands[i].len))
                         .collect();
                     if let Some(n) = soft(
-                        q.try_enqueue_batch(opcode, payloads.iter().map(Vec::as_slice)),
+                        q.try_send_batch(opcode, payloads.iter().map(Vec::as_slice)),
                         "batch",
                     ) {
                         for _ in 0..n {
@@ -400,11 +405,11 @@ fn l3_side(
                         q.write_reserved(&r, split as u64, &p[split..])
                             .expect("write");
                         if chance(&mut rng, 30) {
-                            q.commit_deferred(&r, c.opcode, used)
+                            q.publish_deferred(&r, c.opcode, used)
                                 .expect("commit_deferred");
                             stats.deferred += 1;
                         } else {
-                            q.commit(&r, c.opcode, used).expect("commit");
+                            q.publish(&r, c.opcode, used).expect("commit");
                         }
                         stats.rolled_back += u64::from(used == 0 && c.len > 0);
                         stats.shrunk += u64::from(used > 0 && used < c.len);
@@ -524,7 +529,7 @@ impl Outputs {
         }
         let e = self.held[i];
         assert_eq!(
-            (m.seq, m.opcode, m.payload_nbytes),
+            (m.seq, m.opcode(), m.payload_nbytes),
             (e.k + 1, e.opcode, e.len),
             "output {e:?}"
         );
@@ -589,7 +594,7 @@ fn l2_side(
                 let e = sent_in.recv_timeout(RECV).expect("L3 announced the input");
                 assert_eq!(e.k, next_in, "inputs in order, exactly once");
                 assert_eq!(
-                    (m.seq, m.opcode, m.payload_nbytes),
+                    (m.seq, m.opcode(), m.payload_nbytes),
                     (e.k + 1, e.opcode, e.len),
                     "input {e:?}"
                 );
@@ -904,7 +909,7 @@ fn strict_consumer(
             } else {
                 let e = sent.recv_timeout(RECV).expect("announced");
                 assert_eq!(
-                    (e.k, e.opcode, e.len),
+                    (e.k, u64::from(e.opcode), e.len),
                     (next, slot.opcode, slot.payload_nbytes),
                     "message {next}"
                 );
@@ -965,21 +970,23 @@ fn strict_producer(
     let mut q = L3Queue::create(
         mapped,
         &region.descriptor(),
-        sc.depth,
-        sc.in_arena,
-        sc.out_arena,
+        QueueConfig {
+            depth: sc.depth,
+            input_arena_bytes: sc.in_arena,
+            output_arena_bytes: sc.out_arena,
+        },
     )
     .expect("queue");
     let mut rng = XorShift::new(sc.seed ^ 0x7);
     let mut next = 0u64;
     let mut small_after_large = 0;
     let mut c = candidate(&mut rng, sc.in_arena);
-    let announce = |k: u64, opcode: u64, len: u64| sent.send(Sent { k, opcode, len }).unwrap();
+    let announce = |k: u64, opcode: Opcode, len: u64| sent.send(Sent { k, opcode, len }).unwrap();
     while next < sc.inputs {
         watch.check(|| format!("sent {next}"));
         let before = next;
         match rng.below(100) {
-            0..=59 => match q.try_enqueue(c.opcode, &pattern(IN_SALT, next, c.len)) {
+            0..=59 => match q.try_send(c.opcode, &pattern(IN_SALT, next, c.len)) {
                 Ok(()) => {
                     announce(next, c.opcode, c.len);
                     next += 1;
@@ -988,8 +995,11 @@ fn strict_producer(
                 Err(Error::NoProgress) => {
                     let small = rng.below(c.len.min(17));
                     if c.len > 16
-                        && soft(q.try_enqueue(DATA, &pattern(IN_SALT, next, small)), "small")
-                            .is_some()
+                        && soft(
+                            q.try_send(Opcode::Data, &pattern(IN_SALT, next, small)),
+                            "small",
+                        )
+                        .is_some()
                     {
                         announce(next, DATA, small);
                         next += 1;
@@ -1002,7 +1012,7 @@ fn strict_producer(
             },
             60..=79 => {
                 if soft(
-                    q.enqueue(c.opcode, &pattern(IN_SALT, next, c.len), 200_000),
+                    q.send(c.opcode, &pattern(IN_SALT, next, c.len), 200_000),
                     "enqueue",
                 )
                 .is_some()
@@ -1022,7 +1032,7 @@ fn strict_producer(
                     .map(|(i, x)| pattern(IN_SALT, next + i as u64, x.len))
                     .collect();
                 let n = soft(
-                    q.try_enqueue_batch(c.opcode, payloads.iter().map(Vec::as_slice)),
+                    q.try_send_batch(c.opcode, payloads.iter().map(Vec::as_slice)),
                     "batch",
                 )
                 .unwrap_or(0);
@@ -1090,35 +1100,45 @@ fn a_strict_consumer_accepts_every_placement_of_try_enqueue() {
 }
 
 #[test]
-fn the_strict_rule_rejects_a_shrunk_wrapped_reservation() {
-    // The documented incompatibility, to show the strict consumer above is
-    // strict: 300 B, a full drain, then 800 B reserved (it wraps to 0) and
-    // shrunk to 10 B, which would have fit at 300.
+fn the_strict_rule_accepts_a_shrunk_wrapped_reservation_and_rejects_a_needless_wrap() {
+    // 300 B, a full drain, then 800 B reserved (it wraps to 0) and shrunk
+    // to 10 B, which fit at 300: the producer moves them there (SPEC 7).
+    // The same 10 B at 0 would be refused, which shows the strict consumer
+    // above is strict.
     let region = RawRegion::new(4, 1024, 64);
     // SAFETY: the raw region outlives the queue and is mapped in this process.
     let mapped = unsafe { MappedRegion::from_descriptor(&region.descriptor()) }.expect("mapped");
-    let mut q = L3Queue::create(mapped, &region.descriptor(), 4, 1024, 64).expect("queue");
+    let mut q = L3Queue::create(
+        mapped,
+        &region.descriptor(),
+        QueueConfig {
+            depth: 4,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 64,
+        },
+    )
+    .expect("queue");
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
     let (first, _) = l2.expect();
     l2.release_all();
     let r = q.try_reserve(800).unwrap();
     q.write_reserved(&r, 0, &[2; 10]).unwrap();
-    q.commit(&r, DATA, 10).unwrap();
-    let (shrunk, _) = l2.expect();
+    q.publish(&r, Opcode::Data, 10).unwrap();
+    let (shrunk, bytes) = l2.expect();
     let base = region.layout.input_arena_offset;
     let mut cursor = Cursor::default();
     cursor.follow(1024, 300, first.payload_offset - base, true, "first");
     assert_eq!(
-        shrunk.payload_offset, base,
-        "the shrunk reservation stays at the arena start"
+        (shrunk.payload_offset, bytes),
+        (base + 300, vec![2; 10]),
+        "the shrunk reservation moved back before the wrap"
     );
-    let mut lenient = cursor;
-    let refused = cursor.try_follow(1024, 10, 0, true, "shrunk wrap");
+    let needless = cursor.try_follow(1024, 10, 0, true, "needless wrap");
     assert!(
-        refused.as_ref().is_err_and(|e| e.contains("fit at 300")),
-        "{refused:?}"
+        needless.as_ref().is_err_and(|e| e.contains("fit at 300")),
+        "{needless:?}"
     );
-    lenient.follow(1024, 10, 0, false, "shrunk wrap");
-    assert_eq!(lenient.wraps, 1, "our consumers accept it as a wrap");
+    cursor.follow(1024, 10, 300, true, "shrunk wrap");
+    assert_eq!(cursor.wraps, 0);
 }

@@ -23,7 +23,7 @@ use loom::sync::atomic::{AtomicU32, Ordering};
 
 use l3l2q::abi::*;
 use l3l2q::region::{Fault, Region};
-use l3l2q::{Error, L2Endpoint, L3Queue, Message};
+use l3l2q::{Error, L2Endpoint, L3Queue, Message, Opcode, QueueConfig};
 
 /// Payload bytes and counters of one queue, shared by the two threads.
 struct Memory {
@@ -85,7 +85,8 @@ impl LoomRegion {
     }
 }
 
-impl Region for LoomRegion {
+// SAFETY: `payload_ptr` keeps its default (`None`): loom sees every access through the copies.
+unsafe impl Region for LoomRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         let cells = self.cells(offset, dst.len()).ok_or(Fault::Read)?;
         if let Some((start, end, replays)) = &self.own_ring {
@@ -199,8 +200,7 @@ fn l2_thread(mut ep: L2Endpoint<LoomRegion>, plan: Plan) {
             progressed = true;
         }
         if sent < plan.outputs.len()
-            && soft(ep.try_send(L3L2Q_OPCODE_DATA, &pattern(0x20, sent, plan.outputs[sent])))
-                .is_some()
+            && soft(ep.try_send(Opcode::Data, &pattern(0x20, sent, plan.outputs[sent]))).is_some()
         {
             sent += 1;
             progressed = true;
@@ -220,8 +220,7 @@ fn l3_thread(q: &mut L3Queue<LoomRegion>, plan: Plan) {
     while sent < plan.inputs.len() || got < plan.outputs.len() {
         let mut progressed = false;
         if sent < plan.inputs.len()
-            && soft(q.try_enqueue(L3L2Q_OPCODE_DATA, &pattern(0x10, sent, plan.inputs[sent])))
-                .is_some()
+            && soft(q.try_send(Opcode::Data, &pattern(0x10, sent, plan.inputs[sent]))).is_some()
         {
             sent += 1;
             progressed = true;
@@ -293,9 +292,11 @@ fn explore(plan: Plan, ordered: bool) -> Explored {
         let mut q = L3Queue::create(
             l3_region,
             &descriptor,
-            plan.depth,
-            plan.in_arena,
-            plan.out_arena,
+            QueueConfig {
+                depth: plan.depth,
+                input_arena_bytes: plan.in_arena,
+                output_arena_bytes: plan.out_arena,
+            },
         )
         .expect("queue");
         let ep = L2Endpoint::with_region(region, q.descriptor(), &q.queue_args(), plan.window, 0)

@@ -11,6 +11,7 @@ mod support {
     )]
     pub mod region;
 }
+use l3l2q::abi::*;
 use l3l2q::*;
 use support::peer::RawProducer;
 use support::region::RawRegion;
@@ -21,7 +22,7 @@ fn raw_producer_message_reaches_the_l2_endpoint_in_place() {
     // SAFETY: the region outlives the endpoint.
     let mut l2 = unsafe { L2Endpoint::from_task_scalars(&region.scalars(), 1) }.unwrap();
     let mut input = RawProducer::input(&region, 0);
-    input.send(L3L2Q_OPCODE_DATA, 0, b"hello");
+    input.send(Opcode::Data, 0, b"hello");
     let msg = l2.try_peek().unwrap();
     assert_eq!(
         (msg.seq, msg.opcode, msg.payload_nbytes),
@@ -53,7 +54,7 @@ fn stop_is_acquired_even_when_the_window_is_full() {
     let third = l2.try_peek().unwrap();
     assert_eq!(third.seq, 3);
     let mut input = RawProducer::input(&region, 3);
-    input.send(L3L2Q_OPCODE_STOP, 0, b"");
+    input.send(Opcode::Stop, 0, b"");
     let stop = l2
         .try_peek()
         .expect("STOP does not count against the full window");

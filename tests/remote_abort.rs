@@ -44,11 +44,11 @@ use std::ffi::CStr;
 
 use l3l2q::abi::*;
 use l3l2q::ffi::{common, l2 as c2, l3 as c3};
-use l3l2q::{Error, ErrorInfo, ErrorKind, Message, Operation, Reservation, Status};
+use l3l2q::{Error, ErrorInfo, ErrorKind, Message, Opcode, Operation, Reservation, Status};
 
 use adversary::Victim;
 use guarded::{Guarded, Mem};
-use harness::{DATA, Shape, Watch, from_status};
+use harness::{Shape, Watch, from_status};
 use l2_api::Ep;
 use l3_api::Q;
 
@@ -147,7 +147,9 @@ fn l2_later_calls_fail_fast(watch: &mut Watch, ep: &mut Ep, name: &str) {
         ("release", |ep, m| ep.release(&[*m])),
         ("try_reserve", |ep, _| ep.reserve(8, None).map(drop)),
         ("flush", |ep, _| ep.flush()),
-        ("send", |ep, _| ep.send(DATA, &[vec![1; 4]]).map(drop)),
+        ("send", |ep, _| {
+            ep.send(Opcode::Data, &[vec![1; 4]]).map(drop)
+        }),
     ];
     for (what, call) in calls {
         let before = watch.before();
@@ -165,8 +167,8 @@ fn l3_later_calls_fail_fast(watch: &mut Watch, q: &mut Q, name: &str) {
         ("peek", |q, _| q.peek(SPIN).map(drop)),
         ("read_into", |q, m| q.read_into(m, &mut [0; 8]).map(drop)),
         ("release", |q, m| q.release(&[*m])),
-        ("try_enqueue", |q, _| q.enqueue(DATA, &[1], None)),
-        ("enqueue", |q, _| q.enqueue(DATA, &[1], SPIN)),
+        ("try_enqueue", |q, _| q.send(Opcode::Data, &[1], None)),
+        ("enqueue", |q, _| q.send(Opcode::Data, &[1], SPIN)),
         ("reserve", |q, _| q.reserve(1).map(drop)),
         ("request_stop", |q, _| q.request_stop(None)),
     ];
@@ -235,7 +237,7 @@ fn l2_query_changes_nothing_while_clear_and_records_when_set() {
         assert_eq!(snapshot(&mem, &layout), before, "{name}: shared memory");
         assert!(ep.record().is_none(), "{name}");
         // Still healthy: the reservation publishes.
-        ep.publish(&r, DATA, 8, false).expect("publish");
+        ep.publish(&r, Opcode::Data, 8, false).expect("publish");
         let r = ep.reserve(8, None).expect("reserve");
         mem.store(L3_FLAG, 7);
         let before = snapshot(&mem, &layout);
@@ -244,7 +246,7 @@ fn l2_query_changes_nothing_while_clear_and_records_when_set() {
         assert_remote_abort_record(name, ep.record());
         watch.record = ep.record();
         let before = watch.before();
-        let result = ep.publish(&r, DATA, 8, false);
+        let result = ep.publish(&r, Opcode::Data, 8, false);
         watch.judge(name, &result, ep.record(), before);
         assert_eq!(result, Err(Error::RemoteAborted), "{name}");
         // The query still answers (the flag), and the record stays.
@@ -274,7 +276,7 @@ fn l3_query_changes_nothing_while_clear_and_records_when_set() {
         assert_remote_abort_record(name, q.record());
         watch.record = q.record();
         let before = watch.before();
-        let result = q.commit(&r, DATA, 8, false);
+        let result = q.publish(&r, Opcode::Data, 8, false);
         watch.judge(name, &result, q.record(), before);
         assert_eq!(result, Err(Error::RemoteAborted), "{name}");
         l3_later_calls_fail_fast(&mut watch, &mut q, name);
@@ -322,7 +324,7 @@ fn a_reservation_carries_the_seq_it_is_published_with() {
             let r = ep.reserve(n, None).expect("reserve");
             assert_eq!(r.seq, initial.wrapping_add(k + 1), "{name}: L2 #{k}");
             assert_eq!(r.seq(), r.seq);
-            ep.publish(&r, DATA, n, false).expect("publish");
+            ep.publish(&r, Opcode::Data, n, false).expect("publish");
             assert_eq!(slot_seq(layout.output_desc_offset, k), r.seq, "{name}");
         }
         // An altered seq is someone else's reservation: OWNERSHIP.
@@ -332,7 +334,7 @@ fn a_reservation_carries_the_seq_it_is_published_with() {
             ..r
         };
         assert_eq!(
-            ep.publish(&altered, DATA, 8, false),
+            ep.publish(&altered, Opcode::Data, 8, false),
             Err(Error::Poisoned(ErrorKind::Ownership)),
             "{name}"
         );
@@ -345,10 +347,10 @@ fn a_reservation_carries_the_seq_it_is_published_with() {
             mem.slot(ring + (index & (layout.depth - 1)) * 32).seq
         };
         let mut q = Q::open(&mem, &shape(initial), REGION_ID, ffi);
-        q.enqueue(DATA, b"copied", None).expect("enqueue");
+        q.send(Opcode::Data, b"copied", None).expect("enqueue");
         let r = q.reserve(32).expect("reserve");
         assert_eq!(r.seq, initial.wrapping_add(2), "{name}: L3");
-        q.commit(&r, DATA, 10, false).expect("commit");
+        q.publish(&r, Opcode::Data, 10, false).expect("commit");
         assert_eq!(slot_seq(layout.input_desc_offset, 1), r.seq, "{name}");
     });
 }

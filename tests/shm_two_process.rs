@@ -27,8 +27,8 @@ use l3l2q::ffi::shm::{ShmCreateConfig, ShmHandle, l3l2q_shm_create, l3l2q_shm_fr
 use l3l2q::region::Region;
 use l3l2q::region::shm::{CreateMode, ShmConfig, ShmError, ShmReadOnly, ShmRegion, unique_name};
 use l3l2q::{
-    Error, ErrorKind, L2Endpoint, L3L2Q_L2_ABORT_FLAG_OFFSET, L3L2Q_L3_ABORT_FLAG_OFFSET,
-    L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3Queue, Status,
+    Error, ErrorKind, L2Endpoint, L3Queue, Opcode, QueueConfig, Status,
+    abi::L3L2Q_L2_ABORT_FLAG_OFFSET, abi::L3L2Q_L3_ABORT_FLAG_OFFSET,
 };
 
 const ROLE: &str = "L3L2Q_SHM_TEST_ROLE";
@@ -84,7 +84,7 @@ fn echo_worker(name: &str, window: u64) -> i32 {
             .expect("echo worker: copy");
         // The output side is full while the host is not reading: retry.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = endpoint.try_send(L3L2Q_OPCODE_DATA, &bytes[..len]) {
+        while let Err(e) = endpoint.try_send(Opcode::Data, &bytes[..len]) {
             assert!(
                 e == Error::NoProgress && Instant::now() < deadline,
                 "echo worker: send: {e}"
@@ -322,7 +322,16 @@ impl DemoRun {
 fn shm_l3(name: &str, depth: u64, arena: u64) -> L3Queue<ShmRegion> {
     let shm = ShmRegion::create(name, &ShmConfig::new(depth, arena, arena)).expect("create region");
     let descriptor = *shm.descriptor();
-    L3Queue::create(shm, &descriptor, depth, arena, arena).expect("L3 queue")
+    L3Queue::create(
+        shm,
+        &descriptor,
+        QueueConfig {
+            depth,
+            input_arena_bytes: arena,
+            output_arena_bytes: arena,
+        },
+    )
+    .expect("L3 queue")
 }
 
 // ---------------------------------------------------------------------------
@@ -452,7 +461,7 @@ fn output_bounded_err(mut child: Child, timeout: Duration) -> (ExitStatus, Strin
 /// Sends input `id`: `size` bytes that say which input they are.
 fn send(queue: &mut L3Queue<ShmRegion>, id: u64, size: usize, buf: &mut [u8]) -> Result<(), Error> {
     buf[..8].copy_from_slice(&id.to_le_bytes());
-    queue.try_enqueue(L3L2Q_OPCODE_DATA, &buf[..size])
+    queue.try_send(Opcode::Data, &buf[..size])
 }
 
 /// Asserts a blocking call returned `expected` no earlier than its timeout
@@ -519,7 +528,7 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     let took_peek = timed(timeout, Error::Timeout, |ns| queue.peek(ns));
     // The message that did not fit still does not: the input side is full.
     let took_enqueue = timed(timeout, Error::Timeout, |ns| {
-        queue.enqueue(L3L2Q_OPCODE_DATA, &buf[..size], ns)
+        queue.send(Opcode::Data, &buf[..size], ns)
     });
     assert!(!queue.peer_aborted());
     assert!(
@@ -535,7 +544,7 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     let name = unique_name("abort");
     let mut queue = shm_l3(&name, 8, 4096);
     let mut worker = spawn_child("abort-worker", &name, 2).expect("spawn worker");
-    queue.try_enqueue(L3L2Q_OPCODE_ERROR, b"first").unwrap();
+    queue.try_send(Opcode::Error, b"first").unwrap();
     let line = line_starting(&mut worker, "poisoned", Duration::from_secs(10));
     assert_eq!(line, "poisoned");
     let status = wait_bounded(&mut worker, Duration::from_secs(5));
@@ -549,7 +558,7 @@ fn l3_times_out_when_l2_is_killed_and_reports_remote_abort_when_l2_poisoned_firs
     );
     let start = Instant::now();
     assert_eq!(
-        queue.enqueue(L3L2Q_OPCODE_DATA, b"x", timeout.as_nanos() as u64),
+        queue.send(Opcode::Data, b"x", timeout.as_nanos() as u64),
         Err(Error::RemoteAborted)
     );
     let took_enqueue = start.elapsed();
@@ -739,13 +748,13 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     let name = unique_name("inspect");
     let mut queue = shm_l3(&name, 8, 1024);
     for (opcode, payload) in [
-        (L3L2Q_OPCODE_DATA, &b"ten bytes!"[..]),
-        (L3L2Q_OPCODE_DATA, &b""[..]),
-        (L3L2Q_OPCODE_ERROR, &[7u8; 100][..]),
-        (L3L2Q_OPCODE_DATA, &b"seven b"[..]),
-        (L3L2Q_OPCODE_DATA, &[1u8; 64][..]),
+        (Opcode::Data, &b"ten bytes!"[..]),
+        (Opcode::Data, &b""[..]),
+        (Opcode::Error, &[7u8; 100][..]),
+        (Opcode::Data, &b"seven b"[..]),
+        (Opcode::Data, &[1u8; 64][..]),
     ] {
-        queue.try_enqueue(opcode, payload).unwrap();
+        queue.try_send(opcode, payload).unwrap();
     }
     // The L2 side in this process, through a second mapping: acquire two,
     // answer and release the first, keep holding the second.
@@ -754,8 +763,7 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
     let mut l2 = L2Endpoint::with_region(shm, &descriptor, &args, 4, 0).unwrap();
     let first = l2.try_peek().unwrap();
     let _second = l2.try_peek().unwrap();
-    l2.try_send(L3L2Q_OPCODE_DATA, b"answer to the first")
-        .unwrap();
+    l2.try_send(Opcode::Data, b"answer to the first").unwrap();
     l2.release(&first).unwrap();
 
     let file = PathBuf::from("/dev/shm").join(&name[1..]);

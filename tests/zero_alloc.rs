@@ -13,7 +13,7 @@ use std::cell::Cell;
 
 use l3l2q::abi::*;
 use l3l2q::region::MappedRegion;
-use l3l2q::{Error, L2Endpoint, L3Queue, Message};
+use l3l2q::{Error, L2Endpoint, L3Queue, Message, Opcode, QueueConfig};
 
 /// Counts every allocation (alloc, alloc_zeroed, realloc) made by the
 /// current thread.
@@ -121,9 +121,11 @@ impl Memory {
         let l3 = L3Queue::create(
             region,
             &descriptor,
-            self.layout.depth,
-            self.layout.input_arena_bytes,
-            self.layout.output_arena_bytes,
+            QueueConfig {
+                depth: self.layout.depth,
+                input_arena_bytes: self.layout.input_arena_bytes,
+                output_arena_bytes: self.layout.output_arena_bytes,
+            },
         )
         .unwrap();
         // SAFETY: as above.
@@ -159,20 +161,19 @@ fn one_round(
     let payload = &src[..n];
 
     // L3 input: copy, batch copy, zero-copy commit, deferred commit + flush.
-    l3.try_enqueue(L3L2Q_OPCODE_DATA, payload).unwrap();
+    l3.try_send(Opcode::Data, payload).unwrap();
     assert_eq!(
-        l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, [payload, &src[..3], &[]]),
+        l3.try_send_batch(Opcode::Data, [payload, &src[..3], &[]]),
         Ok(3)
     );
     let r = l3.try_reserve(n as u64).unwrap();
     l3.write_reserved(&r, 0, payload).unwrap();
-    l3.commit(&r, L3L2Q_OPCODE_ERROR, n as u64).unwrap();
+    l3.publish(&r, Opcode::Error, n as u64).unwrap();
     let r = l3.try_reserve(8).unwrap();
     l3.write_reserved(&r, 0, &round.to_le_bytes()).unwrap();
-    l3.commit_deferred(&r, L3L2Q_OPCODE_DATA, 8).unwrap();
+    l3.publish_deferred(&r, Opcode::Data, 8).unwrap();
     l3.flush().unwrap();
-    l3.enqueue(L3L2Q_OPCODE_DATA, payload, 1_000_000_000)
-        .unwrap();
+    l3.send(Opcode::Data, payload, 1_000_000_000).unwrap();
 
     // L2 input: single peek/payload/release, batch peek/release, then consume.
     let m = l2.try_peek().unwrap();
@@ -194,16 +195,13 @@ fn one_round(
     // L2 output: zero-copy publish, deferred publish + flush, copy and batch copy.
     let r = l2.try_reserve(n as u64).unwrap();
     l2.reserved_mut(&r).copy_from_slice(payload);
-    l2.publish(&r, L3L2Q_OPCODE_DATA, n as u64).unwrap();
+    l2.publish(&r, Opcode::Data, n as u64).unwrap();
     let r = l2.reserve(4, 1_000_000_000).unwrap();
     l2.write_reserved(&r, 0, &src[..4]).unwrap();
-    l2.publish_deferred(&r, L3L2Q_OPCODE_DATA, 4).unwrap();
+    l2.publish_deferred(&r, Opcode::Data, 4).unwrap();
     l2.flush().unwrap();
-    l2.try_send(L3L2Q_OPCODE_ERROR, payload).unwrap();
-    assert_eq!(
-        l2.try_send_batch(L3L2Q_OPCODE_DATA, [payload, payload]),
-        Ok(2)
-    );
+    l2.try_send(Opcode::Error, payload).unwrap();
+    assert_eq!(l2.try_send_batch(Opcode::Data, [payload, payload]), Ok(2));
 
     // L3 output: peek/read_into/release, dequeue, batch peek/release.
     let m = l3.try_peek().unwrap();
@@ -212,7 +210,7 @@ fn one_round(
     let m = l3.peek(1_000_000_000).unwrap();
     assert_eq!(l3.read_into(&m, dst), Ok(4));
     l3.release(&m).unwrap();
-    assert_eq!(l3.try_dequeue_into(dst), Ok((L3L2Q_OPCODE_ERROR, n)));
+    assert_eq!(l3.try_dequeue_into(dst), Ok((Opcode::Error, n)));
     let k = l3.try_peek_batch(out).unwrap();
     assert_eq!(k, 2);
     for m in &out[..k] {
@@ -298,14 +296,13 @@ fn no_allocation_per_message_with_the_ends_on_two_threads() {
         let allocated = count(|| {
             while sent < N {
                 let result = if sent % 3 == 0 {
-                    l3.try_enqueue(L3L2Q_OPCODE_DATA, &sent.to_le_bytes())
-                        .map(|()| 1)
+                    l3.try_send(Opcode::Data, &sent.to_le_bytes()).map(|()| 1)
                 } else {
                     let k = (BATCH as u64).min(N - sent) as usize;
                     for (j, b) in buf[..k].iter_mut().enumerate() {
                         b[..8].copy_from_slice(&(sent + j as u64).to_le_bytes());
                     }
-                    l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, buf[..k].iter().map(|b| &b[..]))
+                    l3.try_send_batch(Opcode::Data, buf[..k].iter().map(|b| &b[..]))
                 };
                 match result {
                     Ok(k) => sent += k as u64,
@@ -391,7 +388,7 @@ fn the_l2_path_makes_no_system_call() {
     let blocking = vdso_clock();
     // Fill the input side in the parent; the child only runs L2 operations.
     for i in 0..12u64 {
-        l3.try_enqueue(L3L2Q_OPCODE_DATA, &i.to_le_bytes()).unwrap();
+        l3.try_send(Opcode::Data, &i.to_le_bytes()).unwrap();
     }
     // SAFETY: the child runs only the L2 operations below (no allocation, no lock: proven by the test above)
     // on memory it inherited, then leaves with the raw exit system call.
@@ -415,11 +412,11 @@ fn the_l2_path_makes_no_system_call() {
             let mut lengths_ok = true;
             ok &= l2.try_consume(2, |_, payload| lengths_ok &= payload.len() == 8) == Ok(2)
                 && lengths_ok;
-            ok &= l2.try_send(L3L2Q_OPCODE_DATA, b"result").is_ok();
+            ok &= l2.try_send(Opcode::Data, b"result").is_ok();
             let r = l2.try_reserve(5);
-            ok &= r.is_ok_and(|r| l2.publish_deferred(&r, L3L2Q_OPCODE_DATA, 5).is_ok());
+            ok &= r.is_ok_and(|r| l2.publish_deferred(&r, Opcode::Data, 5).is_ok());
             ok &= l2
-                .try_send_batch(L3L2Q_OPCODE_DATA, [b"a".as_slice(), b"b"])
+                .try_send_batch(Opcode::Data, [b"a".as_slice(), b"b"])
                 .is_ok();
             ok &= l2.flush().is_ok();
         }

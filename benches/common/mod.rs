@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod capi;
+
 use std::alloc::{Layout as AllocLayout, alloc_zeroed, dealloc};
 use std::hint::black_box;
 use std::mem::MaybeUninit;
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use l3l2q::abi::*;
 use l3l2q::region::MappedRegion;
-use l3l2q::{Error, L2Endpoint, L3Queue, Message};
+use l3l2q::{Error, L2Endpoint, L3Queue, Message, Opcode, QueueConfig};
 
 /// Bytes of one cache line (and of rtrb's padding).
 const LINE: usize = 64;
@@ -203,7 +205,13 @@ impl Ours {
         head.store(count as u32, Ordering::Release);
     }
 
-    fn descriptor(&self) -> RegionDescriptor {
+    /// The layout the region was sized for.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The region's descriptor (this process's addresses).
+    pub fn descriptor(&self) -> RegionDescriptor {
         RegionDescriptor::new(
             1,
             self.payload.addr(),
@@ -221,9 +229,11 @@ impl Ours {
         let l3 = L3Queue::create(
             region,
             &descriptor,
-            self.layout.depth,
-            self.layout.input_arena_bytes,
-            self.layout.output_arena_bytes,
+            QueueConfig {
+                depth: self.layout.depth,
+                input_arena_bytes: self.layout.input_arena_bytes,
+                output_arena_bytes: self.layout.output_arena_bytes,
+            },
         )
         .unwrap();
         // SAFETY: as above.
@@ -238,11 +248,7 @@ impl Ours {
         let (mut l3, mut l2) = self.pair();
         let src = vec![0x5au8; size];
         two_threads(
-            || {
-                repeat_until(n, "enqueue", || {
-                    l3.try_enqueue(L3L2Q_OPCODE_DATA, &src).map(|()| 1)
-                })
-            },
+            || repeat_until(n, "enqueue", || l3.try_send(Opcode::Data, &src).map(|()| 1)),
             || {
                 let mut acc = 0u64;
                 repeat_until(n, "peek", || {
@@ -315,7 +321,7 @@ impl Ours {
                 let mut dst = vec![0u8; size];
                 for _ in 0..n {
                     loop {
-                        match l3.try_enqueue(L3L2Q_OPCODE_DATA, &src) {
+                        match l3.try_send(Opcode::Data, &src) {
                             Ok(()) => break,
                             Err(Error::NoProgress) => std::hint::spin_loop(),
                             Err(e) => panic!("enqueue: {e:?}"),
@@ -354,7 +360,7 @@ impl Ours {
                     output.copy_from_slice(unsafe {
                         std::slice::from_raw_parts(input, len as usize)
                     });
-                    l2.publish(&r, L3L2Q_OPCODE_DATA, len).unwrap();
+                    l2.publish(&r, Opcode::Data, len).unwrap();
                     l2.release(&m).unwrap();
                 }
             },
@@ -368,7 +374,7 @@ fn enqueue_batches(l3: &mut L3Queue<MappedRegion>, src: &[u8], n: u64, batch: us
     let mut sent = 0;
     repeat_until(n, "enqueue", || {
         let k = batch.min((n - sent) as usize);
-        let done = l3.try_enqueue_batch(L3L2Q_OPCODE_DATA, std::iter::repeat_n(src, k))? as u64;
+        let done = l3.try_send_batch(Opcode::Data, std::iter::repeat_n(src, k))? as u64;
         sent += done;
         Ok(done)
     });

@@ -28,11 +28,51 @@ pub enum Linkage {
 /// A fresh scratch directory for one test's build products, holding a
 /// `libl3l2q.so.1` link so the SONAME resolves through an rpath.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = library_dir().join("ctests").join(name);
+    scratch_for(name, &library_dir())
+}
+
+/// As [`scratch`], with the `libl3l2q.so.1` link pointing into `lib_dir`
+/// (another build of the library, such as a release build).
+pub fn scratch_for(name: &str, lib_dir: &Path) -> PathBuf {
+    let dir = lib_dir.join("ctests").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     let soname = dir.join("libl3l2q.so.1");
-    std::os::unix::fs::symlink(library_dir().join("libl3l2q.so"), &soname).expect("soname link");
+    std::os::unix::fs::symlink(lib_dir.join("libl3l2q.so"), &soname).expect("soname link");
+    dir
+}
+
+/// Builds the library with `cargo build --release --lib` into its own
+/// target directory next to this test build's (so it neither waits for
+/// nor disturbs the build lock of the `cargo test` running this), and
+/// returns the directory holding its `libl3l2q.so`. The release profile
+/// is exactly what users ship; the build is incremental after the first.
+pub fn release_library_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // <target>/<profile>/deps/<test binary>
+    let target = exe
+        .ancestors()
+        .nth(3)
+        .expect("target dir above the test binary")
+        .join("release-for-tests");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "--lib", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("run cargo build --release");
+    assert!(
+        out.status.success(),
+        "cargo build --release --lib failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = target.join("release");
+    assert!(
+        dir.join("libl3l2q.so").is_file(),
+        "no libl3l2q.so in {}",
+        dir.display()
+    );
     dir
 }
 

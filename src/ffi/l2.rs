@@ -4,11 +4,11 @@
 use super::common::scalars_ref;
 use super::{
     ByteSlice, arg_byte_slices, arg_mut, arg_optional, arg_ref, arg_slice, arg_slice_mut, check,
-    emit_handle, ffi_boundary, finish, free_handle, status_of, write_optional,
+    emit_created, ffi_boundary, finish, free_handle, status_of,
 };
 use core::ffi::c_void;
 
-use crate::error::{Error, ErrorInfo, Status};
+use crate::error::{ErrorInfo, Status};
 use crate::l2::L2Endpoint;
 use crate::layout::Violation;
 use crate::ring::{Message, Reservation};
@@ -56,13 +56,8 @@ pub unsafe extern "C" fn l3l2q_l2_endpoint_create(
         let (descriptor, args) = scalars.decode();
         // SAFETY: the caller guarantees the descriptor's ranges are mapped in this process.
         let created = unsafe { L2Endpoint::from_descriptor(&descriptor, &args, config.max_inflight, config.initial_count) };
-        let violation = match created { Err(Error::BadDescriptor(v)) => v, _ => Violation::Valid };
         // SAFETY: caller contract on `out_violation`.
-        unsafe { write_optional(out_violation, violation) };
-        match created {
-            Ok(endpoint) => emit_handle(L2EndpointHandle { endpoint }, out),
-            Err(e) => e.status(),
-        }
+        unsafe { emit_created(created.map(|endpoint| L2EndpointHandle { endpoint }), out, out_violation) }
     }
 }
 
@@ -350,7 +345,7 @@ pub unsafe extern "C" fn l3l2q_l2_publish(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
-        status_of(ep.publish(reservation, opcode, nbytes))
+        status_of(ep.publish_code(reservation, opcode, nbytes))
     }
 }
 
@@ -373,7 +368,7 @@ pub unsafe extern "C" fn l3l2q_l2_publish_deferred(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
-        status_of(ep.publish_deferred(reservation, opcode, nbytes))
+        status_of(ep.publish_deferred_code(reservation, opcode, nbytes))
     }
 }
 
@@ -422,7 +417,7 @@ pub unsafe extern "C" fn l3l2q_l2_try_send_batch(
         let (ep, payloads, out_sent) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_slice(payloads, count)), check!(arg_mut(out_sent)))) });
         // SAFETY: caller contract on every entry.
         let payloads = check!(unsafe { arg_byte_slices(payloads) });
-        finish(ep.try_send_batch(opcode, payloads), out_sent)
+        finish(ep.try_send_batch_code(opcode, payloads), out_sent)
     }
 }
 

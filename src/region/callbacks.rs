@@ -68,7 +68,8 @@ impl CallbackRegion {
     }
 }
 
-impl Region for CallbackRegion {
+// SAFETY: `payload_ptr` keeps its default (`None`): nothing is reached in place.
+unsafe impl Region for CallbackRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         let read = self.callbacks.payload_read.ok_or(Fault::Read)?;
         if !range_fits(offset, dst.len() as u64, self.payload_bytes) {

@@ -84,7 +84,10 @@ impl MappedRegion {
     }
 }
 
-impl Region for MappedRegion {
+// SAFETY: `payload_ptr` returns `payload_base + offset` only for ranges inside the payload range, which the
+// constructor's contract keeps mapped, readable and writable for the region's lifetime; the copies use the same
+// address arithmetic, and the region hands out no references.
+unsafe impl Region for MappedRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         let src = self
             .payload_at(offset, dst.len() as u64)
@@ -170,6 +173,16 @@ impl Region for MappedRegion {
         // a peer that acquires the value sees them complete.
         counter.store(value.to_le(), Ordering::Release);
         cache::clean(counter.as_ptr().cast::<u8>(), 4);
+        Ok(())
+    }
+
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        let src = self.payload_at(from, len).ok_or(Fault::Read)?;
+        let dst = self.payload_at(to, len).ok_or(Fault::Write)?;
+        // SAFETY: both ranges lie inside the payload range (checked above), which no Rust reference aliases;
+        // `copy` is memmove, correct for overlapping ranges. The caller owns both ranges by protocol.
+        unsafe { core::ptr::copy(src, dst, len as usize) };
+        cache::clean(dst, len as usize);
         Ok(())
     }
 

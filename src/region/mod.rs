@@ -31,7 +31,42 @@ pub enum Fault {
 /// Counter loads must have acquire semantics and stores release semantics
 /// with respect to payload accesses: the ring protocol relies on "payload and
 /// slot written, then tail stored" being observed in that order.
-pub trait Region {
+///
+/// # Safety
+///
+/// The endpoints dereference what [`Region::payload_ptr`] returns without
+/// further checks (an L2 endpoint resolves each arena once and hands out
+/// payload slices inside it), so an implementation that returns `Some(p)`
+/// for `payload_ptr(offset, len)` guarantees that:
+///
+/// - `p..p + len` is valid for reads and writes for as long as the region
+///   value lives, and stays at that address (it is not moved or unmapped);
+/// - `p + k` is payload byte `offset + k` for every `k < len`, the same
+///   byte [`Region::read_payload`] and [`Region::write_payload`] reach;
+/// - no Rust reference to those bytes exists outside the endpoint that
+///   owns this region (another agent, or raw-pointer access, may write
+///   them concurrently: that is what the protocol is for).
+///
+/// Returning `None` (the default) is always sound; the endpoints then copy
+/// through the other methods. Everything else a region returns (counter
+/// values, slots, payload bytes) is validated before use, however wrong.
+///
+/// A safe `impl` does not compile:
+///
+/// ```compile_fail,E0200
+/// use l3l2q::region::{Fault, Region};
+/// struct Bogus;
+/// impl Region for Bogus {
+///     fn read_payload(&self, _: u64, _: &mut [u8]) -> Result<(), Fault> { Err(Fault::Read) }
+///     fn write_payload(&self, _: u64, _: &[u8]) -> Result<(), Fault> { Err(Fault::Write) }
+///     fn load_counter(&self, _: u64) -> Result<u32, Fault> { Err(Fault::Read) }
+///     fn store_counter(&self, _: u64, _: u32) -> Result<(), Fault> { Err(Fault::Write) }
+///     fn payload_ptr(&self, _: u64, _: u64) -> Option<core::ptr::NonNull<u8>> {
+///         Some(core::ptr::NonNull::dangling())
+///     }
+/// }
+/// ```
+pub unsafe trait Region {
     /// Copies `dst.len()` bytes from payload offset `offset`.
     ///
     /// # Errors
@@ -65,6 +100,20 @@ pub trait Region {
         write_slot_bytes(self, offset, slot)
     }
 
+    /// Moves `len` payload bytes from offset `from` to offset `to`, as
+    /// `memmove`: the ranges may overlap. A producer uses it to place a
+    /// shrunk reservation where a strict consumer expects it (SPEC section
+    /// 7). The default copies through [`Region::read_payload`] and
+    /// [`Region::write_payload`] in bounded chunks on the stack, in the
+    /// order that never overwrites a byte before it is read.
+    ///
+    /// # Errors
+    /// [`Fault::Read`] or [`Fault::Write`] as the copies fail; the
+    /// destination may then be partly written.
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        move_payload_chunked(self, from, to, len)
+    }
+
     /// Loads the low-32 counter at `offset` with acquire ordering.
     ///
     /// # Errors
@@ -78,9 +127,8 @@ pub trait Region {
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault>;
 
     /// A pointer to `len` payload bytes at `offset` when the region is
-    /// directly mapped, for zero-copy access; `None` otherwise. The bytes
-    /// must stay mapped at that address for the region's lifetime: the
-    /// endpoints resolve each arena once and index into it afterwards.
+    /// directly mapped, for zero-copy access; `None` otherwise. The
+    /// endpoints trust it: see the trait's safety contract.
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<core::ptr::NonNull<u8>> {
         let _ = (offset, len);
         None
@@ -129,6 +177,31 @@ pub(crate) fn write_slot_bytes<R: Region + ?Sized>(
     let bytes = slot.to_bytes();
     region.write_payload(offset + 8, &bytes[8..])?;
     region.write_payload(offset, &bytes[..8])
+}
+
+/// [`Region::move_payload`] through the copy operations, for backends that
+/// reach the payload only by copying (callbacks). Each chunk is read whole
+/// before it is written; moving towards higher offsets goes from the end
+/// down, so a chunk's destination never covers source bytes not yet read.
+pub(crate) fn move_payload_chunked<R: Region + ?Sized>(
+    region: &R,
+    from: u64,
+    to: u64,
+    len: u64,
+) -> Result<(), Fault> {
+    const CHUNK: u64 = 256;
+    let mut buf = [0u8; CHUNK as usize];
+    let mut done = 0u64;
+    while done < len {
+        let n = CHUNK.min(len - done);
+        // Upwards: the last chunk first; downwards (or no overlap): the first chunk first.
+        let at = if to > from { len - done - n } else { done };
+        let chunk = &mut buf[..n as usize];
+        region.read_payload(from.checked_add(at).ok_or(Fault::Read)?, chunk)?;
+        region.write_payload(to.checked_add(at).ok_or(Fault::Write)?, chunk)?;
+        done += n;
+    }
+    Ok(())
 }
 
 /// Checks `offset..offset + len` lies inside `0..size` without overflow.

@@ -451,7 +451,9 @@ impl Drop for ShmRegion {
     }
 }
 
-impl Region for ShmRegion {
+// SAFETY: every method forwards to the inner `MappedRegion` over this value's own mapping, which lives (and stays
+// mapped) as long as the value does.
+unsafe impl Region for ShmRegion {
     fn read_payload(&self, offset: u64, dst: &mut [u8]) -> Result<(), Fault> {
         self.inner.read_payload(offset, dst)
     }
@@ -469,6 +471,9 @@ impl Region for ShmRegion {
     }
     fn store_counter(&self, offset: u64, value: u32) -> Result<(), Fault> {
         self.inner.store_counter(offset, value)
+    }
+    fn move_payload(&self, from: u64, to: u64, len: u64) -> Result<(), Fault> {
+        self.inner.move_payload(from, to, len)
     }
     fn payload_ptr(&self, offset: u64, len: u64) -> Option<NonNull<u8>> {
         self.inner.payload_ptr(offset, len)

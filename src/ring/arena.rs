@@ -33,11 +33,25 @@ impl Span {
         self.start != tail
     }
 
-    /// The same placement holding only `n` bytes (a shrunk reservation):
-    /// a wrapped span stays at the arena start.
-    pub fn shrink(&self, tail: u64, n: u64) -> Span {
+    /// The placement of a reservation made at cursor `tail` (arena
+    /// position `pos == tail % arena`) once it holds only `n` bytes. A
+    /// wrapped span whose `n` bytes fit before the arena end at `pos` moves
+    /// back to `pos`, dropping the padding (SPEC section 7): a strict
+    /// consumer expects a payload there and accepts the arena start only
+    /// when it cannot fit. The caller moves the bytes when the offset
+    /// changes. Zero bytes roll everything back to `tail`.
+    pub fn shrink(&self, tail: u64, pos: u64, arena: u64, n: u64) -> Span {
+        debug_assert_eq!(pos, tail % arena);
         if n == 0 {
             Span::empty(tail)
+        } else if self.wrapped(tail) && n <= arena - pos {
+            // No live byte is in the way: either none is live, or the wrapped span had to end before the oldest
+            // one (start - pos + capacity - head <= arena with start = tail - pos + arena), so tail + n - head <= pos.
+            Span {
+                offset: pos,
+                start: tail,
+                end: tail + n,
+            }
         } else {
             Span {
                 end: self.start + n,
@@ -74,12 +88,13 @@ fn fits(head: u64, tail: u64, end: u64, arena: u64) -> bool {
 
 /// Producer placement: where `n` bytes go given the live range
 /// `[head, tail)`, or `None` when there is no room now. Pure: a failed try
-/// commits nothing, padding included.
+/// commits nothing, padding included. The reference form of [`place_at`].
+#[cfg(test)]
 pub fn place(head: u64, tail: u64, arena: u64, n: u64) -> Option<Span> {
     place_at(head, tail, tail % arena, arena, n)
 }
 
-/// [`place`] with the tail's arena position `pos == tail % arena` given
+/// `place` with the tail's arena position `pos == tail % arena` given
 /// (kept incrementally by the caller; no division on the hot path).
 #[inline(always)]
 pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Span> {
@@ -117,7 +132,9 @@ pub fn place_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64) -> Option<Sp
 /// Consumer (and replaying producer) acceptance: the payload seen at
 /// arena offset `offset` must be at the expected position `tail % arena`,
 /// or at the arena start as a wrap; and it must not overlap live bytes in
-/// `[head, tail)`. `None` is a bad arena position: poison.
+/// `[head, tail)`. `None` is a bad arena position: poison. The reference
+/// form of [`follow_at`].
+#[cfg(test)]
 pub fn follow(head: u64, tail: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
     follow_at(head, tail, tail % arena, arena, n, offset)
 }
@@ -147,7 +164,7 @@ pub fn follow_expected(
     })
 }
 
-/// [`follow`] with the tail's arena position `pos == tail % arena` given.
+/// `follow` with the tail's arena position `pos == tail % arena` given.
 #[inline]
 pub fn follow_at(head: u64, tail: u64, pos: u64, arena: u64, n: u64, offset: u64) -> Option<Span> {
     debug_assert_eq!(pos, tail % arena);
@@ -307,18 +324,59 @@ mod tests {
     }
 
     #[test]
-    fn shrink_keeps_a_wrapped_span_at_arena_start() {
+    fn shrink_moves_a_wrapped_span_back_when_it_fits_before_the_end() {
+        // 300 B drained, 800 B wrapped to the arena start.
         let span = place(300, 300, 1024, 800).unwrap();
+        assert_eq!(span.offset, 0);
         assert_eq!(
-            span.shrink(300, 10),
+            span.shrink(300, 300, 1024, 100),
+            Span {
+                offset: 300,
+                start: 300,
+                end: 400
+            },
+            "fits at 300: the padding is dropped"
+        );
+        assert_eq!(
+            span.shrink(300, 300, 1024, 724),
+            Span {
+                offset: 300,
+                start: 300,
+                end: 1024
+            },
+            "exactly up to the arena end"
+        );
+        assert_eq!(
+            span.shrink(300, 300, 1024, 725),
             Span {
                 offset: 0,
                 start: 1024,
-                end: 1034
+                end: 1749
+            },
+            "does not fit before the end: stays a wrap"
+        );
+        assert_eq!(span.shrink(300, 300, 1024, 0), Span::empty(300));
+        // What a strict consumer accepts: the expected position.
+        assert_eq!(
+            follow(300, 300, 1024, 100, 300),
+            Some(span.shrink(300, 300, 1024, 100))
+        );
+        // Live bytes [900, 1000): a 100 B wrap shrunk to 24 fits at 1000 and overlaps nothing live.
+        let live = place(900, 1000, 1024, 100).unwrap();
+        let moved = live.shrink(1000, 1000, 1024, 24);
+        assert_eq!((moved.offset, moved.start, moved.end), (1000, 1000, 1024));
+        assert!(moved.end - 900 <= 1024);
+        assert_eq!(live.shrink(1000, 1000, 1024, 25).offset, 0);
+        // A span that did not wrap only shortens.
+        let plain = place(0, 300, 1024, 500).unwrap();
+        assert_eq!(
+            plain.shrink(300, 300, 1024, 10),
+            Span {
+                offset: 300,
+                start: 300,
+                end: 310
             }
         );
-        assert_eq!(span.shrink(300, 0), Span::empty(300));
-        assert_eq!(follow(300, 300, 1024, 10, 0), Some(span.shrink(300, 10)));
     }
 
     #[test]
@@ -339,8 +397,18 @@ mod tests {
             head = tail; // drained
         }
         let wrapped = place(300, 300, 1024, 800).unwrap();
-        assert_eq!(wrapped.shrink(300, 10).end_position(300, 1024), 10);
-        assert_eq!(wrapped.shrink(300, 0).end_position(300, 1024), 300);
+        assert_eq!(
+            wrapped.shrink(300, 300, 1024, 800).end_position(300, 1024),
+            800
+        );
+        assert_eq!(
+            wrapped.shrink(300, 300, 1024, 10).end_position(300, 1024),
+            310
+        );
+        assert_eq!(
+            wrapped.shrink(300, 300, 1024, 0).end_position(300, 1024),
+            300
+        );
     }
 
     #[test]

@@ -143,11 +143,6 @@ impl Consumer {
         })
     }
 
-    /// The direction this consumer reads.
-    pub fn direction(&self) -> &Direction {
-        &self.dir
-    }
-
     /// Next message number to acquire.
     pub fn acquired(&self) -> u64 {
         self.acquired

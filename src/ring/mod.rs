@@ -54,6 +54,14 @@ impl Message {
         data: core::ptr::null(),
     };
 
+    /// The opcode, typed: messages this library hands out carry
+    /// [`Opcode::Data`], [`Opcode::Error`] or (L2 input only)
+    /// [`Opcode::Stop`]; a code naming no opcode (a value built by hand)
+    /// reads as [`Opcode::Invalid`].
+    pub fn opcode(&self) -> Opcode {
+        Opcode::try_from(self.opcode).unwrap_or(Opcode::Invalid)
+    }
+
     /// The handle of the message a validated `slot` describes, its
     /// payload at `data` (null when empty or not mapped).
     #[inline(always)]

@@ -5,7 +5,7 @@ use super::{Breach, Direction, RingError};
 use crate::abi::DescriptorSlot;
 use crate::counter::fold;
 use crate::error::ErrorKind;
-use crate::region::Region;
+use crate::region::{Fault, Region};
 
 /// A place in the ring and arena for one message, not yet committed. It
 /// borrows nothing, so the caller may fill the payload in between; a
@@ -55,21 +55,6 @@ impl Producer {
             head_pos: 0,
             tail_pos: 0,
         }
-    }
-
-    /// The direction this producer writes.
-    pub fn direction(&self) -> &Direction {
-        &self.dir
-    }
-
-    /// Messages written so far (published or pending in a batch).
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Messages the consumer has released, as last observed.
-    pub fn released(&self) -> u64 {
-        self.released
     }
 
     /// Whether written slots wait for [`Producer::announce`] (a batch in
@@ -247,11 +232,12 @@ impl Producer {
 
     /// Writes the slot for `placement` carrying `nbytes <= capacity` bytes
     /// and commits its arena space; the tail is stored by [`Producer::announce`].
-    /// Fields go first and `seq` last, so a slot whose seq matches was
-    /// fully written by the time the tail covering it is observed.
+    /// A wrapped placement whose `nbytes` fit at the position before the
+    /// wrap is published there instead, its bytes moved (SPEC section 7).
     ///
     /// # Errors
-    /// [`RingError::Memory`] when a slot write fails; the caller must poison.
+    /// [`RingError::Memory`] when the move or a slot write fails; the
+    /// caller must poison.
     #[inline(always)]
     pub fn commit<R: Region + ?Sized>(
         &mut self,
@@ -260,28 +246,101 @@ impl Producer {
         opcode: u64,
         nbytes: u64,
     ) -> Result<(), RingError> {
-        debug_assert_eq!(
-            placement.index, self.written,
-            "placements are committed in order"
-        );
         debug_assert!(nbytes <= placement.capacity);
-        let span = placement.span.shrink(self.bytes_tail, nbytes);
+        let span = if nbytes == placement.capacity {
+            placement.span
+        } else {
+            self.shrink(region, placement, nbytes)?
+        };
+        self.write(region, placement.index, span, opcode, nbytes)
+    }
+
+    /// [`Producer::commit`] of a placement filled to its capacity (the
+    /// copy paths), where no shrink can apply.
+    ///
+    /// # Errors
+    /// As [`Producer::commit`].
+    #[inline(always)]
+    pub fn commit_full<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        placement: &Placement,
+        opcode: u64,
+    ) -> Result<(), RingError> {
+        self.write(
+            region,
+            placement.index,
+            placement.span,
+            opcode,
+            placement.capacity,
+        )
+    }
+
+    /// Writes the slot of message `index` for `nbytes` at `span` and
+    /// commits the span. Fields go first and `seq` last, so a slot whose
+    /// seq matches was fully written by the time the tail covering it is
+    /// observed.
+    #[inline(always)]
+    fn write<R: Region + ?Sized>(
+        &mut self,
+        region: &R,
+        index: u64,
+        span: Span,
+        opcode: u64,
+        nbytes: u64,
+    ) -> Result<(), RingError> {
+        debug_assert_eq!(index, self.written, "placements are committed in order");
         let payload_offset = if nbytes == 0 {
             0
         } else {
             self.dir.arena_offset + span.offset
         };
         let slot = DescriptorSlot {
-            seq: placement.index.wrapping_add(1),
+            seq: index.wrapping_add(1),
             opcode,
             payload_offset,
             payload_nbytes: nbytes,
         };
-        region.write_slot(self.dir.slot_offset(placement.index), &slot)?;
+        region.write_slot(self.dir.slot_offset(index), &slot)?;
         self.tail_pos = span.end_position(self.tail_pos, self.dir.arena_bytes);
         self.bytes_tail = span.end;
         self.written += 1;
         Ok(())
+    }
+
+    /// Where a placement shrunk to `nbytes` is published (SPEC section 7).
+    /// A wrapped reservation whose bytes fit at the position before the
+    /// wrap is published there, so its payload is moved from the arena
+    /// start: the bytes are this producer's own and not yet published, so
+    /// no consumer reads either range meanwhile.
+    ///
+    /// # Errors
+    /// [`RingError::Memory`] with [`Fault::Write`] when the move fails; the
+    /// caller must poison.
+    #[cold]
+    #[inline(never)]
+    fn shrink<R: Region + ?Sized>(
+        &self,
+        region: &R,
+        placement: &Placement,
+        nbytes: u64,
+    ) -> Result<Span, RingError> {
+        let span =
+            placement
+                .span
+                .shrink(self.bytes_tail, self.tail_pos, self.dir.arena_bytes, nbytes);
+        if nbytes != 0 && span.offset != placement.span.offset {
+            // Any failure counts as a failed write: part of the destination may be written already, and the
+            // reservation is consumed, so the caller poisons rather than reporting a retryable read failure.
+            region
+                .move_payload(
+                    self.dir.arena_offset + placement.span.offset,
+                    self.dir.arena_offset + span.offset,
+                    nbytes,
+                )
+                .map_err(|_| Fault::Write)?;
+        }
+        Ok(span)
     }
 
     /// Publishes every written slot with one release store of the tail.

@@ -57,17 +57,13 @@ impl Sender {
         }
     }
 
-    /// The producer underneath.
-    pub fn producer(&self) -> &Producer {
-        &self.producer
-    }
-
     /// Reserves `nbytes` without waiting.
     ///
     /// # Errors
     /// [`Error::NoProgress`] when there is no room (or `nbytes` exceeds
     /// the arena); [`Error::Poisoned`] for a second active reservation or a
     /// breach seen while refreshing; [`Error::CallbackFailed`] on a failed read.
+    #[inline(always)]
     pub fn try_reserve<R: Region + ?Sized>(
         &mut self,
         region: &R,
@@ -192,14 +188,17 @@ impl Sender {
     }
 
     /// Publishes the active reservation with `nbytes <= capacity` and a
-    /// DATA or ERROR opcode, returning unused bytes to the arena. With
-    /// `announce` false the tail store is deferred to [`Sender::flush`].
+    /// DATA or ERROR opcode, returning unused bytes to the arena (a wrapped
+    /// reservation whose `nbytes` fit before the wrap moves back there,
+    /// see `Producer::commit`). With `announce` false the tail store is
+    /// deferred to [`Sender::flush`].
     ///
     /// # Errors
     /// [`Error::BadArgument`] when `nbytes` exceeds the capacity (the
     /// reservation stays active); [`Error::Poisoned`] for an unknown, stale
     /// or altered reservation (OWNERSHIP), STOP or an invalid opcode
     /// (INVALID_DESCRIPTOR), or a failed shared write.
+    #[inline(always)]
     pub fn publish<R: Region + ?Sized>(
         &mut self,
         region: &R,
@@ -224,7 +223,7 @@ impl Sender {
             poison,
             &placement,
             opcode,
-            nbytes,
+            Some(nbytes),
             announce,
             Operation::Publish,
         )
@@ -248,11 +247,15 @@ impl Sender {
         poison: &mut Poison,
         placement: &Placement,
         opcode: u64,
-        nbytes: u64,
+        nbytes: Option<u64>,
         announce: bool,
         operation: Operation,
     ) -> Result<(), Error> {
-        let mut result = self.producer.commit(region, placement, opcode, nbytes);
+        // The copy paths always fill the whole placement (`None`): only a published reservation can be shrunk.
+        let mut result = match nbytes {
+            Some(n) => self.producer.commit(region, placement, opcode, n),
+            None => self.producer.commit_full(region, placement, opcode),
+        };
         if announce {
             result = result.and_then(|()| self.producer.announce(region));
         }
@@ -318,7 +321,7 @@ impl Sender {
             poison,
             &placement,
             opcode,
-            n,
+            None,
             announce,
             Operation::Enqueue,
         )
@@ -347,22 +350,27 @@ impl Sender {
         R: Region + ?Sized,
         I: IntoIterator<Item = &'a [u8]>,
     {
+        let mut payloads = payloads.into_iter();
         let mut sent = 0usize;
         let mut failure = None;
-        for payload in payloads {
-            // The first send checks poison and the reservation state; neither can change while sends succeed.
-            let result = accept(payload).and_then(|()| {
-                if sent == 0 {
-                    self.try_send(region, poison, opcode, payload, false)
-                } else {
-                    self.send_checked(region, poison, opcode, payload, false)
-                }
-            });
-            if let Err(e) = result {
-                failure = Some(e);
-                break;
+        // The first send checks poison and the reservation state; neither can change while sends succeed, so
+        // the loop for the rest has only the direct send in it.
+        if let Some(first) = payloads.next() {
+            match accept(first).and_then(|()| self.try_send(region, poison, opcode, first, false)) {
+                Ok(()) => sent = 1,
+                Err(e) => failure = Some(e),
             }
-            sent += 1;
+        }
+        if failure.is_none() && sent == 1 {
+            for payload in payloads {
+                let result = accept(payload)
+                    .and_then(|()| self.send_checked(region, poison, opcode, payload, false));
+                if let Err(e) = result {
+                    failure = Some(e);
+                    break;
+                }
+                sent += 1;
+            }
         }
         if sent > 0 {
             self.flush(region, poison)?;
@@ -393,7 +401,7 @@ impl Sender {
             poison,
             &placement,
             L3L2Q_OPCODE_STOP,
-            0,
+            None,
             true,
             Operation::RequestStop,
         )

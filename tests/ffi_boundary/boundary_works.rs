@@ -365,3 +365,95 @@ fn initial_count_near_u64_max_is_refused_up_front() {
         assert_eq!(l3l2q_l3_queue_free(&mut q), Status::Ok);
     }
 }
+
+/// Opcodes travel through the C API as integers, and codes with no
+/// `Opcode` name (so unreachable from the Rust API) are validated there:
+/// L3 refuses them as bad arguments without touching shared memory, L2
+/// poisons as for STOP (SPEC 4, 7).
+#[test]
+fn opcodes_without_a_rust_name_are_validated_at_the_c_boundary() {
+    for code in [4, 9, u64::MAX] {
+        let region = RawRegion::new(4, 256, 256);
+        let mut q = std::ptr::null_mut();
+        assert_eq!(create(&region, None, 0, &mut q), Status::Ok);
+        let before = counters(&region);
+        let slice = ByteSlice {
+            data: [1u8].as_ptr(),
+            len: 1,
+        };
+        let mut sent = 7usize;
+        let mut r = Reservation {
+            token: 0,
+            seq: 0,
+            payload_offset: 0,
+            capacity: 0,
+            data: std::ptr::null_mut(),
+        };
+        let mut scalars = [0u64; 12];
+        let config = L2Config {
+            max_inflight: 1,
+            initial_count: 0,
+        };
+        let mut ep = std::ptr::null_mut();
+        let mut info = ErrorInfo::none();
+        // SAFETY: live handles, valid buffers.
+        unsafe {
+            assert_eq!(
+                l3l2q_l3_try_enqueue(q, code, [1u8].as_ptr(), 1),
+                Status::BadArgument
+            );
+            assert_eq!(
+                l3l2q_l3_enqueue(q, code, [1u8].as_ptr(), 1, 1_000),
+                Status::BadArgument
+            );
+            assert_eq!(
+                l3l2q_l3_try_enqueue_batch(q, code, &slice, 1, &mut sent),
+                Status::BadArgument
+            );
+            assert_eq!(sent, 7, "nothing written on failure");
+            assert_eq!(counters(&region), before, "shared memory untouched");
+            assert_eq!(l3l2q_l3_try_reserve(q, 1, &mut r), Status::Ok);
+            assert_eq!(l3l2q_l3_commit(q, &r, code, 1), Status::Poisoned);
+            assert_eq!(l3l2q_l3_error(q, &mut info), Status::Ok);
+            assert_eq!(
+                info.kind(),
+                l3l2q::ErrorKind::InvalidDescriptor,
+                "L3 commit of {code}"
+            );
+
+            let region = RawRegion::new(4, 256, 256);
+            let mut q2 = std::ptr::null_mut();
+            assert_eq!(create(&region, None, 0, &mut q2), Status::Ok);
+            assert_eq!(
+                l3l2q_l3_task_scalars(q2, scalars.as_mut_ptr(), 12),
+                Status::Ok
+            );
+            assert_eq!(
+                l3l2q_l2_endpoint_create(
+                    scalars.as_ptr(),
+                    12,
+                    &config,
+                    &mut ep,
+                    std::ptr::null_mut()
+                ),
+                Status::Ok
+            );
+            assert_eq!(l3l2q_l2_try_reserve(ep, 1, &mut r), Status::Ok);
+            assert_eq!(l3l2q_l2_publish(ep, &r, code, 1), Status::Poisoned);
+            assert_eq!(l3l2q_l2_error(ep, &mut info), Status::Ok);
+            assert_eq!(
+                info.kind(),
+                l3l2q::ErrorKind::InvalidDescriptor,
+                "L2 publish of {code}"
+            );
+            assert_eq!(
+                region.counter(L3L2Q_OUTPUT_DESC_TAIL_OFFSET),
+                0,
+                "nothing published"
+            );
+            assert_eq!(l3l2q_l2_endpoint_free(&mut ep), Status::Ok);
+            assert_eq!(l3l2q_l3_queue_free(&mut q2), Status::Ok);
+            assert_eq!(l3l2q_l3_queue_free(&mut q), Status::Ok);
+        }
+    }
+}

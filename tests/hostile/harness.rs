@@ -6,7 +6,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use l3l2q::abi::*;
-use l3l2q::{Error, ErrorInfo, ErrorKind, Status};
+use l3l2q::{Error, ErrorInfo, ErrorKind, Opcode, Status};
 
 use crate::adversary::{Source, Victim, pick};
 use crate::guarded::Mem;
@@ -157,6 +157,12 @@ pub fn lib<T>(what: &str, f: impl FnOnce() -> T) -> T {
         Ok(v) => v,
         Err(_) => panic!("the library panicked in {what}"),
     }
+}
+
+/// The opcode a wire code names, for the Rust API (which takes no other):
+/// the test kit passes codes so the same call reaches the C API too.
+pub fn named(code: u64) -> Opcode {
+    Opcode::try_from(code).unwrap_or_else(|code| panic!("opcode {code} has no Rust name"))
 }
 
 /// The Rust error a C status stands for; `kind` is asked for only on

@@ -17,12 +17,12 @@ use std::collections::VecDeque;
 
 use l3l2q::abi::*;
 use l3l2q::region::MappedRegion;
-use l3l2q::{Error, L3Queue, Message, Reservation};
+use l3l2q::{Error, L3Queue, Message, QueueConfig, Reservation};
 
 use crate::adversary::{Adversary, Source, Victim, pick};
 use crate::guarded::{Guarded, Mem};
 use crate::harness::{
-    DATA, ERROR, Plan, STOP, Shape, Stats, Watch, fill, is_pattern, lib, pattern,
+    DATA, ERROR, Plan, STOP, Shape, Stats, Watch, fill, is_pattern, lib, named, pattern,
 };
 use crate::l2_api::Ep;
 
@@ -63,9 +63,11 @@ pub fn episode<S: Source>(s: &mut S, guard: &Guarded, plan: Plan, shape: Shape, 
     let peer = L3Queue::create_at(
         region,
         &descriptor,
-        l.depth,
-        l.input_arena_bytes,
-        l.output_arena_bytes,
+        QueueConfig {
+            depth: l.depth,
+            input_arena_bytes: l.input_arena_bytes,
+            output_arena_bytes: l.output_arena_bytes,
+        },
         shape.initial,
     )
     .expect("peer");
@@ -131,7 +133,9 @@ impl<S: Source> Run<'_, S> {
                 };
                 self.tag += 1;
                 let payload = pattern(self.tag, len);
-                let r = lib("L3 peer try_enqueue", || peer.try_enqueue(opcode, &payload));
+                let r = lib("L3 peer try_enqueue", || {
+                    peer.try_send(named(opcode), &payload)
+                });
                 if r.is_ok() {
                     self.expect_in.push_back((opcode, len, self.tag));
                 }
@@ -156,7 +160,7 @@ impl<S: Source> Run<'_, S> {
                                 .expect_out
                                 .pop_front()
                                 .expect("the peer got an output nobody published");
-                            assert_eq!((opcode, n), (op, len), "output opcode/length");
+                            assert_eq!((u64::from(opcode), n), (op, len), "output opcode/length");
                             assert!(is_pattern(&buf[..n], tag), "output payload corrupted");
                             self.stats.verified_messages += 1;
                         }
@@ -217,14 +221,14 @@ impl<S: Source> Run<'_, S> {
                 // Caller errors that must not poison: publishing more than
                 // reserved, and empty batches.
                 if let Some((r, _)) = self.reservation {
-                    let res = self.ep.publish(&r, DATA, r.capacity + 1, false);
+                    let res = self.ep.publish(&r, Opcode::Data, r.capacity + 1, false);
                     let res = self.judge("publish past capacity", before, res);
                     assert!(poisoned || res == Err(Error::BadArgument), "{res:?}");
                 } else {
                     let res = self.ep.peek_batch(&mut []);
                     let res = self.judge("empty peek batch", before, res);
                     assert!(poisoned || res == Err(Error::NoProgress), "{res:?}");
-                    let res = self.ep.send(DATA, &[]);
+                    let res = self.ep.send(Opcode::Data, &[]);
                     let res = self.judge("empty send batch", self.watch.before(), res);
                     assert!(poisoned || res == Err(Error::NoProgress), "{res:?}");
                 }
@@ -617,7 +621,7 @@ impl<S: Source> Run<'_, S> {
                 }
             }
             if let Some((r, _)) = self.reservation {
-                let res = self.ep.publish(&r, DATA, 0, false);
+                let res = self.ep.publish(&r, Opcode::Data, 0, false);
                 self.judge("publish", self.watch.before(), res)
                     .expect("publish while draining");
                 self.reservation = None;

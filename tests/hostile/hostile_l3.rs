@@ -19,7 +19,9 @@ use l3l2q::{Error, L2Endpoint, Message, Reservation};
 
 use crate::adversary::{Adversary, Source, Victim, pick};
 use crate::guarded::{Guarded, Mem};
-use crate::harness::{DATA, ERROR, Plan, Shape, Stats, Watch, fill, is_pattern, lib, pattern};
+use crate::harness::{
+    DATA, ERROR, Plan, Shape, Stats, Watch, fill, is_pattern, lib, named, pattern,
+};
 use crate::l3_api::{NO_RESERVATION, Q};
 
 /// One episode's state.
@@ -140,7 +142,7 @@ impl<S: Source> Run<'_, S> {
                 let opcode = if self.s.chance(80) { DATA } else { ERROR };
                 self.tag += 1;
                 let r = lib("L2 peer try_send", || {
-                    peer.try_send(opcode, &pattern(self.tag, len))
+                    peer.try_send(named(opcode), &pattern(self.tag, len))
                 });
                 if r.is_ok() {
                     self.expect_out.push_back((opcode, len, self.tag));
@@ -243,7 +245,7 @@ impl<S: Source> Run<'_, S> {
         let (tag, p) = self.payload(len);
         let opcode = if self.s.chance(80) { DATA } else { ERROR };
         let timeout = self.timeout();
-        let r = self.q.enqueue(opcode, &p, timeout);
+        let r = self.q.send(opcode, &p, timeout);
         let r = self.judge("enqueue", before, r);
         if len as u64 > self.shape.layout.input_arena_bytes
             && !self.watch.poisoned()
@@ -269,7 +271,7 @@ impl<S: Source> Run<'_, S> {
         }
         let opcode = if self.s.chance(80) { DATA } else { ERROR };
         let bytes: Vec<Vec<u8>> = batch.iter().map(|(_, p)| p.clone()).collect();
-        let r = self.q.enqueue_batch(opcode, &bytes);
+        let r = self.q.send_batch(opcode, &bytes);
         if let Ok(n) = self.judge("enqueue batch", before, r) {
             assert!(
                 (1..=batch.len()).contains(&n),
@@ -344,7 +346,7 @@ impl<S: Source> Run<'_, S> {
             _ => self.s.below(r.capacity + 1),
         };
         let opcode = if self.s.chance(80) { DATA } else { ERROR };
-        let res = self.q.commit(&r, opcode, n, self.s.chance(30));
+        let res = self.q.publish(&r, opcode, n, self.s.chance(30));
         let res = self.judge("commit", before, res);
         if poisoned {
             return;

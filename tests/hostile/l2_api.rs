@@ -9,7 +9,7 @@ use l3l2q::ffi::l2 as c;
 use l3l2q::{Error, ErrorInfo, ErrorKind, L2Endpoint, Message, Reservation};
 
 use crate::guarded::Mem;
-use crate::harness::{Shape, from_status, lib};
+use crate::harness::{Shape, from_status, lib, named};
 
 /// The endpoint under test, through either API.
 #[allow(clippy::large_enum_variant)] // one per episode, never moved in a loop
@@ -216,16 +216,17 @@ impl Ep {
     pub fn publish(
         &mut self,
         r: &Reservation,
-        opcode: u64,
+        opcode: impl Into<u64>,
         n: u64,
         deferred: bool,
     ) -> Result<(), Error> {
+        let opcode = opcode.into();
         match self {
             Ep::Rust(ep) => lib("L2 publish", || {
                 if deferred {
-                    ep.publish_deferred(r, opcode, n)
+                    ep.publish_deferred(r, named(opcode), n)
                 } else {
-                    ep.publish(r, opcode, n)
+                    ep.publish(r, named(opcode), n)
                 }
             }),
             Ep::Ffi(h) => {
@@ -257,13 +258,14 @@ impl Ep {
     }
 
     /// See the method of the same name on L2Endpoint.
-    pub fn send(&mut self, opcode: u64, payloads: &[Vec<u8>]) -> Result<usize, Error> {
+    pub fn send(&mut self, opcode: impl Into<u64>, payloads: &[Vec<u8>]) -> Result<usize, Error> {
+        let opcode = opcode.into();
         match self {
             Ep::Rust(ep) if payloads.len() == 1 => lib("L2 try_send", || {
-                ep.try_send(opcode, &payloads[0]).map(|()| 1)
+                ep.try_send(named(opcode), &payloads[0]).map(|()| 1)
             }),
             Ep::Rust(ep) => lib("L2 try_send_batch", || {
-                ep.try_send_batch(opcode, payloads.iter().map(Vec::as_slice))
+                ep.try_send_batch(named(opcode), payloads.iter().map(Vec::as_slice))
             }),
             Ep::Ffi(h) => {
                 let h = *h;

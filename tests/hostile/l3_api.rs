@@ -7,10 +7,10 @@
 use l3l2q::ffi::ByteSlice;
 use l3l2q::ffi::l3 as c;
 use l3l2q::region::MappedRegion;
-use l3l2q::{Error, ErrorInfo, ErrorKind, L3Queue, Message, Reservation, Status};
+use l3l2q::{Error, ErrorInfo, ErrorKind, L3Queue, Message, QueueConfig, Reservation, Status};
 
 use crate::guarded::Mem;
-use crate::harness::{Shape, from_status, lib};
+use crate::harness::{Shape, from_status, lib, named};
 
 /// A reservation naming nothing (what a caller passes when it has none).
 pub const NO_RESERVATION: Reservation = Reservation {
@@ -89,9 +89,11 @@ impl Q {
                 L3Queue::create_at(
                     region,
                     &descriptor,
-                    l.depth,
-                    l.input_arena_bytes,
-                    l.output_arena_bytes,
+                    QueueConfig {
+                        depth: l.depth,
+                        input_arena_bytes: l.input_arena_bytes,
+                        output_arena_bytes: l.output_arena_bytes,
+                    },
                     shape.initial,
                 )
                 .expect("queue"),
@@ -108,10 +110,16 @@ impl Q {
     }
 
     /// See the method of the same name on L3Queue.
-    pub fn enqueue(&mut self, opcode: u64, p: &[u8], timeout: Option<u64>) -> Result<(), Error> {
+    pub fn send(
+        &mut self,
+        opcode: impl Into<u64>,
+        p: &[u8],
+        timeout: Option<u64>,
+    ) -> Result<(), Error> {
+        let opcode = opcode.into();
         match (self, timeout) {
-            (Q::Rust(q), None) => lib("L3 try_enqueue", || q.try_enqueue(opcode, p)),
-            (Q::Rust(q), Some(t)) => lib("L3 enqueue", || q.enqueue(opcode, p, t)),
+            (Q::Rust(q), None) => lib("L3 try_send", || q.try_send(named(opcode), p)),
+            (Q::Rust(q), Some(t)) => lib("L3 send", || q.send(named(opcode), p, t)),
             (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_enqueue", |h| unsafe {
                 c::l3l2q_l3_try_enqueue(h, opcode, p.as_ptr(), p.len())
             }),
@@ -122,10 +130,11 @@ impl Q {
     }
 
     /// See the method of the same name on L3Queue.
-    pub fn enqueue_batch(&mut self, opcode: u64, ps: &[Vec<u8>]) -> Result<usize, Error> {
+    pub fn send_batch(&mut self, opcode: impl Into<u64>, ps: &[Vec<u8>]) -> Result<usize, Error> {
+        let opcode = opcode.into();
         match self {
-            Q::Rust(q) => lib("L3 try_enqueue_batch", || {
-                q.try_enqueue_batch(opcode, ps.iter().map(Vec::as_slice))
+            Q::Rust(q) => lib("L3 try_send_batch", || {
+                q.try_send_batch(named(opcode), ps.iter().map(Vec::as_slice))
             }),
             Q::Ffi(h) => {
                 let slices: Vec<_> = ps
@@ -183,16 +192,19 @@ impl Q {
     }
 
     /// See the method of the same name on L3Queue.
-    pub fn commit(
+    pub fn publish(
         &mut self,
         r: &Reservation,
-        opcode: u64,
+        opcode: impl Into<u64>,
         n: u64,
         deferred: bool,
     ) -> Result<(), Error> {
+        let opcode = opcode.into();
         match (self, deferred) {
-            (Q::Rust(q), false) => lib("L3 commit", || q.commit(r, opcode, n)),
-            (Q::Rust(q), true) => lib("L3 commit_deferred", || q.commit_deferred(r, opcode, n)),
+            (Q::Rust(q), false) => lib("L3 publish", || q.publish(r, named(opcode), n)),
+            (Q::Rust(q), true) => lib("L3 publish_deferred", || {
+                q.publish_deferred(r, named(opcode), n)
+            }),
             (Q::Ffi(h), false) => call(*h, "l3l2q_l3_commit", |h| unsafe {
                 c::l3l2q_l3_commit(h, r, opcode, n)
             }),
@@ -273,8 +285,12 @@ impl Q {
     pub fn dequeue(&mut self, dst: &mut [u8], timeout: Option<u64>) -> Result<(u64, usize), Error> {
         let (mut op, mut n) = (u64::MAX, usize::MAX);
         match (self, timeout) {
-            (Q::Rust(q), None) => lib("L3 try_dequeue_into", || q.try_dequeue_into(dst)),
-            (Q::Rust(q), Some(t)) => lib("L3 dequeue_into", || q.dequeue_into(dst, t)),
+            (Q::Rust(q), None) => {
+                lib("L3 try_dequeue_into", || q.try_dequeue_into(dst)).map(|(op, n)| (op.into(), n))
+            }
+            (Q::Rust(q), Some(t)) => {
+                lib("L3 dequeue_into", || q.dequeue_into(dst, t)).map(|(op, n)| (op.into(), n))
+            }
             (Q::Ffi(h), None) => call(*h, "l3l2q_l3_try_dequeue_into", |h| unsafe {
                 c::l3l2q_l3_try_dequeue_into(h, dst.as_mut_ptr(), dst.len(), &mut op, &mut n)
             })

@@ -447,33 +447,33 @@ mod targeted {
                 ep.peek(None).map(drop)
             }),
             ("output head passes the tail", COUNTER, |c, ep| {
-                ep.send(DATA, &[vec![1; 256]])
+                ep.send(Opcode::Data, &[vec![1; 256]])
                     .expect("fills the output arena");
                 c.set(OUT_HEAD, 2);
                 ep.reserve(1, None).map(drop)
             }),
             ("output head moves backwards", COUNTER, |c, ep| {
-                ep.send(DATA, &[vec![1; 256]])
+                ep.send(Opcode::Data, &[vec![1; 256]])
                     .expect("fills the output arena");
                 c.set(OUT_HEAD, u64::MAX);
                 ep.reserve(1, None).map(drop)
             }),
             ("released output slot moved", BAD, |c, ep| {
-                ep.send(DATA, &[vec![1; 128], vec![2; 128]])
+                ep.send(Opcode::Data, &[vec![1; 128], vec![2; 128]])
                     .expect("fills the output arena");
                 c.put(c.l.output_desc_offset, 0, c.seq(0), DATA, c.oa() + 64, 128);
                 c.set(OUT_HEAD, 1);
                 ep.reserve(64, None).map(drop)
             }),
             ("released output slot with another seq", BAD, |c, ep| {
-                ep.send(DATA, &[vec![1; 128], vec![2; 128]])
+                ep.send(Opcode::Data, &[vec![1; 128], vec![2; 128]])
                     .expect("fills the output arena");
                 c.put(c.l.output_desc_offset, 0, c.seq(0) + 1, DATA, c.oa(), 128);
                 c.set(OUT_HEAD, 1);
                 ep.reserve(64, None).map(drop)
             }),
             ("released output slot past the arena", BAD, |c, ep| {
-                ep.send(DATA, &[vec![1; 128], vec![2; 128]])
+                ep.send(Opcode::Data, &[vec![1; 128], vec![2; 128]])
                     .expect("fills the output arena");
                 c.put(c.l.output_desc_offset, 0, c.seq(0), DATA, c.oa(), 300);
                 c.set(OUT_HEAD, 1);
@@ -530,9 +530,11 @@ mod targeted {
             ("empty peek batch", |ep, _| ep.peek_batch(&mut []).map(drop)),
             ("release", |ep, m| ep.release(&[*m])),
             ("reserve", |ep, _| ep.reserve(0, None).map(drop)),
-            ("publish", |ep, _| ep.publish(&FAKE, DATA, 0, false)),
+            ("publish", |ep, _| ep.publish(&FAKE, Opcode::Data, 0, false)),
             ("flush", |ep, _| ep.flush()),
-            ("empty send batch", |ep, _| ep.send(DATA, &[]).map(drop)),
+            ("empty send batch", |ep, _| {
+                ep.send(Opcode::Data, &[]).map(drop)
+            }),
         ];
         for (what, call) in calls {
             let before = watch.before();
@@ -654,36 +656,36 @@ mod targeted {
                 q.peek(None).map(drop)
             }),
             ("input head passes the tail", COUNTER, |c, q| {
-                q.enqueue(DATA, &[1; 256], None)
+                q.send(Opcode::Data, &[1; 256], None)
                     .expect("fills the input arena");
                 c.set(IN_HEAD, 2);
-                q.enqueue(DATA, &[1], None)
+                q.send(Opcode::Data, &[1], None)
             }),
             ("input head moves backwards", COUNTER, |c, q| {
-                q.enqueue(DATA, &[1; 256], None)
+                q.send(Opcode::Data, &[1; 256], None)
                     .expect("fills the input arena");
                 c.set(IN_HEAD, u64::MAX);
-                q.enqueue(DATA, &[1], None)
+                q.send(Opcode::Data, &[1], None)
             }),
             ("input head jumps by depth + 1", COUNTER, |c, q| {
-                q.enqueue(DATA, &[1; 256], None)
+                q.send(Opcode::Data, &[1; 256], None)
                     .expect("fills the input arena");
                 c.set(IN_HEAD, 5);
-                q.enqueue(DATA, &[1], None)
+                q.send(Opcode::Data, &[1], None)
             }),
             ("released input slot moved", BAD, |c, q| {
-                q.enqueue_batch(DATA, &[vec![1; 128], vec![2; 128]])
+                q.send_batch(Opcode::Data, &[vec![1; 128], vec![2; 128]])
                     .expect("fills the input arena");
                 c.put(c.l.input_desc_offset, 0, c.seq(0), DATA, c.ia() + 64, 128);
                 c.set(IN_HEAD, 1);
-                q.enqueue(DATA, &[1; 64], None)
+                q.send(Opcode::Data, &[1; 64], None)
             }),
             ("released input slot with another seq", BAD, |c, q| {
-                q.enqueue_batch(DATA, &[vec![1; 128], vec![2; 128]])
+                q.send_batch(Opcode::Data, &[vec![1; 128], vec![2; 128]])
                     .expect("fills the input arena");
                 c.put(c.l.input_desc_offset, 0, 0, DATA, c.ia(), 128);
                 c.set(IN_HEAD, 1);
-                q.enqueue(DATA, &[1; 64], None)
+                q.send(Opcode::Data, &[1; 64], None)
             }),
             (
                 "L2 abort flag, blocking peek",
@@ -698,7 +700,7 @@ mod targeted {
                 Returns(Ok(())),
                 |c, q| {
                     c.mem.store(L3L2Q_L2_ABORT_FLAG_OFFSET, 1);
-                    q.enqueue(DATA, &[1, 2, 3], None)
+                    q.send(Opcode::Data, &[1, 2, 3], None)
                 },
             ),
         ]
@@ -718,12 +720,12 @@ mod targeted {
             ("empty peek batch", |q, _| q.peek_batch(&mut []).map(drop)),
             ("read_into", |q, m| q.read_into(m, &mut [0; 8]).map(drop)),
             ("release", |q, m| q.release(&[*m])),
-            ("enqueue", |q, _| q.enqueue(DATA, &[1], None)),
+            ("enqueue", |q, _| q.send(Opcode::Data, &[1], None)),
             ("empty enqueue batch", |q, _| {
-                q.enqueue_batch(DATA, &[]).map(drop)
+                q.send_batch(Opcode::Data, &[]).map(drop)
             }),
             ("reserve", |q, _| q.reserve(1).map(drop)),
-            ("commit", |q, _| q.commit(&FAKE, DATA, 0, false)),
+            ("commit", |q, _| q.publish(&FAKE, Opcode::Data, 0, false)),
             ("flush", |q, _| q.flush()),
             ("request_stop", |q, _| q.request_stop(None)),
         ];

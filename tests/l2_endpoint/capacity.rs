@@ -40,11 +40,11 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     let mut l2 = open(&region, 1);
     let mut l3 = RawConsumer::output(&region, 0);
     for i in 0..4u8 {
-        l2.try_send(DATA, &[i]).unwrap();
+        l2.try_send(Opcode::Data, &[i]).unwrap();
     }
     assert_eq!((region.counter(OUT_TAIL), region.counter(OUT_HEAD)), (4, 0));
     // Masked tail == masked head, but the counters say full.
-    assert_eq!(l2.try_send(DATA, &[4]), Err(Error::NoProgress));
+    assert_eq!(l2.try_send(Opcode::Data, &[4]), Err(Error::NoProgress));
     assert_eq!(
         l2.try_reserve(0).map(|_| ()),
         Err(Error::NoProgress),
@@ -54,7 +54,7 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     let (first, payload) = l3.take().unwrap();
     assert_eq!((first, payload), (slot(1, DATA, out, 1), vec![0]));
     l3.release();
-    l2.try_send(DATA, &[4]).unwrap();
+    l2.try_send(Opcode::Data, &[4]).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 5);
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
@@ -71,9 +71,9 @@ fn output_capacity_is_exactly_depth_and_a_full_ring_is_not_empty() {
     assert_eq!(region.counter(OUT_HEAD), 5);
     // Drained: a full depth fits again.
     for i in 0..4u8 {
-        l2.try_send(DATA, &[i]).unwrap();
+        l2.try_send(Opcode::Data, &[i]).unwrap();
     }
-    assert_eq!(l2.try_send(DATA, &[9]), Err(Error::NoProgress));
+    assert_eq!(l2.try_send(Opcode::Data, &[9]), Err(Error::NoProgress));
     assert_eq!(region.counter(OUT_TAIL), 9);
     assert_healthy(&l2, &region);
 }
@@ -93,7 +93,7 @@ fn traffic_from(start: u64) {
     for k in 0..10u64 {
         let p = start + k;
         let payload = bytes(64, k as u8);
-        l3.send(DATA, (k % 4) * 64, &payload);
+        l3.send(Opcode::Data, (k % 4) * 64, &payload);
         assert_eq!(region.counter(IN_TAIL), (p + 1) as u32);
         let m = l2
             .try_peek()
@@ -103,7 +103,7 @@ fn traffic_from(start: u64) {
         l2.release(&m).unwrap();
         assert_eq!(region.counter(IN_HEAD), (p + 1) as u32);
 
-        l2.try_send(DATA, &payload).unwrap();
+        l2.try_send(Opcode::Data, &payload).unwrap();
         assert_eq!(region.counter(OUT_TAIL), (p + 1) as u32);
         let (s, got) = sink.take().unwrap();
         assert_eq!(s, slot(p + 1, DATA, out + (k % 4) * 64, 64));
@@ -115,12 +115,12 @@ fn traffic_from(start: u64) {
     // Fill the output ring to capacity at high counts: full by counters.
     sink.release();
     for _ in 0..4 {
-        l2.try_send(DATA, &[]).unwrap();
+        l2.try_send(Opcode::Data, &[]).unwrap();
     }
-    assert_eq!(l2.try_send(DATA, &[]), Err(Error::NoProgress));
+    assert_eq!(l2.try_send(Opcode::Data, &[]), Err(Error::NoProgress));
     assert_eq!(region.counter(OUT_TAIL), (start + 14) as u32);
     assert_eq!(sink.drain().len(), 4);
-    l2.try_send(DATA, &[]).unwrap();
+    l2.try_send(Opcode::Data, &[]).unwrap();
     assert_eq!(region.counter(OUT_TAIL), (start + 15) as u32);
     assert_healthy(&l2, &region);
 }

@@ -8,7 +8,7 @@ fn hostile_input_slot(bad: DescriptorSlot, kind: ErrorKind, text: &str) {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 2);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(64, 1));
+    l3.send(Opcode::Data, 0, &bytes(64, 1));
     let m = l2.try_peek().unwrap();
     l2.release(&m).unwrap();
     l3.write_slot(bad);
@@ -40,7 +40,7 @@ fn hostile_stale_slot_from_the_previous_lap_poisons() {
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
     for _ in 0..4 {
-        l3.send(DATA, 0, &[]);
+        l3.send(Opcode::Data, 0, &[]);
         let m = l2.try_peek().unwrap();
         l2.release(&m).unwrap();
     }
@@ -63,7 +63,7 @@ fn hostile_stale_slot_from_the_previous_lap_poisons() {
 #[test]
 fn hostile_invalid_opcode_poisons() {
     let arena = RawRegion::new(4, 1024, 1024).layout.input_arena_offset;
-    for opcode in [INVALID, 4, 0x100 | DATA, u64::MAX] {
+    for opcode in [INVALID, 4, 0x100 | u64::from(DATA), u64::MAX] {
         hostile_input_slot(
             slot(2, opcode, arena + 64, 8),
             ErrorKind::InvalidDescriptor,
@@ -157,7 +157,7 @@ fn hostile_tail_going_backwards_poisons() {
         let mut l2 = open_at(&region, 1, start);
         let mut l3 = RawProducer::input(&region, start);
         for _ in 0..2 {
-            l3.send(DATA, 0, &[]);
+            l3.send(Opcode::Data, 0, &[]);
             let m = l2.try_peek().unwrap();
             l2.release(&m).unwrap();
         }
@@ -201,7 +201,7 @@ fn hostile_tail_more_than_depth_ahead_of_the_unreleased_head_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 2);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &[]);
+    l3.send(Opcode::Data, 0, &[]);
     let _held = l2.try_peek().unwrap();
     // 4 more: within depth of what L2 observed, but 5 ahead of the head (0).
     for _ in 0..4 {

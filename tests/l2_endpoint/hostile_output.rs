@@ -6,7 +6,7 @@ use super::*;
 fn hostile_output_head_past_the_published_tail_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
-    l2.try_send(DATA, &[1]).unwrap();
+    l2.try_send(Opcode::Data, &[1]).unwrap();
     region.set_counter(OUT_HEAD, 2); // only 1 published
     // A reserve that needs the head (the cached view shows no room).
     assert_eq!(
@@ -26,11 +26,11 @@ fn hostile_output_head_past_the_published_tail_poisons() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     for _ in 0..4 {
-        l2.try_send(DATA, &[]).unwrap();
+        l2.try_send(Opcode::Data, &[]).unwrap();
     }
     region.set_counter(OUT_HEAD, 5);
     assert_eq!(
-        l2.try_send(DATA, &[]),
+        l2.try_send(Opcode::Data, &[]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 4);
@@ -48,12 +48,12 @@ fn hostile_output_head_going_backwards_poisons() {
     let region = RawRegion::new(4, 64, 64);
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(DATA, &[1; 64]).unwrap();
+    l2.try_send(Opcode::Data, &[1; 64]).unwrap();
     sink.drain();
-    l2.try_send(DATA, &[2; 64]).unwrap(); // refreshed: head 1
+    l2.try_send(Opcode::Data, &[2; 64]).unwrap(); // refreshed: head 1
     region.set_counter(OUT_HEAD, 0);
     assert_eq!(
-        l2.try_send(DATA, &[3; 64]),
+        l2.try_send(Opcode::Data, &[3; 64]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 2);
@@ -79,8 +79,8 @@ fn hostile_released_output_slot_altered_before_replay_poisons() {
         let ring = region.layout.output_desc_offset;
         let mut l2 = open(&region, 1);
         let mut sink = RawConsumer::output(&region, 0);
-        l2.try_send(DATA, &bytes(100, 1)).unwrap();
-        l2.try_send(DATA, &bytes(100, 2)).unwrap();
+        l2.try_send(Opcode::Data, &bytes(100, 1)).unwrap();
+        l2.try_send(Opcode::Data, &bytes(100, 2)).unwrap();
         sink.take().unwrap();
         let mut s = region.read_slot(ring, 0);
         alter(&mut s);

@@ -9,13 +9,13 @@ fn zero_byte_messages_have_offset_zero_no_view_and_take_no_arena_bytes() {
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
 
-    l3.send(DATA, 0, b"");
+    l3.send(Opcode::Data, 0, b"");
     let m = l2.try_peek().unwrap();
     assert_eq!(
         m,
         Message {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: 0,
             payload_nbytes: 0,
             data: ptr::null()
@@ -30,21 +30,21 @@ fn zero_byte_messages_have_offset_zero_no_view_and_take_no_arena_bytes() {
     assert!(!l2.holds(&m));
 
     // No arena bytes were used: the next payload is expected at arena offset 0.
-    l3.send(DATA, 0, b"abc");
+    l3.send(Opcode::Data, 0, b"abc");
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset, m.payload_nbytes), (2, arena, 3));
     assert_eq!(l2.payload(&m), b"abc");
     l2.release(&m).unwrap();
 
     // A zero-byte ERROR between payloads leaves the cursor at 3.
-    l3.send(ERROR, 0, b"");
+    l3.send(Opcode::Error, 0, b"");
     let m = l2.try_peek().unwrap();
     assert_eq!(
         (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
-        (3, ERROR, 0, 0)
+        (3, u64::from(ERROR), 0, 0)
     );
     l2.release(&m).unwrap();
-    l3.send(DATA, 3, b"de");
+    l3.send(Opcode::Data, 3, b"de");
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset), (4, arena + 3));
     assert_eq!(l2.payload(&m), b"de");
@@ -69,11 +69,11 @@ fn input_payload_bytes_are_visible_in_place_through_the_view() {
     let mb = l2.try_peek().unwrap();
     assert_eq!(
         (ma.seq, ma.opcode, ma.payload_offset, ma.payload_nbytes),
-        (1, DATA, arena, 100)
+        (1, u64::from(DATA), arena, 100)
     );
     assert_eq!(
         (mb.seq, mb.opcode, mb.payload_offset, mb.payload_nbytes),
-        (2, DATA, arena + 100, 37)
+        (2, u64::from(DATA), arena + 100, 37)
     );
     assert_eq!(
         ma.data,
@@ -131,17 +131,17 @@ fn error_input_is_an_ordinary_message_and_never_poisons() {
     let arena = region.layout.input_arena_offset;
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(ERROR, 0, b"remote failure");
+    l3.send(Opcode::Error, 0, b"remote failure");
     let m = l2.try_peek().unwrap();
     assert_eq!(
         (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
-        (1, ERROR, arena, 14)
+        (1, u64::from(ERROR), arena, 14)
     );
     assert_eq!(l2.payload(&m), b"remote failure");
     l2.release(&m).unwrap();
-    l3.send(DATA, 14, b"after");
+    l3.send(Opcode::Data, 14, b"after");
     let m = l2.try_peek().unwrap();
-    assert_eq!((m.seq, m.opcode), (2, DATA));
+    assert_eq!((m.seq, m.opcode), (2, u64::from(DATA)));
     l2.release(&m).unwrap();
     assert_eq!(region.counter(IN_HEAD), 2);
     assert_healthy(&l2, &region);
@@ -153,7 +153,7 @@ fn input_slot_rewritten_after_acquire_does_not_change_the_held_handle() {
     let arena = region.layout.input_arena_offset;
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, &bytes(64, 1));
+    l3.send(Opcode::Data, 0, &bytes(64, 1));
     let m = l2.try_peek().unwrap();
     // A hostile rewrite of the slot after the copy was taken.
     region.write_slot(
@@ -164,7 +164,7 @@ fn input_slot_rewritten_after_acquire_does_not_change_the_held_handle() {
     assert!(l2.holds(&m));
     assert_eq!(
         (m.seq, m.opcode, m.payload_offset, m.payload_nbytes),
-        (1, DATA, arena, 64)
+        (1, u64::from(DATA), arena, 64)
     );
     l2.release(&m).unwrap();
     assert_eq!(region.counter(IN_HEAD), 1);
@@ -178,7 +178,7 @@ fn peek_waits_for_a_message_published_later_by_another_thread() {
     std::thread::scope(|s| {
         s.spawn(|| {
             std::thread::sleep(Duration::from_millis(20));
-            RawProducer::input(&region, 0).send(DATA, 0, b"late");
+            RawProducer::input(&region, 0).send(Opcode::Data, 0, b"late");
         });
         let m = l2.peek(10_000_000_000).expect("arrives within the bound");
         assert_eq!(l2.payload(&m), b"late");

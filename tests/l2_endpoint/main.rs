@@ -22,6 +22,8 @@ use std::ptr;
 use std::time::{Duration, Instant};
 
 use l3l2q::*;
+
+use l3l2q::abi::*;
 use support::opcodes::{DATA, ERROR, STOP};
 use support::peer::{RawConsumer, RawProducer};
 use support::region::RawRegion;
@@ -61,10 +63,15 @@ fn counters(region: &RawRegion) -> [u32; 6] {
     [IN_TAIL, IN_HEAD, OUT_TAIL, OUT_HEAD, L3_FLAG, L2_FLAG].map(|o| region.counter(o))
 }
 
-fn slot(seq: u64, opcode: u64, payload_offset: u64, payload_nbytes: u64) -> DescriptorSlot {
+fn slot(
+    seq: u64,
+    opcode: impl Into<u64>,
+    payload_offset: u64,
+    payload_nbytes: u64,
+) -> DescriptorSlot {
     DescriptorSlot {
         seq,
-        opcode,
+        opcode: opcode.into(),
         payload_offset,
         payload_nbytes,
     }
@@ -118,7 +125,7 @@ fn assert_poisoned(
         "poisoned calls must not wait"
     );
     assert_eq!(l2.try_reserve(0).map(|_| ()), fail);
-    assert_eq!(l2.try_send(DATA, b"x"), fail);
+    assert_eq!(l2.try_send(Opcode::Data, b"x"), fail);
     assert_eq!(l2.release(&Message::EMPTY), fail);
     assert_eq!(l2.flush(), fail);
     assert_eq!(

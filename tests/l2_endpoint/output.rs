@@ -14,9 +14,9 @@ fn output_zero_byte_message_is_written_with_offset_zero() {
         (0, 0, ptr::null_mut())
     );
     assert!(l2.reserved_mut(&r).is_empty());
-    l2.publish(&r, DATA, 0).unwrap();
-    l2.try_send(ERROR, &[]).unwrap();
-    l2.try_send(DATA, b"xy").unwrap();
+    l2.publish(&r, Opcode::Data, 0).unwrap();
+    l2.try_send(Opcode::Error, &[]).unwrap();
+    l2.try_send(Opcode::Data, b"xy").unwrap();
     assert_eq!(region.counter(OUT_TAIL), 3);
     assert_eq!(
         sink.drain(),
@@ -37,12 +37,12 @@ fn error_output_is_an_ordinary_message_and_never_poisons() {
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(ERROR, &bytes(64, 0)).unwrap();
+    l2.try_send(Opcode::Error, &bytes(64, 0)).unwrap();
     for k in 1..8u64 {
         let opcode = if k % 2 == 0 { ERROR } else { DATA };
         l2.try_send(opcode, &bytes(64, k as u8)).unwrap();
         assert_eq!(
-            l2.try_send(DATA, &[0; 64]),
+            l2.try_send(Opcode::Data, &[0; 64]),
             Err(Error::NoProgress),
             "arena full until a release"
         );
@@ -69,7 +69,7 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
     let a = bytes(300, 1);
-    l2.try_send(DATA, &a).unwrap();
+    l2.try_send(Opcode::Data, &a).unwrap();
     assert_eq!(
         l2.try_reserve(800).map(|_| ()),
         Err(Error::NoProgress),
@@ -86,16 +86,16 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
     assert_eq!(r.data, region.payload_base().wrapping_add(out as usize));
     let b = bytes(800, 2);
     l2.reserved_mut(&r).copy_from_slice(&b);
-    l2.publish(&r, DATA, 800).unwrap();
+    l2.publish(&r, Opcode::Data, 800).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 2);
     assert_eq!(sink.drain(), vec![(slot(2, DATA, out, 800), b)]);
-    l2.try_send(DATA, &bytes(224, 3)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(224, 3)).unwrap();
     assert_eq!(sink.take().unwrap().0, slot(3, DATA, out + 800, 224));
     sink.release();
 
     // The same with a blocking reserve while another thread drains later:
     // no deadlock.
-    l2.try_send(DATA, &bytes(300, 4)).unwrap(); // at 0 after the 224 ended at 1024
+    l2.try_send(Opcode::Data, &bytes(300, 4)).unwrap(); // at 0 after the 224 ended at 1024
     assert_eq!(region.counter(OUT_TAIL), 4);
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -107,7 +107,7 @@ fn output_300_then_800_in_a_1024_arena_wraps_after_a_full_drain() {
             .reserve(800, 10_000_000_000)
             .expect("the drain frees the arena");
         assert_eq!(r.payload_offset, out);
-        l2.publish(&r, DATA, 800).unwrap();
+        l2.publish(&r, Opcode::Data, 800).unwrap();
     });
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 4),
@@ -122,12 +122,12 @@ fn output_failed_reserve_commits_no_padding() {
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(DATA, &bytes(300, 1)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(300, 1)).unwrap();
     assert_eq!(l2.try_reserve(800).map(|_| ()), Err(Error::NoProgress));
     // The failed try left the cursor at 300: 724 bytes still fit before the end.
     let r = l2.try_reserve(724).unwrap();
     assert_eq!(r.payload_offset, out + 300);
-    l2.publish(&r, DATA, 724).unwrap();
+    l2.publish(&r, Opcode::Data, 724).unwrap();
     let got = sink.drain();
     assert_eq!(got[1].0, slot(2, DATA, out + 300, 724));
     assert_healthy(&l2, &region);
@@ -142,7 +142,7 @@ fn output_publish_with_fewer_bytes_returns_the_rest_to_the_arena() {
     let r = l2.try_reserve(256).unwrap();
     assert_eq!((r.payload_offset, r.capacity), (out, 256));
     l2.reserved_mut(&r)[..100].copy_from_slice(&bytes(100, 5));
-    l2.publish(&r, DATA, 100).unwrap();
+    l2.publish(&r, Opcode::Data, 100).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, out, 100)
@@ -151,7 +151,7 @@ fn output_publish_with_fewer_bytes_returns_the_rest_to_the_arena() {
     let r = l2.try_reserve(924).expect("the unused 156 bytes came back");
     assert_eq!(r.payload_offset, out + 100);
     l2.write_reserved(&r, 0, b"tail").unwrap();
-    l2.publish(&r, DATA, 4).unwrap();
+    l2.publish(&r, Opcode::Data, 4).unwrap();
     assert_eq!(
         sink.drain(),
         vec![
@@ -170,7 +170,7 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
     let mut sink = RawConsumer::output(&region, 0);
     // Without padding: the whole arena is free again.
     let r = l2.try_reserve(256).unwrap();
-    l2.publish(&r, DATA, 0).unwrap();
+    l2.publish(&r, Opcode::Data, 0).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, 0, 0),
@@ -178,15 +178,15 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
     );
     let r = l2.try_reserve(1024).expect("nothing was consumed");
     assert_eq!(r.payload_offset, out);
-    l2.publish(&r, DATA, 0).unwrap();
+    l2.publish(&r, Opcode::Data, 0).unwrap();
 
     // With padding: 300 B sent and drained, 800 B wrap to the start, then
     // published as zero bytes: the cursor goes back to 300.
-    l2.try_send(DATA, &bytes(300, 1)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(300, 1)).unwrap();
     sink.drain();
     let r = l2.try_reserve(800).unwrap();
     assert_eq!(r.payload_offset, out, "wrapped");
-    l2.publish(&r, ERROR, 0).unwrap();
+    l2.publish(&r, Opcode::Error, 0).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 3),
         slot(4, ERROR, 0, 0)
@@ -197,29 +197,29 @@ fn output_publish_zero_bytes_rolls_back_the_reservation_and_its_padding() {
         out + 300,
         "padding rolled back: the cursor is at 300, not at the next cycle"
     );
-    l2.publish(&r, DATA, 724).unwrap();
+    l2.publish(&r, Opcode::Data, 724).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 5);
     assert_healthy(&l2, &region);
 }
 
 #[test]
-fn output_wrapped_reservation_shrunk_below_the_wrap_size_stays_at_arena_start() {
+fn output_wrapped_reservation_shrunk_to_fit_before_the_wrap_moves_back() {
     let region = RawRegion::new(4, 1024, 1024);
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let mut sink = RawConsumer::output(&region, 0);
-    l2.try_send(DATA, &bytes(300, 1)).unwrap();
+    l2.try_send(Opcode::Data, &bytes(300, 1)).unwrap();
     sink.drain();
     let r = l2.try_reserve(800).unwrap();
     assert_eq!(r.payload_offset, out);
     l2.reserved_mut(&r)[..10].copy_from_slice(b"0123456789");
-    l2.publish(&r, DATA, 10).unwrap();
-    l2.try_send(DATA, b"next").unwrap();
+    l2.publish(&r, Opcode::Data, 10).unwrap();
+    l2.try_send(Opcode::Data, b"next").unwrap();
     assert_eq!(
         sink.drain(),
         vec![
-            (slot(2, DATA, out, 10), b"0123456789".to_vec()),
-            (slot(3, DATA, out + 10, 4), b"next".to_vec())
+            (slot(2, DATA, out + 300, 10), b"0123456789".to_vec()),
+            (slot(3, DATA, out + 310, 4), b"next".to_vec())
         ]
     );
     assert_healthy(&l2, &region);
@@ -232,14 +232,17 @@ fn output_too_large_reserve_is_no_progress_without_abort() {
     let mut l2 = open(&region, 1);
     for n in [1025, 4096, u64::MAX / 2, u64::MAX] {
         assert_eq!(l2.try_reserve(n).map(|_| ()), Err(Error::NoProgress), "{n}");
-        assert_eq!(l2.try_send(DATA, &vec![0; 1025]), Err(Error::NoProgress));
+        assert_eq!(
+            l2.try_send(Opcode::Data, &vec![0; 1025]),
+            Err(Error::NoProgress)
+        );
     }
     assert_eq!(l2.reserve(1025, 1_000_000).map(|_| ()), Err(Error::Timeout));
     assert_eq!(counters(&region), [0; 6]);
     assert_healthy(&l2, &region);
     let r = l2.try_reserve(1024).expect("exactly the arena fits");
     assert_eq!((r.payload_offset, r.capacity), (out, 1024));
-    l2.publish(&r, DATA, 1024).unwrap();
+    l2.publish(&r, Opcode::Data, 1024).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, out, 1024)
@@ -252,11 +255,11 @@ fn output_publish_more_than_reserved_is_bad_argument_and_keeps_the_reservation()
     let out = region.layout.output_arena_offset;
     let mut l2 = open(&region, 1);
     let r = l2.try_reserve(16).unwrap();
-    assert_eq!(l2.publish(&r, DATA, 17), Err(Error::BadArgument));
+    assert_eq!(l2.publish(&r, Opcode::Data, 17), Err(Error::BadArgument));
     assert_eq!(l2.write_reserved(&r, 10, &[0; 7]), Err(Error::BadArgument));
     assert_eq!(region.counter(OUT_TAIL), 0);
     assert_healthy(&l2, &region);
-    l2.publish(&r, DATA, 16).unwrap();
+    l2.publish(&r, Opcode::Data, 16).unwrap();
     assert_eq!(
         region.read_slot(region.layout.output_desc_offset, 0),
         slot(1, DATA, out, 16)
@@ -281,7 +284,7 @@ fn output_second_reserve_while_one_is_active_poisons_with_ownership() {
         "second reserve",
     );
     assert_eq!(
-        l2.publish(&r, DATA, 10),
+        l2.publish(&r, Opcode::Data, 10),
         Err(Error::Poisoned(ErrorKind::Ownership))
     );
     assert_eq!(region.counter(OUT_TAIL), 0);
@@ -293,14 +296,15 @@ fn output_second_reserve_while_one_is_active_poisons_with_ownership() {
 
 #[test]
 fn output_publish_with_stop_or_an_invalid_opcode_poisons_with_invalid_descriptor() {
-    for opcode in [STOP, INVALID, 4, u64::MAX] {
+    // Codes with no Rust name (4, u64::MAX) reach only the C API: tests/ffi_boundary.
+    for opcode in [STOP, Opcode::Invalid] {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
         let r = l2.try_reserve(8).unwrap();
         assert_eq!(
             l2.publish(&r, opcode, 8),
             Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
-            "opcode {opcode}"
+            "opcode {opcode:?}"
         );
         assert_eq!(region.counter(OUT_TAIL), 0);
         assert_eq!(
@@ -319,7 +323,7 @@ fn output_publish_with_stop_or_an_invalid_opcode_poisons_with_invalid_descriptor
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     assert_eq!(
-        l2.try_send(STOP, &[]),
+        l2.try_send(Opcode::Stop, &[]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(region.counter(OUT_TAIL), 0);
@@ -339,7 +343,7 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         // stale: already published
         |l2| {
             let r = l2.try_reserve(8).unwrap();
-            l2.publish(&r, DATA, 8).unwrap();
+            l2.publish(&r, Opcode::Data, 8).unwrap();
             r
         },
         // unknown: nothing active
@@ -375,7 +379,7 @@ fn output_publish_of_an_unknown_stale_or_altered_reservation_poisons_with_owners
         let bad = case(&mut l2);
         let tail = region.counter(OUT_TAIL);
         assert_eq!(
-            l2.publish(&bad, DATA, 0),
+            l2.publish(&bad, Opcode::Data, 0),
             Err(Error::Poisoned(ErrorKind::Ownership)),
             "case {i}"
         );

@@ -12,7 +12,7 @@ fn poison_keeps_the_first_error_and_abandons_held_work() {
     l3.write_slot(slot(2, INVALID, 0, 0));
     l3.publish();
     let held = l2.try_peek().unwrap();
-    l2.try_send(DATA, b"out").unwrap();
+    l2.try_send(Opcode::Data, b"out").unwrap();
     let r = l2.try_reserve(4).unwrap();
     assert_eq!(
         l2.try_peek().map(|_| ()),
@@ -37,7 +37,7 @@ fn poison_keeps_the_first_error_and_abandons_held_work() {
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(
-        l2.publish(&r, STOP, 0),
+        l2.publish(&r, Opcode::Stop, 0),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_eq!(l2.error().unwrap().operation, Operation::Peek as u32);

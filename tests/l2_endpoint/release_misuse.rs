@@ -7,7 +7,7 @@ fn release_of_a_stale_handle_poisons_with_ownership() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(DATA, 0, b"a");
+    l3.send(Opcode::Data, 0, b"a");
     let m = l2.try_peek().unwrap();
     l2.release(&m).unwrap();
     assert_eq!(region.counter(IN_HEAD), 1);
@@ -52,14 +52,14 @@ fn release_of_an_altered_or_unknown_handle_poisons_with_ownership() {
     let cases: [(Alter, &str); 6] = [
         (|m| m.payload_offset += 1, "altered"),
         (|m| m.payload_nbytes -= 1, "altered"),
-        (|m| m.opcode = ERROR, "altered"),
+        (|m| m.opcode = ERROR.into(), "altered"),
         (|m| m.seq += 1, "unknown"),
         (|m| m.seq = 0, "unknown"),
         (
             |m| {
                 *m = Message {
                     seq: 2,
-                    opcode: STOP,
+                    opcode: STOP.into(),
                     ..Message::EMPTY
                 }
             },
@@ -70,7 +70,7 @@ fn release_of_an_altered_or_unknown_handle_poisons_with_ownership() {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 2);
         let mut l3 = RawProducer::input(&region, 0);
-        l3.send(DATA, 0, b"abcd");
+        l3.send(Opcode::Data, 0, b"abcd");
         let m = l2.try_peek().unwrap();
         let mut bad = m;
         alter(&mut bad);

@@ -18,7 +18,7 @@ fn stop_is_released_physically_only_after_every_earlier_input() {
         stop,
         Message {
             seq: 3,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: 0,
             payload_nbytes: 0,
             data: ptr::null()
@@ -75,7 +75,7 @@ fn stop_does_not_count_against_the_window() {
     let a = l2.try_peek().unwrap();
     let b = l2.try_peek().unwrap();
     let stop = l2.try_peek().expect("STOP does not need a window entry");
-    assert_eq!((stop.seq, stop.opcode), (3, STOP));
+    assert_eq!((stop.seq, stop.opcode), (3, u64::from(STOP)));
     l2.release(&b).unwrap();
     l2.release(&stop).unwrap();
     assert_eq!(region.counter(IN_HEAD), 0);
@@ -88,9 +88,9 @@ fn stop_does_not_count_against_the_window() {
     // error, because STOP is not a window handle.
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
-    RawProducer::input(&region, 0).send(STOP, 0, b"");
+    RawProducer::input(&region, 0).send(Opcode::Stop, 0, b"");
     let stop = l2.try_peek().unwrap();
-    assert_eq!((stop.seq, stop.opcode), (1, STOP));
+    assert_eq!((stop.seq, stop.opcode), (1, u64::from(STOP)));
     assert_eq!(l2.try_peek().unwrap_err(), Error::NoProgress);
     assert!(!l2.drained());
     l2.release(&stop).unwrap();
@@ -144,12 +144,12 @@ fn descriptor_after_stop_poisons_with_invalid_descriptor() {
     let region = RawRegion::new(4, 1024, 1024);
     let mut l2 = open(&region, 1);
     let mut l3 = RawProducer::input(&region, 0);
-    l3.send(STOP, 0, b"");
+    l3.send(Opcode::Stop, 0, b"");
     let stop = l2.try_peek().unwrap();
     l2.release(&stop).unwrap();
     assert!(l2.drained());
     assert_eq!(region.counter(IN_HEAD), 1);
-    l3.send(DATA, 0, b"late");
+    l3.send(Opcode::Data, 0, b"late");
     assert_eq!(
         l2.try_peek().unwrap_err(),
         Error::Poisoned(ErrorKind::InvalidDescriptor)
@@ -200,7 +200,7 @@ fn release_of_stop_twice_or_altered_poisons_with_ownership() {
     for twice in [true, false] {
         let region = RawRegion::new(4, 1024, 1024);
         let mut l2 = open(&region, 1);
-        RawProducer::input(&region, 0).send(STOP, 0, b"");
+        RawProducer::input(&region, 0).send(Opcode::Stop, 0, b"");
         let stop = l2.try_peek().unwrap();
         let bad = if twice {
             l2.release(&stop).unwrap();
@@ -241,18 +241,18 @@ fn output_reserve_and_publish_keep_working_while_draining() {
     // STOP acquired, not drained: outputs still flow.
     let r = l2.try_reserve(5).unwrap();
     l2.reserved_mut(&r).copy_from_slice(b"part1");
-    l2.publish(&r, DATA, 5).unwrap();
+    l2.publish(&r, Opcode::Data, 5).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 1);
     l2.release(&stop).unwrap();
     assert!(!l2.drained());
-    l2.try_send(ERROR, b"err").unwrap();
+    l2.try_send(Opcode::Error, b"err").unwrap();
     l2.release(&job).unwrap();
     assert!(l2.drained());
     assert_eq!(region.counter(IN_HEAD), 2);
     // Drained: outputs still flow.
     let r = l2.reserve(4, 1_000_000_000).unwrap();
     l2.reserved_mut(&r).copy_from_slice(b"done");
-    l2.publish(&r, DATA, 4).unwrap();
+    l2.publish(&r, Opcode::Data, 4).unwrap();
     assert_eq!(region.counter(OUT_TAIL), 3);
     let got = sink.drain();
     assert_eq!(

@@ -8,17 +8,17 @@ fn releases_are_replayed_before_the_arena_is_reused() {
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
     for i in 1..=3u8 {
-        q.try_enqueue(DATA, &[i; 300]).unwrap();
+        q.try_send(Opcode::Data, &[i; 300]).unwrap();
     }
-    assert_eq!(q.try_enqueue(DATA, &[4; 300]), Err(Error::NoProgress));
+    assert_eq!(q.try_send(Opcode::Data, &[4; 300]), Err(Error::NoProgress));
     for pos in [0, 300, 600] {
         assert_eq!(l2.expect().0.payload_offset, in_off(&region, pos));
     }
     // L2 frees only the first message: exactly its 300 bytes come back.
     l2.release_to(1);
-    q.try_enqueue(DATA, &[4; 300]).unwrap();
+    q.try_send(Opcode::Data, &[4; 300]).unwrap();
     assert_eq!(
-        q.try_enqueue(DATA, &[5; 1]),
+        q.try_send(Opcode::Data, &[5; 1]),
         Err(Error::NoProgress),
         "[300, 1024) and [0, 300) are live"
     );
@@ -28,7 +28,7 @@ fn releases_are_replayed_before_the_arena_is_reused() {
         (4, in_off(&region, 0), vec![4; 300])
     );
     l2.release_to(2);
-    q.try_enqueue(DATA, &[5; 1]).unwrap();
+    q.try_send(Opcode::Data, &[5; 1]).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 300));
     // The bytes L2 still holds were never overwritten.
     assert_eq!(region.read(in_off(&region, 600), 300), vec![3; 300]);
@@ -42,7 +42,7 @@ fn replay_rejects_an_altered_released_descriptor() {
         let mut q = queue(&region);
         let mut l2 = RawConsumer::input(&region, 0);
         for i in 1..=3u8 {
-            q.try_enqueue(DATA, &[i; 300]).unwrap();
+            q.try_send(Opcode::Data, &[i; 300]).unwrap();
         }
         let (mut s, _) = l2.expect();
         match tamper {
@@ -53,7 +53,7 @@ fn replay_rejects_an_altered_released_descriptor() {
         region.write_slot(region.layout.input_desc_offset, 0, s);
         l2.release_to(1);
         assert_eq!(
-            q.try_enqueue(DATA, &[4; 300]),
+            q.try_send(Opcode::Data, &[4; 300]),
             Err(Error::Poisoned(ErrorKind::InvalidDescriptor)),
             "tamper {tamper}"
         );
@@ -73,11 +73,11 @@ fn failed_try_of_a_large_message_then_a_smaller_one_does_not_poison_the_peer() {
     let region = RawRegion::new(8, 1024, 64);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
-    q.try_enqueue(DATA, &[2; 600]).unwrap();
-    assert_eq!(q.try_enqueue(DATA, &[3; 400]), Err(Error::NoProgress));
-    assert_eq!(q.enqueue(DATA, &[3; 400], MS), Err(Error::Timeout));
-    q.try_enqueue(DATA, &[4; 100]).unwrap();
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
+    q.try_send(Opcode::Data, &[2; 600]).unwrap();
+    assert_eq!(q.try_send(Opcode::Data, &[3; 400]), Err(Error::NoProgress));
+    assert_eq!(q.send(Opcode::Data, &[3; 400], MS), Err(Error::Timeout));
+    q.try_send(Opcode::Data, &[4; 100]).unwrap();
     let _ = (l2.expect(), l2.expect());
     let (s, p) = l2.expect();
     assert_eq!(
@@ -90,14 +90,14 @@ fn failed_try_of_a_large_message_then_a_smaller_one_does_not_poison_the_peer() {
     let region = RawRegion::new(8, 1024, 64);
     let mut q = queue(&region);
     let mut l2 = l2_of(&q, 8);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
-    q.try_enqueue(DATA, &[2; 600]).unwrap();
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
+    q.try_send(Opcode::Data, &[2; 600]).unwrap();
     for _ in 0..3 {
-        assert_eq!(q.try_enqueue(DATA, &[3; 400]), Err(Error::NoProgress));
+        assert_eq!(q.try_send(Opcode::Data, &[3; 400]), Err(Error::NoProgress));
         assert_eq!(q.try_reserve(400).err(), Some(Error::NoProgress));
     }
-    q.try_enqueue(DATA, &[4; 100]).unwrap();
-    q.try_enqueue(DATA, &[5; 24]).unwrap();
+    q.try_send(Opcode::Data, &[4; 100]).unwrap();
+    q.try_send(Opcode::Data, &[5; 24]).unwrap();
     for (len, byte) in [(300, 1), (600, 2), (100, 4), (24, 5)] {
         let m = l2.try_peek().unwrap();
         assert_eq!(l2.payload(&m), vec![byte; len].as_slice());
@@ -114,11 +114,11 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
     let region = RawRegion::new(8, 1024, 64);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 300]).unwrap();
-    assert_eq!(q.try_enqueue(DATA, &[2; 800]), Err(Error::NoProgress));
+    q.try_send(Opcode::Data, &[1; 300]).unwrap();
+    assert_eq!(q.try_send(Opcode::Data, &[2; 800]), Err(Error::NoProgress));
     l2.expect();
     l2.release_all();
-    q.enqueue(DATA, &[2; 800], 1000 * MS)
+    q.send(Opcode::Data, &[2; 800], 1000 * MS)
         .expect("must not wait forever");
     let (s, p) = l2.expect();
     assert_eq!(
@@ -127,7 +127,7 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
     );
     // And the whole arena after another full drain, from a non-zero position.
     l2.release_all();
-    q.enqueue(DATA, &[3; 1024], 1000 * MS).unwrap();
+    q.send(Opcode::Data, &[3; 1024], 1000 * MS).unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 0));
     assert_healthy(&q, &region);
 
@@ -148,7 +148,7 @@ fn a_message_that_must_wrap_after_a_full_drain_goes_through() {
             assert!(l2.error().is_none());
         });
         for (len, byte) in [(300usize, 1u8), (800, 2), (1024, 3), (0, 4), (1000, 5)] {
-            q.enqueue(DATA, &vec![byte; len], 5_000 * MS)
+            q.send(Opcode::Data, &vec![byte; len], 5_000 * MS)
                 .expect("enqueue");
         }
     });

@@ -8,8 +8,8 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, b"one").unwrap();
-    q.try_enqueue(DATA, b"two").unwrap();
+    q.try_send(Opcode::Data, b"one").unwrap();
+    q.try_send(Opcode::Data, b"two").unwrap();
     l2.expect();
     l2.expect();
     l2.release_all();
@@ -21,7 +21,10 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
         cb.calls(CallKind::CounterStore),
     );
     cb.fail_nth(CallKind::CounterLoad, 1);
-    assert_eq!(q.try_enqueue(DATA, b"three"), Err(Error::CallbackFailed));
+    assert_eq!(
+        q.try_send(Opcode::Data, b"three"),
+        Err(Error::CallbackFailed)
+    );
     assert_eq!(
         (
             cb.calls(CallKind::PayloadWrite),
@@ -33,17 +36,17 @@ fn counter_load_failure_before_mutation_is_callback_failed_without_poison() {
     assert_healthy(&q, &region);
     cb.fail_nth(CallKind::CounterLoad, 1);
     assert_eq!(
-        q.enqueue(DATA, b"three", 1000 * MS),
+        q.send(Opcode::Data, b"three", 1000 * MS),
         Err(Error::CallbackFailed),
         "a failed load ends a blocking call at once"
     );
     assert_healthy(&q, &region);
     // Retried, it goes through.
-    q.try_enqueue(DATA, b"three").unwrap();
+    q.try_send(Opcode::Data, b"three").unwrap();
     assert_eq!(l2.expect().1, b"three");
 
     // Output side: a failed tail load is CallbackFailed too.
-    RawProducer::output(&region, 0).send(DATA, 0, b"out");
+    RawProducer::output(&region, 0).send(Opcode::Data, 0, b"out");
     cb.fail_nth(CallKind::CounterLoad, 1);
     assert_eq!(q.try_peek(), Err(Error::CallbackFailed));
     cb.fail_nth(CallKind::CounterLoad, 1);
@@ -61,7 +64,7 @@ fn payload_read_failure_is_callback_failed_without_poison() {
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"abc");
+    out.send(Opcode::Data, 0, b"abc");
     // Slot read of a peek.
     cb.fail_nth(CallKind::PayloadRead, 1);
     assert_eq!(q.try_peek(), Err(Error::CallbackFailed));
@@ -82,17 +85,20 @@ fn payload_read_failure_is_callback_failed_without_poison() {
 
     // Slot read while replaying released input descriptors.
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, &[1; 200]).unwrap();
-    q.try_enqueue(DATA, &[2; 50]).unwrap();
+    q.try_send(Opcode::Data, &[1; 200]).unwrap();
+    q.try_send(Opcode::Data, &[2; 50]).unwrap();
     l2.expect();
     l2.expect();
     l2.release_to(1);
     let before = snapshot(&region);
     cb.fail_nth(CallKind::PayloadRead, 1);
-    assert_eq!(q.try_enqueue(DATA, &[3; 100]), Err(Error::CallbackFailed));
+    assert_eq!(
+        q.try_send(Opcode::Data, &[3; 100]),
+        Err(Error::CallbackFailed)
+    );
     assert_eq!(snapshot(&region), before);
     assert_healthy(&q, &region);
-    q.try_enqueue(DATA, &[3; 100]).unwrap();
+    q.try_send(Opcode::Data, &[3; 100]).unwrap();
     let (s, p) = l2.expect();
     assert_eq!((s.payload_offset, p), (in_off(&region, 0), vec![3; 100]));
     assert_healthy(&q, &region);
@@ -105,7 +111,7 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     let mut q = cb_queue(&cb);
     cb.fail_nth(CallKind::PayloadWrite, 1);
     assert_eq!(
-        q.try_enqueue(DATA, b"hello"),
+        q.try_send(Opcode::Data, b"hello"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(
@@ -122,7 +128,7 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     let op = info.operation;
     let calls = cb.total_calls();
     let kind = ErrorKind::EndpointError;
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Poisoned(kind)));
+    assert_eq!(q.try_send(Opcode::Data, b"x"), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_peek(), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_request_stop(), Err(Error::Poisoned(kind)));
     assert_eq!(
@@ -155,7 +161,7 @@ fn payload_write_failure_poisons_and_sets_flag_256() {
     );
     assert_eq!(region.counter(L3_FLAG), 1);
     assert_eq!(
-        q.commit(&r, DATA, 16),
+        q.publish(&r, Opcode::Data, 16),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 0);
@@ -170,7 +176,7 @@ fn slot_write_failure_poisons() {
         // Zero bytes: the only writes are the slot's (fields, then seq).
         cb.fail_nth(CallKind::PayloadWrite, nth);
         assert_eq!(
-            q.try_enqueue(ERROR, &[]),
+            q.try_send(Opcode::Error, &[]),
             Err(Error::Poisoned(ErrorKind::EndpointError)),
             "slot write {nth}"
         );
@@ -189,10 +195,10 @@ fn tail_store_failure_poisons_and_sets_flag_256() {
     let region = RawRegion::new(4, 256, 256);
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
-    q.try_enqueue(DATA, b"ok").unwrap();
+    q.try_send(Opcode::Data, b"ok").unwrap();
     cb.fail_nth(CallKind::CounterStore, 1);
     assert_eq!(
-        q.try_enqueue(DATA, b"lost"),
+        q.try_send(Opcode::Data, b"lost"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 1);
@@ -226,7 +232,7 @@ fn head_store_failure_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let cb = FaultyCallbacks::new(&region);
     let mut q = cb_queue(&cb);
-    RawProducer::output(&region, 0).send(DATA, 0, b"abc");
+    RawProducer::output(&region, 0).send(Opcode::Data, 0, b"abc");
     let m = q.try_peek().unwrap();
     cb.fail_nth(CallKind::CounterStore, 1);
     assert_eq!(
@@ -249,7 +255,7 @@ fn poison_stands_when_the_abort_flag_cannot_be_stored() {
     let mut q = cb_queue(&cb);
     cb.fail_all(CallKind::CounterStore);
     assert_eq!(
-        q.try_enqueue(DATA, b"x"),
+        q.try_send(Opcode::Data, b"x"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert!(
@@ -261,7 +267,7 @@ fn poison_stands_when_the_abort_flag_cannot_be_stored() {
     let calls = cb.total_calls();
     let mut buf = [0u8; 4];
     assert_eq!(
-        q.try_enqueue(DATA, b"x"),
+        q.try_send(Opcode::Data, b"x"),
         Err(Error::Poisoned(ErrorKind::EndpointError))
     );
     assert_eq!(q.try_peek(), Err(Error::Poisoned(ErrorKind::EndpointError)));

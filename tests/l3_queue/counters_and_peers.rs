@@ -7,8 +7,17 @@ fn counters_cross_2_pow_31_and_2_pow_32() {
     for initial in [(1u64 << 31) - 5, (1u64 << 32) - 5, (7u64 << 32) - 5] {
         let region = RawRegion::new(4, 256, 256);
         let l = region.layout;
-        let mut q = L3Queue::create_at(mapped(&region), &region.descriptor(), 4, 256, 256, initial)
-            .unwrap();
+        let mut q = L3Queue::create_at(
+            mapped(&region),
+            &region.descriptor(),
+            QueueConfig {
+                depth: 4,
+                input_arena_bytes: 256,
+                output_arena_bytes: 256,
+            },
+            initial,
+        )
+        .unwrap();
         assert_eq!(
             counters(&region),
             [
@@ -25,14 +34,14 @@ fn counters_cross_2_pow_31_and_2_pow_32() {
         let mut buf = [0u8; 256];
         for k in 0..24u64 {
             let payload = pattern((k as usize * 37) % 200, k as u8);
-            q.enqueue(DATA, &payload, MS).unwrap();
+            q.send(Opcode::Data, &payload, MS).unwrap();
             let (s, p) = l2.expect();
             assert_eq!(s.seq, initial + k + 1);
             assert_eq!(p, payload);
             l2.release_all();
             // Output after a full drain: the arena start is always allowed
             // (the expected position, or a wrap).
-            out.send(ERROR, 0, &payload);
+            out.send(Opcode::Error, 0, &payload);
             assert_eq!(q.dequeue_into(&mut buf, MS), Ok((ERROR, payload.len())));
             assert_eq!(&buf[..payload.len()], payload.as_slice());
         }
@@ -65,9 +74,9 @@ fn callbacks_backend_round_trips_with_a_library_l2() {
                 .unwrap();
             assert!(r.data.is_null());
             q.write_reserved(&r, 0, &payload).unwrap();
-            q.commit(&r, DATA, payload.len() as u64).unwrap();
+            q.publish(&r, Opcode::Data, payload.len() as u64).unwrap();
         } else {
-            q.enqueue(DATA, &payload, MS).unwrap();
+            q.send(Opcode::Data, &payload, MS).unwrap();
         }
         let m = l2.try_peek().unwrap();
         assert_eq!(l2.payload(&m), payload.as_slice());

@@ -7,7 +7,16 @@ fn layout_agrees_with_the_l2_side() {
     // The region is larger than the queue needs; the descriptor handed to
     // L2 must carry the exact layout sizes, which L2 requires.
     let region = RawRegion::with_skew(16, 2048, 1024, 5);
-    let q = L3Queue::create(mapped(&region), &region.descriptor(), 8, 1024, 576).unwrap();
+    let q = L3Queue::create(
+        mapped(&region),
+        &region.descriptor(),
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 576,
+        },
+    )
+    .unwrap();
     let layout = Layout::compute(8, 1024, 576).unwrap();
     assert_eq!(*q.layout(), layout);
     assert_eq!(layout.input_desc_offset, 0);
@@ -67,12 +76,12 @@ fn layout_agrees_with_the_l2_side() {
     let mut q = q;
     let mut l2 = l2_of(&q, 1);
     assert_eq!(*l2.layout(), layout);
-    q.try_enqueue(DATA, b"to L2").unwrap();
+    q.try_send(Opcode::Data, b"to L2").unwrap();
     let m = l2.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset), (1, layout.input_arena_offset));
     assert_eq!(l2.payload(&m), b"to L2");
     l2.release(&m).unwrap();
-    l2.try_send(DATA, b"to L3").unwrap();
+    l2.try_send(Opcode::Data, b"to L3").unwrap();
     let m = q.try_peek().unwrap();
     assert_eq!((m.seq, m.payload_offset), (1, layout.output_arena_offset));
     // SAFETY: held until the release below.
@@ -148,7 +157,15 @@ fn creation_rejects_bad_depth_and_arenas_and_touches_nothing() {
         (4, 64, u64::MAX - 63, Violation::LayoutOverflow),
     ];
     for (depth, ia, oa, violation) in cases {
-        let r = L3Queue::create(mapped(&region), &d, depth, ia, oa);
+        let r = L3Queue::create(
+            mapped(&region),
+            &d,
+            QueueConfig {
+                depth,
+                input_arena_bytes: ia,
+                output_arena_bytes: oa,
+            },
+        );
         assert_eq!(
             r.err(),
             Some(Error::BadDescriptor(violation)),
@@ -164,7 +181,15 @@ fn creation_rejects_bad_depth_and_arenas_and_touches_nothing() {
     let cb = FaultyCallbacks::new(&region);
     for (depth, ia, oa, violation) in cases {
         // SAFETY: cb outlives the backend.
-        let r = L3Queue::create(unsafe { cb.backend() }, &d, depth, ia, oa);
+        let r = L3Queue::create(
+            unsafe { cb.backend() },
+            &d,
+            QueueConfig {
+                depth,
+                input_arena_bytes: ia,
+                output_arena_bytes: oa,
+            },
+        );
         assert_eq!(r.err(), Some(Error::BadDescriptor(violation)));
     }
     assert_eq!(cb.total_calls(), 0);
@@ -180,13 +205,29 @@ fn creation_rejects_a_region_too_small() {
     let cb = FaultyCallbacks::new(&region);
     let d = region.descriptor();
     // Payload range one arena line short.
-    let r = L3Queue::create(mapped(&region), &d, 8, 1024, 1088);
+    let r = L3Queue::create(
+        mapped(&region),
+        &d,
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 1088,
+        },
+    );
     assert_eq!(
         r.err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
     );
     // A deeper ring than the region holds.
-    let r = L3Queue::create(mapped(&region), &d, 16, 1024, 1024);
+    let r = L3Queue::create(
+        mapped(&region),
+        &d,
+        QueueConfig {
+            depth: 16,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 1024,
+        },
+    );
     assert_eq!(
         r.err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
@@ -199,11 +240,28 @@ fn creation_rejects_a_region_too_small() {
     // SAFETY: a subset of the raw region.
     let m = unsafe { MappedRegion::from_descriptor(&short) }.unwrap();
     assert_eq!(
-        L3Queue::create(m, &short, 8, 1024, 1024).err(),
+        L3Queue::create(
+            m,
+            &short,
+            QueueConfig {
+                depth: 8,
+                input_arena_bytes: 1024,
+                output_arena_bytes: 1024
+            }
+        )
+        .err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
     );
     // SAFETY: cb outlives the backend.
-    let r = L3Queue::create(unsafe { cb.backend() }, &d, 8, 2048, 1024);
+    let r = L3Queue::create(
+        unsafe { cb.backend() },
+        &d,
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 2048,
+            output_arena_bytes: 1024,
+        },
+    );
     assert_eq!(
         r.err(),
         Some(Error::BadDescriptor(Violation::RegionTooSmall))
@@ -211,7 +269,16 @@ fn creation_rejects_a_region_too_small() {
     assert_eq!(cb.total_calls(), 0);
     assert_eq!(snapshot(&region), before);
     // The exact size is fine.
-    let q = L3Queue::create(mapped(&region), &d, 8, 1024, 1024).unwrap();
+    let q = L3Queue::create(
+        mapped(&region),
+        &d,
+        QueueConfig {
+            depth: 8,
+            input_arena_bytes: 1024,
+            output_arena_bytes: 1024,
+        },
+    )
+    .unwrap();
     assert_healthy(&q, &region);
 }
 
@@ -280,7 +347,15 @@ fn creation_rejects_a_bad_descriptor_before_any_callback() {
     ];
     for (d, violation) in cases {
         // SAFETY: cb outlives the backend; the backend is never called on this path.
-        let r = L3Queue::create(unsafe { cb.backend() }, &d, 4, 128, 128);
+        let r = L3Queue::create(
+            unsafe { cb.backend() },
+            &d,
+            QueueConfig {
+                depth: 4,
+                input_arena_bytes: 128,
+                output_arena_bytes: 128,
+            },
+        );
         assert_eq!(r.err(), Some(Error::BadDescriptor(violation)), "{d:?}");
     }
     assert_eq!(
@@ -295,7 +370,18 @@ fn creation_rejects_a_bad_descriptor_before_any_callback() {
             ..good
         };
         // SAFETY: as above.
-        assert!(L3Queue::create(unsafe { cb.backend() }, &d, 4, 128, 128).is_ok());
+        assert!(
+            L3Queue::create(
+                unsafe { cb.backend() },
+                &d,
+                QueueConfig {
+                    depth: 4,
+                    input_arena_bytes: 128,
+                    output_arena_bytes: 128
+                }
+            )
+            .is_ok()
+        );
     }
 }
 
@@ -305,7 +391,15 @@ fn creation_counter_store_failure_is_callback_failed() {
     let cb = FaultyCallbacks::new(&region);
     cb.fail_nth(CallKind::CounterStore, 3);
     // SAFETY: cb outlives the backend.
-    let r = L3Queue::create(unsafe { cb.backend() }, &region.descriptor(), 4, 128, 128);
+    let r = L3Queue::create(
+        unsafe { cb.backend() },
+        &region.descriptor(),
+        QueueConfig {
+            depth: 4,
+            input_arena_bytes: 128,
+            output_arena_bytes: 128,
+        },
+    );
     assert_eq!(r.err(), Some(Error::CallbackFailed));
     cb.heal();
     let q = cb_queue(&cb);

@@ -25,6 +25,7 @@ mod support {
 
 use std::time::{Duration, Instant};
 
+use l3l2q::abi::*;
 use l3l2q::layout::{pack_magic_version, validate_queue};
 use l3l2q::region::{CallbackRegion, MappedRegion, Region};
 use l3l2q::*;
@@ -56,9 +57,11 @@ fn queue(region: &RawRegion) -> L3Queue<MappedRegion> {
     L3Queue::create(
         mapped(region),
         &region.descriptor(),
-        l.depth,
-        l.input_arena_bytes,
-        l.output_arena_bytes,
+        QueueConfig {
+            depth: l.depth,
+            input_arena_bytes: l.input_arena_bytes,
+            output_arena_bytes: l.output_arena_bytes,
+        },
     )
     .expect("create")
 }
@@ -71,9 +74,11 @@ fn cb_queue(cb: &FaultyCallbacks<'_>) -> L3Queue<CallbackRegion> {
     L3Queue::create(
         backend,
         &cb.region.descriptor(),
-        l.depth,
-        l.input_arena_bytes,
-        l.output_arena_bytes,
+        QueueConfig {
+            depth: l.depth,
+            input_arena_bytes: l.input_arena_bytes,
+            output_arena_bytes: l.output_arena_bytes,
+        },
     )
     .expect("create")
 }
@@ -143,8 +148,14 @@ fn assert_poisoned<R: Region>(
         "poison must not touch the L2 flag"
     );
     let before = snapshot(region);
-    assert_eq!(q.try_enqueue(DATA, b"late"), Err(Error::Poisoned(kind)));
-    assert_eq!(q.enqueue(DATA, b"late", MS), Err(Error::Poisoned(kind)));
+    assert_eq!(
+        q.try_send(Opcode::Data, b"late"),
+        Err(Error::Poisoned(kind))
+    );
+    assert_eq!(
+        q.send(Opcode::Data, b"late", MS),
+        Err(Error::Poisoned(kind))
+    );
     assert_eq!(q.try_peek(), Err(Error::Poisoned(kind)));
     assert_eq!(q.peek(MS), Err(Error::Poisoned(kind)));
     assert_eq!(q.try_request_stop(), Err(Error::Poisoned(kind)));

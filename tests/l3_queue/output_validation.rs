@@ -24,7 +24,7 @@ fn stop_on_the_output_ring_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: 0,
             payload_nbytes: 0,
         },
@@ -34,7 +34,7 @@ fn stop_on_the_output_ring_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 8,
         },
@@ -45,8 +45,8 @@ fn stop_on_the_output_ring_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"fine");
-    out.send(STOP, 0, &[]);
+    out.send(Opcode::Data, 0, b"fine");
+    out.send(Opcode::Stop, 0, &[]);
     let mut buf = [0u8; 16];
     assert_eq!(q.dequeue_into(&mut buf, MS), Ok((DATA, 4)));
     assert_eq!(
@@ -66,7 +66,7 @@ fn zero_byte_output_with_nonzero_offset_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 0,
         },
@@ -76,7 +76,7 @@ fn zero_byte_output_with_nonzero_offset_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: ERROR,
+            opcode: ERROR.into(),
             payload_offset: 1,
             payload_nbytes: 0,
         },
@@ -86,7 +86,7 @@ fn zero_byte_output_with_nonzero_offset_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: u64::MAX,
             payload_nbytes: 0,
         },
@@ -101,7 +101,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 64),
             payload_nbytes: 16,
         },
@@ -111,7 +111,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: in_off(r, 0),
             payload_nbytes: 16,
         },
@@ -121,7 +121,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: 0,
             payload_nbytes: 16,
         },
@@ -131,7 +131,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 200),
             payload_nbytes: 100,
         },
@@ -141,7 +141,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 257,
         },
@@ -151,7 +151,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |_| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: u64::MAX - 3,
             payload_nbytes: 8,
         },
@@ -161,7 +161,7 @@ fn output_offset_mismatch_poisons() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 1,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: u64::MAX,
         },
@@ -174,10 +174,10 @@ fn output_offset_mismatch_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, &[1; 100]);
+    out.send(Opcode::Data, 0, &[1; 100]);
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
-    out.send(DATA, 200, &[2; 50]);
+    out.send(Opcode::Data, 200, &[2; 50]);
     assert_eq!(q.try_peek(), Err(Error::Poisoned(k)));
     assert_poisoned(&mut q, &region, k, Operation::Peek);
 }
@@ -188,7 +188,7 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 2,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 4,
         },
@@ -198,7 +198,7 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     expect_output_poison(
         |r| DescriptorSlot {
             seq: 0,
-            opcode: DATA,
+            opcode: DATA.into(),
             payload_offset: out_off(r, 0),
             payload_nbytes: 4,
         },
@@ -256,8 +256,8 @@ fn output_seq_opcode_and_counter_breaches_poison() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"one");
-    out.send(DATA, 3, b"two");
+    out.send(Opcode::Data, 0, b"one");
+    out.send(Opcode::Data, 3, b"two");
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
     region.set_counter(L3L2Q_OUTPUT_DESC_TAIL_OFFSET, 1);
@@ -282,11 +282,11 @@ fn input_head_breaches_poison() {
     // Head more than depth ahead.
     let region = RawRegion::new(2, 256, 64);
     let mut q = queue(&region);
-    q.try_enqueue(DATA, b"a").unwrap();
-    q.try_enqueue(DATA, b"b").unwrap();
+    q.try_send(Opcode::Data, b"a").unwrap();
+    q.try_send(Opcode::Data, b"b").unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 3);
     assert_eq!(
-        q.try_enqueue(DATA, b"c"),
+        q.try_send(Opcode::Data, b"c"),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_poisoned(
@@ -298,10 +298,10 @@ fn input_head_breaches_poison() {
     // Head past the published tail, within depth.
     let region = RawRegion::new(4, 64, 64);
     let mut q = queue(&region);
-    q.try_enqueue(DATA, &[1; 64]).unwrap();
+    q.try_send(Opcode::Data, &[1; 64]).unwrap();
     region.set_counter(L3L2Q_INPUT_DESC_HEAD_OFFSET, 2);
     assert_eq!(
-        q.try_enqueue(DATA, &[2; 1]),
+        q.try_send(Opcode::Data, &[2; 1]),
         Err(Error::Poisoned(ErrorKind::InvalidDescriptor))
     );
     assert_poisoned(
@@ -319,11 +319,11 @@ fn output_wrap_to_the_arena_start_is_accepted_even_when_it_would_fit() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, &[1; 100]);
+    out.send(Opcode::Data, 0, &[1; 100]);
     let m = q.try_peek().unwrap();
     q.release(&m).unwrap();
-    out.send(DATA, 0, &[2; 10]);
-    out.send(DATA, 10, &[3; 20]);
+    out.send(Opcode::Data, 0, &[2; 10]);
+    out.send(Opcode::Data, 10, &[3; 20]);
     let mut buf = [0u8; 256];
     assert_eq!(q.try_dequeue_into(&mut buf), Ok((DATA, 10)));
     assert_eq!(&buf[..10], &[2; 10]);
@@ -337,9 +337,9 @@ fn output_wrap_over_held_bytes_poisons() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, &[1; 200]);
+    out.send(Opcode::Data, 0, &[1; 200]);
     let m = q.try_peek().unwrap();
-    out.send(DATA, 0, &[2; 100]); // would overwrite the bytes L3 holds
+    out.send(Opcode::Data, 0, &[2; 100]); // would overwrite the bytes L3 holds
     // Acquiring the second while the first is held must poison.
     let mut batch = [Message::EMPTY; 2];
     assert_eq!(
@@ -360,11 +360,11 @@ fn error_output_is_delivered_without_poison() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(ERROR, 0, b"device says no");
-    out.send(ERROR, 0, &[]);
-    out.send(DATA, 14, b"ok");
+    out.send(Opcode::Error, 0, b"device says no");
+    out.send(Opcode::Error, 0, &[]);
+    out.send(Opcode::Data, 14, b"ok");
     let m = q.peek(MS).unwrap();
-    assert_eq!((m.opcode, m.payload_nbytes), (ERROR, 14));
+    assert_eq!((m.opcode, m.payload_nbytes), (u64::from(ERROR), 14));
     let mut buf = [0u8; 64];
     assert_eq!(q.read_into(&m, &mut buf), Ok(14));
     assert_eq!(&buf[..14], b"device says no");
@@ -374,8 +374,11 @@ fn error_output_is_delivered_without_poison() {
     assert_healthy(&q, &region);
     // And ERROR goes the other way as an ordinary message.
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(ERROR, b"host failure").unwrap();
+    q.try_send(Opcode::Error, b"host failure").unwrap();
     let (s, p) = l2.expect();
-    assert_eq!((s.opcode, p.as_slice()), (ERROR, &b"host failure"[..]));
+    assert_eq!(
+        (s.opcode, p.as_slice()),
+        (u64::from(ERROR), &b"host failure"[..])
+    );
     assert_healthy(&q, &region);
 }

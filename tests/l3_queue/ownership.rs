@@ -7,8 +7,8 @@ fn repeated_try_peek_returns_the_same_message_until_released() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"first");
-    out.send(DATA, 5, b"second");
+    out.send(Opcode::Data, 0, b"first");
+    out.send(Opcode::Data, 5, b"second");
     let m = q.try_peek().unwrap();
     for _ in 0..5 {
         assert_eq!(q.try_peek(), Ok(m));
@@ -37,7 +37,7 @@ fn read_into_a_small_buffer_is_buffer_too_small_without_poison() {
     let region = RawRegion::new(4, 256, 256);
     let mut q = queue(&region);
     let mut out = RawProducer::output(&region, 0);
-    out.send(DATA, 0, b"0123456789");
+    out.send(Opcode::Data, 0, b"0123456789");
     let m = q.try_peek().unwrap();
     let mut small = [0xeeu8; 9];
     assert_eq!(q.read_into(&m, &mut small), Err(Error::BufferTooSmall));
@@ -60,7 +60,7 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         ("release before any peek", |q, r| {
             let fake = Message {
                 seq: 1,
-                opcode: DATA,
+                opcode: DATA.into(),
                 payload_offset: out_off(r, 0),
                 payload_nbytes: 4,
                 data: core::ptr::null(),
@@ -90,7 +90,10 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         ("release an altered opcode", |q, _| {
             let m = q.try_peek().unwrap();
             (
-                q.release(&Message { opcode: ERROR, ..m }),
+                q.release(&Message {
+                    opcode: ERROR.into(),
+                    ..m
+                }),
                 Operation::Release,
             )
         }),
@@ -124,8 +127,8 @@ fn releasing_anything_but_the_active_message_is_ownership_poison() {
         let region = RawRegion::new(4, 256, 256);
         let mut q = queue(&region);
         let mut out = RawProducer::output(&region, 0);
-        out.send(DATA, 0, b"abcd");
-        out.send(DATA, 4, b"efgh");
+        out.send(Opcode::Data, 0, b"abcd");
+        out.send(Opcode::Data, 4, b"efgh");
         let head = region.counter(L3L2Q_OUTPUT_DESC_HEAD_OFFSET);
         let (result, op) = case(&mut q, &region);
         assert_eq!(result, Err(Error::Poisoned(ErrorKind::Ownership)), "{what}");

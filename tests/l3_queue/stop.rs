@@ -7,7 +7,7 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     let region = RawRegion::new(4, 128, 128);
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
-    q.try_enqueue(DATA, b"last").unwrap();
+    q.try_send(Opcode::Data, b"last").unwrap();
     q.request_stop(MS).unwrap();
     assert!(q.is_stopped());
     l2.expect();
@@ -16,7 +16,7 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
         s,
         DescriptorSlot {
             seq: 2,
-            opcode: STOP,
+            opcode: STOP.into(),
             payload_offset: 0,
             payload_nbytes: 0
         }
@@ -25,10 +25,13 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     assert_eq!(region.counter(L3L2Q_INPUT_DESC_TAIL_OFFSET), 2);
 
     let before = snapshot(&region);
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Stopped));
-    assert_eq!(q.try_enqueue(ERROR, &[]), Err(Error::Stopped));
-    assert_eq!(q.enqueue(DATA, b"x", 10 * MS), Err(Error::Stopped));
-    assert_eq!(q.try_enqueue_batch(DATA, [&b"x"[..]]), Err(Error::Stopped));
+    assert_eq!(q.try_send(Opcode::Data, b"x"), Err(Error::Stopped));
+    assert_eq!(q.try_send(Opcode::Error, &[]), Err(Error::Stopped));
+    assert_eq!(q.send(Opcode::Data, b"x", 10 * MS), Err(Error::Stopped));
+    assert_eq!(
+        q.try_send_batch(Opcode::Data, [&b"x"[..]]),
+        Err(Error::Stopped)
+    );
     assert_eq!(q.try_reserve(8).err(), Some(Error::Stopped));
     assert_eq!(q.try_request_stop(), Err(Error::Stopped));
     assert_eq!(q.request_stop(MS), Err(Error::Stopped));
@@ -47,8 +50,8 @@ fn enqueue_after_stop_is_stopped_without_touching_shared_memory() {
     q.try_request_stop().unwrap();
     let calls = cb.total_calls();
     let before = snapshot(&region);
-    assert_eq!(q.try_enqueue(DATA, b"x"), Err(Error::Stopped));
-    assert_eq!(q.enqueue(DATA, &[], MS), Err(Error::Stopped));
+    assert_eq!(q.try_send(Opcode::Data, b"x"), Err(Error::Stopped));
+    assert_eq!(q.send(Opcode::Data, &[], MS), Err(Error::Stopped));
     assert_eq!(q.try_reserve(0).err(), Some(Error::Stopped));
     assert_eq!(q.try_request_stop(), Err(Error::Stopped));
     assert_eq!(cb.total_calls(), calls);
@@ -62,8 +65,8 @@ fn stop_waits_for_a_slot_and_the_output_side_keeps_working_after_it() {
     let mut q = queue(&region);
     let mut l2 = RawConsumer::input(&region, 0);
     let mut out = RawProducer::output(&region, 0);
-    q.try_enqueue(DATA, b"a").unwrap();
-    q.try_enqueue(DATA, b"b").unwrap();
+    q.try_send(Opcode::Data, b"a").unwrap();
+    q.try_send(Opcode::Data, b"b").unwrap();
     assert_eq!(q.try_request_stop(), Err(Error::NoProgress));
     assert_eq!(q.request_stop(2 * MS), Err(Error::Timeout));
     assert!(!q.is_stopped());
@@ -73,8 +76,8 @@ fn stop_waits_for_a_slot_and_the_output_side_keeps_working_after_it() {
     l2.expect();
     assert_eq!(l2.expect().0.opcode, STOP);
 
-    out.send(DATA, 0, b"reply 1");
-    out.send(ERROR, 7, b"reply 2");
+    out.send(Opcode::Data, 0, b"reply 1");
+    out.send(Opcode::Error, 7, b"reply 2");
     let mut buf = [0u8; 128];
     assert_eq!(q.dequeue_into(&mut buf, MS), Ok((DATA, 7)));
     assert_eq!(&buf[..7], b"reply 1");

@@ -17,25 +17,25 @@ fn zero_copy_reservation_fills_in_place_and_shrinks() {
         0,
         "nothing visible before commit"
     );
-    q.commit(&r, DATA, 60).unwrap();
+    q.publish(&r, Opcode::Data, 60).unwrap();
     let (s, p) = l2.expect();
     assert_eq!((s.payload_offset, p), (in_off(&region, 0), vec![7; 60]));
     // The unused 40 bytes went back: the next message starts at 60.
-    q.try_enqueue(DATA, b"next").unwrap();
+    q.try_send(Opcode::Data, b"next").unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 60));
     // Committing zero bytes rolls the reservation back and writes offset 0.
     let r = q.try_reserve(50).unwrap();
-    q.commit(&r, ERROR, 0).unwrap();
+    q.publish(&r, Opcode::Error, 0).unwrap();
     assert_eq!(
         l2.expect().0,
         DescriptorSlot {
             seq: 3,
-            opcode: ERROR,
+            opcode: ERROR.into(),
             payload_offset: 0,
             payload_nbytes: 0
         }
     );
-    q.try_enqueue(DATA, b"x").unwrap();
+    q.try_send(Opcode::Data, b"x").unwrap();
     assert_eq!(l2.expect().0.payload_offset, in_off(&region, 64));
     assert_healthy(&q, &region);
 }
@@ -46,7 +46,7 @@ fn zero_copy_reservation_misuse() {
     let region = RawRegion::new(4, 256, 64);
     let mut q = queue(&region);
     let r = q.try_reserve(8).unwrap();
-    assert_eq!(q.commit(&r, DATA, 9), Err(Error::BadArgument));
+    assert_eq!(q.publish(&r, Opcode::Data, 9), Err(Error::BadArgument));
     assert_eq!(q.write_reserved(&r, 4, &[0; 5]), Err(Error::BadArgument));
     assert_eq!(
         q.write_reserved(&r, u64::MAX, &[0; 1]),
@@ -56,7 +56,7 @@ fn zero_copy_reservation_misuse() {
     assert_eq!(q.try_request_stop(), Err(Error::BadArgument));
     assert!(!q.is_stopped());
     assert_healthy(&q, &region);
-    q.commit(&r, DATA, 8).unwrap();
+    q.publish(&r, Opcode::Data, 8).unwrap();
     q.try_request_stop().unwrap();
     assert_healthy(&q, &region);
 
@@ -73,16 +73,16 @@ fn zero_copy_reservation_misuse() {
         ("enqueue while a reservation is active", |q| {
             let _r = q.try_reserve(8).unwrap();
             (
-                q.try_enqueue(DATA, b"x"),
+                q.try_send(Opcode::Data, b"x"),
                 ErrorKind::Ownership,
                 Operation::Reserve,
             )
         }),
         ("commit twice", |q| {
             let r = q.try_reserve(8).unwrap();
-            q.commit(&r, DATA, 8).unwrap();
+            q.publish(&r, Opcode::Data, 8).unwrap();
             (
-                q.commit(&r, DATA, 8),
+                q.publish(&r, Opcode::Data, 8),
                 ErrorKind::Ownership,
                 Operation::Publish,
             )
@@ -90,12 +90,12 @@ fn zero_copy_reservation_misuse() {
         ("commit an altered reservation", |q| {
             let r = q.try_reserve(8).unwrap();
             (
-                q.commit(
+                q.publish(
                     &Reservation {
                         payload_offset: r.payload_offset + 8,
                         ..r
                     },
-                    DATA,
+                    Opcode::Data,
                     8,
                 ),
                 ErrorKind::Ownership,
@@ -105,7 +105,7 @@ fn zero_copy_reservation_misuse() {
         ("commit with STOP", |q| {
             let r = q.try_reserve(0).unwrap();
             (
-                q.commit(&r, STOP, 0),
+                q.publish(&r, Opcode::Stop, 0),
                 ErrorKind::InvalidDescriptor,
                 Operation::Publish,
             )
@@ -113,7 +113,7 @@ fn zero_copy_reservation_misuse() {
         ("commit with an invalid opcode", |q| {
             let r = q.try_reserve(4).unwrap();
             (
-                q.commit(&r, 9, 4),
+                q.publish(&r, Opcode::Invalid, 4),
                 ErrorKind::InvalidDescriptor,
                 Operation::Publish,
             )

@@ -1,11 +1,12 @@
 //! Short names for the three opcodes (SPEC 4), for tests that spell many
-//! descriptors by hand.
+//! descriptors by hand. They are [`Opcode`]s, which compare equal to the
+//! wire codes (`u64`) and convert with `.into()` where a slot is spelled.
 
-use l3l2q::abi::{L3L2Q_OPCODE_DATA, L3L2Q_OPCODE_ERROR, L3L2Q_OPCODE_STOP};
+use l3l2q::Opcode;
 
 /// An ordinary message.
-pub const DATA: u64 = L3L2Q_OPCODE_DATA;
+pub const DATA: Opcode = Opcode::Data;
 /// The last input: the L2 task drains and ends.
-pub const STOP: u64 = L3L2Q_OPCODE_STOP;
+pub const STOP: Opcode = Opcode::Stop;
 /// An error report carried like data.
-pub const ERROR: u64 = L3L2Q_OPCODE_ERROR;
+pub const ERROR: Opcode = Opcode::Error;

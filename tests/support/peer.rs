@@ -46,7 +46,8 @@ impl<'a> RawProducer<'a> {
 
     /// Writes `payload` at arena offset `arena_pos` and a slot for it with
     /// the correct seq, without publishing. Zero-byte payloads use offset 0.
-    pub fn write(&mut self, opcode: u64, arena_pos: u64, payload: &[u8]) {
+    pub fn write(&mut self, opcode: impl Into<u64>, arena_pos: u64, payload: &[u8]) {
+        let opcode = opcode.into();
         let payload_offset = if payload.is_empty() {
             0
         } else {
@@ -75,7 +76,7 @@ impl<'a> RawProducer<'a> {
     }
 
     /// Writes and publishes one message.
-    pub fn send(&mut self, opcode: u64, arena_pos: u64, payload: &[u8]) {
+    pub fn send(&mut self, opcode: impl Into<u64>, arena_pos: u64, payload: &[u8]) {
         self.write(opcode, arena_pos, payload);
         self.publish();
     }
