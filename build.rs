@@ -19,6 +19,16 @@ fn main() {
             soname_link(&dir.join("deps"), &soname);
         }
     }
+    // The tests that start processes run them through the target's runner
+    // on a cross build (tests/support/runner.rs).
+    for (var, name) in [
+        ("TARGET", "L3L2Q_BUILD_TARGET"),
+        ("HOST", "L3L2Q_BUILD_HOST"),
+    ] {
+        if let Ok(value) = std::env::var(var) {
+            println!("cargo:rustc-env={name}={value}");
+        }
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }
 

@@ -26,6 +26,7 @@ mod support {
     )]
     pub mod region;
     pub mod rng;
+    pub mod scale;
 }
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,7 @@ use support::faulty::{CallKind, FaultyCallbacks};
 use support::opcodes::{DATA, ERROR, STOP};
 use support::region::RawRegion;
 use support::rng::{XorShift, fill, splitmix};
+use support::scale::scaled;
 
 /// Short blocking waits inside the loops (the loops have deadlines).
 const POLL_NS: u64 = 200_000;
@@ -689,7 +691,7 @@ fn mapped_random_sizes_window_8_out_of_order() {
         input_arena: 31 * 64,
         output_arena: 15 * 64,
         window: 8,
-        messages: 300_000,
+        messages: scaled(300_000),
         initial: 0,
         sizes: Sizes::Mixed,
         seed: 0x1234_5678,
@@ -708,7 +710,7 @@ fn mapped_wrap_heavy_sizes_window_3() {
         input_arena: 1024,
         output_arena: 640,
         window: 3,
-        messages: 60_000,
+        messages: scaled(60_000),
         initial: 0,
         sizes: Sizes::WrapHeavy,
         seed: 0xfeed,
@@ -727,7 +729,7 @@ fn mapped_window_one_strict_fifo() {
         input_arena: 512,
         output_arena: 512,
         window: 1,
-        messages: 50_000,
+        messages: scaled(50_000),
         initial: 0,
         sizes: Sizes::Mixed,
         seed: 0x0101,
@@ -739,13 +741,15 @@ fn mapped_window_one_strict_fifo() {
 
 #[test]
 fn mapped_counters_cross_2_pow_31_and_2_pow_32_window_equals_depth() {
-    for (initial, seed) in [((1u64 << 31) - 25_000, 31), ((1u64 << 32) - 25_000, 32)] {
+    // Start 25 000 messages (scaled) below each boundary, so the run crosses it.
+    let below = scaled(25_000);
+    for (initial, seed) in [((1u64 << 31) - below, 31), ((1u64 << 32) - below, 32)] {
         let sc = Scenario {
             depth: 16,
             input_arena: 2048,
             output_arena: 1024,
             window: 16,
-            messages: 60_000,
+            messages: scaled(60_000),
             initial,
             sizes: Sizes::Mixed,
             seed,
@@ -765,7 +769,7 @@ fn callbacks_backend_two_threads() {
         input_arena: 4096,
         output_arena: 2048,
         window: 4,
-        messages: 100_000,
+        messages: scaled(100_000),
         initial: 0,
         sizes: Sizes::Mixed,
         seed: 0xcafe,

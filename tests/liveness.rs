@@ -28,6 +28,7 @@ mod support {
     )]
     pub mod region;
     pub mod rng;
+    pub mod scale;
 }
 
 use std::collections::VecDeque;
@@ -798,13 +799,15 @@ fn run(sc: Scenario) -> (Stats, Stats) {
 }
 
 /// Messages per direction and scenario: `base`, times the integer in
-/// `L3L2Q_LIVENESS_SCALE` for a longer soak (default 1).
+/// `L3L2Q_LIVENESS_SCALE` for a longer soak (default 1), or the fraction
+/// in `L3L2Q_TEST_SCALE` for a slow target.
 fn messages(base: u64) -> u64 {
-    base * std::env::var("L3L2Q_LIVENESS_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1u64)
-        .max(1)
+    support::scale::scaled(base)
+        * std::env::var("L3L2Q_LIVENESS_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1u64)
+            .max(1)
 }
 
 fn scenarios(random: u64, messages: u64) -> Vec<Scenario> {

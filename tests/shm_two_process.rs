@@ -11,6 +11,10 @@
 //!
 //! Every wait is bounded; each test asserts its own wall-clock bound.
 
+mod support {
+    pub mod runner;
+}
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
@@ -132,7 +136,7 @@ fn stale_creator(name: &str) -> i32 {
 // Parent helpers.
 
 fn spawn_child(role: &str, name: &str, window: u64) -> std::io::Result<Child> {
-    Command::new(std::env::current_exe()?)
+    support::runner::program(std::env::current_exe()?)
         .args([
             "--exact",
             "child_role",
@@ -212,6 +216,18 @@ fn example(name: &str) -> PathBuf {
             Some("release") => &["--release"],
             _ => &["--profile", "test"],
         };
+        // A cross build (`--target`) keeps its profiles one level deeper,
+        // under `<target dir>/<triple>/`.
+        let (target, host) = support::runner::triples();
+        let cross: &[&str] = if target == host {
+            &[]
+        } else {
+            &["--target", target]
+        };
+        let mut target_dir = profile_dir.parent().expect("target dir");
+        if !cross.is_empty() {
+            target_dir = target_dir.parent().expect("target dir above the triple");
+        }
         let status = Command::new(env!("CARGO"))
             .args([
                 "build",
@@ -222,10 +238,11 @@ fn example(name: &str) -> PathBuf {
                 "inspect",
             ])
             .args(profile)
+            .args(cross)
             .arg("--manifest-path")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
             .arg("--target-dir")
-            .arg(profile_dir.parent().expect("target dir"))
+            .arg(target_dir)
             .status()
             .expect("run cargo");
         assert!(
@@ -247,7 +264,7 @@ struct DemoRun {
 impl DemoRun {
     /// Runs the demo example with `args` and expects success within 25 s.
     fn run(args: &[&str]) -> DemoRun {
-        let child = Command::new(example("demo"))
+        let child = support::runner::program(example("demo"))
             .args(args)
             .arg("--quiet")
             .stdout(Stdio::piped())
@@ -410,7 +427,7 @@ fn demo_runs_end_to_end_in_two_processes() {
         (&["--count"][..], "--count"),
         (&["--size", "4096", "--arena", "4096"][..], ""),
     ] {
-        let child = Command::new(example("demo"))
+        let child = support::runner::program(example("demo"))
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -807,7 +824,7 @@ fn inspect_prints_a_live_queue_without_writing_and_survives_garbage() {
 
 /// Runs the inspect example on `name`, showing up to 8 slots per ring.
 fn inspect(name: &str) -> (ExitStatus, String) {
-    let child = Command::new(example("inspect"))
+    let child = support::runner::program(example("inspect"))
         .args([name, "--slots", "8"])
         .stdout(Stdio::piped())
         .spawn()

@@ -9,6 +9,10 @@ use std::process::{Command, Output};
 #[path = "../../tests/support/artifacts.rs"]
 mod artifacts;
 pub use artifacts::{header_functions, library_dir, root, shared_library};
+#[path = "../../tests/support/runner.rs"]
+mod runner;
+pub use runner::program;
+use runner::triples;
 
 /// How a program is linked to l3l2q.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,13 +77,15 @@ pub fn release_library_dir() -> PathBuf {
 }
 
 fn compiler(cpp: bool, out_dir: &Path) -> cc::Tool {
-    let target = option_env!("L3L2Q_BUILD_TARGET").unwrap_or("x86_64-unknown-linux-gnu");
+    // A distinct host makes cc pick the cross compiler (e.g.
+    // aarch64-linux-gnu-gcc) rather than the native `cc`.
+    let (target, host) = triples();
     cc::Build::new()
         .cpp(cpp)
         .cargo_metadata(false)
         .cargo_warnings(false)
         .target(target)
-        .host(target)
+        .host(host)
         .opt_level(1)
         .debug(true)
         .out_dir(out_dir)
@@ -173,7 +179,7 @@ pub fn isolate(cmd: &mut Command) -> &mut Command {
 /// Runs a program to completion and panics with its output unless it
 /// exits 0. Returns the output for further checks.
 pub fn run(exe: &Path, args: &[&std::ffi::OsStr]) -> Output {
-    let out = isolate(&mut Command::new(exe))
+    let out = isolate(&mut program(exe))
         .args(args)
         .output()
         .expect("run the program");
@@ -215,7 +221,7 @@ pub fn compiler_accepts(cpp: bool, flags: &[&str]) -> bool {
         .arg(dir.join("probe"))
         .output()
         .is_ok_and(|o| o.status.success())
-        && Command::new(dir.join("probe"))
+        && program(dir.join("probe"))
             .output()
             .is_ok_and(|o| o.status.success());
     let _ = std::fs::remove_dir_all(&dir);
@@ -260,7 +266,7 @@ pub fn run_wrapped_any(
             c.args(rest).arg(exe);
             c
         }
-        None => Command::new(exe),
+        None => program(exe),
     };
     cmd.args(args).envs(env.iter().copied());
     isolate(&mut cmd);

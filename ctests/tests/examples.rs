@@ -121,7 +121,7 @@ fn build_examples(dir: &Path, linkage: Linkage) -> Programs {
 /// Runs the C host against `worker` with `count` requests and checks both
 /// processes' reports.
 fn run_c_host(host: &Path, worker: &Path, count: u32, worker_banner: &str) {
-    let mut cmd = Command::new(host);
+    let mut cmd = cbuild::program(host);
     cmd.arg(worker).arg(count.to_string());
     let (output, pid) = run_bounded(cmd);
     let (out, err) = expect_success(&output);
@@ -163,7 +163,7 @@ fn c_host_fails_fast_and_cleans_up_when_the_worker_cannot_start() {
         &[],
     );
     let started = Instant::now();
-    let mut cmd = Command::new(&host);
+    let mut cmd = cbuild::program(&host);
     cmd.arg(dir.join("no-such-worker")).arg("10");
     let (output, pid) = run_bounded(cmd);
     assert_no_shm_left("l3l2q-example-", pid);
@@ -202,7 +202,7 @@ fn c_host_fails_fast_and_cleans_up_when_the_worker_cannot_start() {
         (&worker, "l2_worker: open"),
         (&cpp_worker, "l2_worker: open"),
     ] {
-        let mut cmd = Command::new(exe);
+        let mut cmd = cbuild::program(exe);
         cmd.arg("/l3l2q-example-does-not-exist").args(["0"; 12]);
         let (output, _) = run_bounded(cmd);
         assert_eq!(
@@ -216,7 +216,7 @@ fn c_host_fails_fast_and_cleans_up_when_the_worker_cannot_start() {
             "stderr:\n{}",
             text(&output.stderr)
         );
-        let mut cmd = Command::new(exe);
+        let mut cmd = cbuild::program(exe);
         cmd.arg("/only-one-arg");
         assert_eq!(run_bounded(cmd).0.status.code(), Some(2));
     }
@@ -318,7 +318,7 @@ fn hpp_wrapper_test_passes_without_exceptions_or_rtti() {
             linkage,
             &["-fno-exceptions", "-fno-rtti"],
         );
-        let (output, _) = run_bounded(Command::new(&exe));
+        let (output, _) = run_bounded(cbuild::program(&exe));
         let (out, _) = expect_success(&output);
         assert!(out.contains("hpp_wrapper: all ok"), "stdout:\n{out}");
     }
@@ -372,7 +372,7 @@ fn compat_headers_are_each_self_contained_and_warning_free_under_strict_flags() 
         )
         .unwrap();
         let exe = cbuild::compile(&dir, "compat_only", &[source], Linkage::Shared, &strict);
-        expect_success(&run_bounded(Command::new(exe)).0);
+        expect_success(&run_bounded(cbuild::program(exe)).0);
     }
 }
 
@@ -401,7 +401,7 @@ fn hpp_header_is_self_contained_and_warning_free_under_strict_flags() {
         "-fno-rtti",
     ];
     let exe = cbuild::compile(&dir, "only_header", &[source], Linkage::Shared, &strict);
-    expect_success(&run_bounded(Command::new(exe)).0);
+    expect_success(&run_bounded(cbuild::program(exe)).0);
     // Ignoring a Status is a compile error under -Werror ([[nodiscard]]).
     let ignored = dir.join("ignored_status.cpp");
     std::fs::write(&ignored, "#include \"l3l2q.hpp\"\nint main() { l3l2q::L3Queue q; q.input().try_request_stop(); return 0; }\n").unwrap();
@@ -604,7 +604,7 @@ fn build_and_run(
     .arg(&exe)
     .args(args);
     expect_success(&run_bounded(cmd).0);
-    let mut run = Command::new(&exe);
+    let mut run = cbuild::program(&exe);
     run.env_remove("LD_LIBRARY_PATH");
     if let Some(path) = ld_path {
         run.env("LD_LIBRARY_PATH", path);
@@ -671,7 +671,7 @@ fn documented_build_tree_linking_runs() {
         "{:?}",
         needed(&exe)
     );
-    let mut run = Command::new(&exe);
+    let mut run = cbuild::program(&exe);
     run.env_remove("LD_LIBRARY_PATH");
     let (out, _) = expect_success(&run_bounded(run).0);
     assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));
@@ -833,7 +833,7 @@ fn cmake_find_package_links_shared_and_static() {
         ("runtime_static", false),
     ] {
         let path = build.join(exe);
-        let (out, _) = expect_success(&run_bounded(Command::new(&path)).0); // the build rpath finds the .so
+        let (out, _) = expect_success(&run_bounded(cbuild::program(&path)).0); // the build rpath finds the .so
         assert_eq!(out.trim(), format!("app ok {}", env!("CARGO_PKG_VERSION")));
         assert_eq!(
             needed(&path).contains(&"libl3l2q.so.1".to_string()),

@@ -42,6 +42,35 @@ mod imp {
         // SAFETY: a barrier has no memory-safety preconditions.
         unsafe { asm!("dsb sy", options(nostack, preserves_flags)) };
     }
+
+    // Runs on aarch64 only (under qemu-user in CI: .ci/aarch64.sh), so the
+    // DC instructions execute at least once from a test of their own.
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn maintenance_keeps_the_bytes_of_unaligned_multi_line_ranges() {
+            let line = line_bytes();
+            assert!(
+                line.is_power_of_two() && (16..=2048).contains(&line),
+                "{line}"
+            );
+            let mut buf: Vec<u8> = (0..4 * line + 7).map(|i| (i * 7 + 3) as u8).collect();
+            let expect = buf.clone();
+            // A range starting and ending mid-line, so the first and last
+            // lines are only partly inside it.
+            let (start, len) = (3, buf.len() - 5);
+            clean(buf[start..].as_ptr(), len);
+            invalidate(buf[start..].as_ptr(), len);
+            assert_eq!(buf, expect);
+            buf[start] ^= 0xFF;
+            clean(buf[start..].as_ptr(), 1);
+            invalidate(buf[start..].as_ptr(), 1);
+            assert_eq!(buf[start], expect[start] ^ 0xFF);
+            assert_eq!(buf[start + 1..], expect[start + 1..]);
+        }
+    }
 }
 
 #[cfg(not(all(target_arch = "aarch64", feature = "aarch64-cache-maintenance")))]
