@@ -275,6 +275,20 @@ def _packed_slices(data: Buffer, size: int) -> Tuple[Any, Any, int]:
     return ffi.cast("l3l2q_byte_slice *", ffi.from_buffer(words_buf)), owner, count
 
 
+def _slice_array(buffers: Sequence[Buffer]) -> Tuple[Any, List[Any]]:
+    """(slice array, the pointers it holds) for `buffers`; keep the
+    pointers alive until the call returns."""
+    slices = ffi.new("l3l2q_byte_slice[]", len(buffers))
+    ptrs = []
+    for i, b in enumerate(buffers):
+        ptr, n = _readable(b, None)
+        ptrs.append(ptr)
+        s = slices[i]
+        s.data = ptr
+        s.len = n
+    return slices, ptrs
+
+
 class Packed(NamedTuple):
     """Messages copied back to back into a caller's buffer: message i is
     ``sizes[i]`` bytes after the previous one, with ``opcodes[i]``."""
@@ -317,6 +331,7 @@ class _Handle:
         self._block: Any = None
         self._slot = _POOL
         self._scratch_arr: Any = None
+        self._size = ffi.new("size_t *")
 
     def _new_block(self) -> Tuple[Any, int]:
         """Single peeks write into slots of a shared block (one allocation
@@ -325,13 +340,27 @@ class _Handle:
         self._block, self._slot = ffi.new("l3l2q_message[]", _POOL), 0
         return self._block, 0
 
-    # Subclasses set these to their C functions.
+    # Subclasses set these to their C functions. Both ends take messages
+    # (L3: outputs, L2: inputs) and publish them through functions of the
+    # same shape, so the bodies below serve both; each end keeps its own
+    # public methods and docstrings.
     _error_fn: Any
     _free_fn: Any
     _layout_fn: Any
+    _remote_aborted_fn: Any
+    _try_peek_fn: Any
+    _peek_fn: Any
+    _release_fn: Any
+    _try_peek_batch_fn: Any
+    _release_batch_fn: Any
+    _send_batch_fn: Any
+    _publish_fn: Any
 
     def _scalars(self) -> Tuple[int, ...]:
         raise NotImplementedError
+
+    def _raise(self, status: int, what: str) -> None:
+        raise self._fail(status, what)
 
     @property
     def closed(self) -> bool:
@@ -439,6 +468,134 @@ class _Handle:
     def _drop_all_views(self) -> None:
         for msg in list(self._views.values()):
             self._drop_view(msg)
+
+    def _remote_aborted(self) -> bool:
+        out = ffi.new("bool *")
+        status = self._remote_aborted_fn(self._live(), out)
+        if status != _OK:
+            self._raise(status, "remote_aborted")
+        return bool(out[0])
+
+    def _try_peek(self) -> Optional[Message]:
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
+        block, i = self._block, self._slot
+        if i == _POOL:
+            block, i = self._new_block()
+        out = block + i
+        status = self._try_peek_fn(h, out)
+        if status == _OK:
+            self._slot = i + 1
+            return Message(out, self, block, i)
+        if status == _NO_PROGRESS:
+            return None
+        self._raise(status, "try_peek")
+        raise AssertionError
+
+    def peek(self, timeout: float) -> Message:
+        """As try_peek, waiting up to `timeout` seconds."""
+        out = ffi.new("l3l2q_message *")
+        status = self._peek_fn(self._live(), out, _timeout_ns(timeout))
+        if status != _OK:
+            self._raise(status, "peek")
+        return Message(out, self)
+
+    def _release(self, message: Message) -> None:
+        h = self._live()
+        if message._view is not None:
+            self._drop_view(message)
+        status = self._release_fn(h, message._c)
+        if status != _OK:
+            self._raise(status, "release")
+
+    def _try_peek_batch(self, max_count: int) -> List[Message]:
+        h = self._live()
+        if max_count <= 0:
+            return []
+        arr = ffi.new("l3l2q_message[]", max_count)
+        status = self._try_peek_batch_fn(h, arr, max_count, self._size)
+        if status == _NO_PROGRESS:
+            return []
+        if status != _OK:
+            self._raise(status, "try_peek_batch")
+        return [Message(arr + i, self, arr, i) for i in range(self._size[0])]
+
+    def _release_batch(self, messages: Sequence[Message]) -> None:
+        h = self._live()
+        count = len(messages)
+        if count == 0:
+            return
+        for m in messages:
+            if m._view is not None:
+                self._drop_view(m)
+        first = messages[0]._arr
+        if first is not None and all(m._arr is first and m._index == i for i, m in enumerate(messages)):
+            arr = first
+        else:
+            arr = ffi.new("l3l2q_message[]", count)
+            for i, m in enumerate(messages):
+                arr[i] = m._c[0]
+        status = self._release_batch_fn(h, arr, count)
+        if status != _OK:
+            self._raise(status, "release_batch")
+
+    def _take_batch(self, max_count: int, what: str) -> List[Received]:
+        """Up to `max_count` messages copied out and released with one head
+        store (mapped regions)."""
+        h = self._live()
+        if max_count <= 0:
+            return []
+        arr = self._scratch_messages(max_count)
+        status = self._try_peek_batch_fn(h, arr, max_count, self._size)
+        if status == _NO_PROGRESS:
+            return []
+        if status != _OK:
+            self._raise(status, what)
+        count = self._size[0]
+        out = _copy_out(arr, count, self._payload_span())
+        status = self._release_batch_fn(h, arr, count)
+        if status != _OK:
+            self._raise(status, what)
+        return out
+
+    def _take_packed(self, buffer: Buffer, max_count: int, what: str) -> Packed:
+        """Up to `max_count` messages copied back to back into `buffer` (as
+        many as fit) and released with one head store (mapped regions)."""
+        h = self._live()
+        if max_count <= 0:
+            return Packed([], [])
+        arr = self._scratch_messages(max_count)
+        status = self._try_peek_batch_fn(h, arr, max_count, self._size)
+        if status == _NO_PROGRESS:
+            return Packed([], [])
+        if status != _OK:
+            self._raise(status, what)
+        k, packed = self._copy_packed(arr, self._size[0], buffer, what)
+        status = self._release_batch_fn(h, arr, k)
+        if status != _OK:
+            self._raise(status, what)
+        return packed
+
+    def _send_batch(self, h: Any, opcode: int, slices: Any, count: int, what: str) -> int:
+        """Publishes a prefix of `count` slices with one tail store; returns
+        how many went (0 when the first does not fit)."""
+        status = self._send_batch_fn(h, opcode, slices, count, self._size)
+        if status == _OK:
+            return int(self._size[0])
+        if status == _NO_PROGRESS:
+            return 0
+        self._raise(status, what)
+        raise AssertionError
+
+    def _publish(self, reservation: Reservation, nbytes: Optional[int], opcode: int, what: str) -> None:
+        n = reservation.capacity if nbytes is None else nbytes
+        status = self._publish_fn(self._live(), reservation._c, opcode, n)
+        if status != _OK:
+            self._raise(status, what)
+        if reservation._view is not None:
+            reservation._view.release()
+            reservation._view = None
 
     def close(self) -> None:
         """Frees the handle (idempotent) and, when it owns one, the
@@ -653,6 +810,14 @@ class L3Queue(_Handle):
     _error_fn = lib.l3l2q_l3_error
     _free_fn = lib.l3l2q_l3_queue_free
     _layout_fn = lib.l3l2q_l3_layout
+    _remote_aborted_fn = lib.l3l2q_l3_remote_aborted
+    _try_peek_fn = lib.l3l2q_l3_try_peek
+    _peek_fn = lib.l3l2q_l3_peek
+    _release_fn = lib.l3l2q_l3_release
+    _try_peek_batch_fn = lib.l3l2q_l3_try_peek_batch
+    _release_batch_fn = lib.l3l2q_l3_release_batch
+    _send_batch_fn = lib.l3l2q_l3_try_enqueue_batch
+    _publish_fn = lib.l3l2q_l3_commit
 
     def __init__(self) -> None:  # use the constructors below
         super().__init__()
@@ -660,7 +825,6 @@ class L3Queue(_Handle):
         self._scratch: Optional[bytearray] = None
         self._scratch_ptr: Any = None
         self._u64 = ffi.new("uint64_t *")
-        self._size = ffi.new("size_t *")
         self._mapped = True
 
     @staticmethod
@@ -743,17 +907,17 @@ class L3Queue(_Handle):
         shm = SharedMemory.create(
             name, depth, input_arena_bytes, output_arena_bytes, region_id=region_id, reclaim_stale=reclaim_stale
         )
-        try:
-            return cls.over_shm(shm, own=True)
-        except BaseException:
-            shm.close()
-            raise
+        return cls._owning(shm)
 
     @classmethod
     def open_shm(cls, name: str) -> "L3Queue":
         """Maps the shared-memory object `name` another process created and
         builds the (L3) queue over it; closing the queue unmaps it."""
-        shm = SharedMemory.open(name)
+        return cls._owning(SharedMemory.open(name))
+
+    @classmethod
+    def _owning(cls, shm: SharedMemory) -> "L3Queue":
+        """over_shm(shm, own=True); closes `shm` when that fails."""
         try:
             return cls.over_shm(shm, own=True)
         except BaseException:
@@ -872,11 +1036,7 @@ class L3Queue(_Handle):
     def remote_aborted(self) -> bool:
         """Whether L2 has set its abort flag; once it has, every call fails
         with RemoteAborted. Writes no shared memory."""
-        out = ffi.new("bool *")
-        status = lib.l3l2q_l3_remote_aborted(self._live(), out)
-        if status != _OK:
-            self._raise(status, "remote_aborted")
-        return bool(out[0])
+        return self._remote_aborted()
 
     # -- input --------------------------------------------------------------
 
@@ -916,22 +1076,8 @@ class L3Queue(_Handle):
         count = len(buffers)
         if count == 0:
             return 0
-        slices = ffi.new("l3l2q_byte_slice[]", count)
-        ptrs = []
-        for i, b in enumerate(buffers):
-            ptr, n = _readable(b, None)
-            ptrs.append(ptr)
-            s = slices[i]
-            s.data = ptr
-            s.len = n
-        sent = self._size
-        status = lib.l3l2q_l3_try_enqueue_batch(h, opcode, slices, count, sent)
-        if status == _OK:
-            return int(sent[0])
-        if status == _NO_PROGRESS:
-            return 0
-        self._raise(status, "try_enqueue_batch")
-        raise AssertionError
+        slices, _ptrs = _slice_array(buffers)
+        return self._send_batch(h, opcode, slices, count, "try_enqueue_batch")
 
     def try_enqueue_packed(self, data: Buffer, size: int, opcode: int = Opcode.DATA) -> int:
         """Sends `data` cut into messages of `size` bytes (the last one may
@@ -941,13 +1087,7 @@ class L3Queue(_Handle):
         slices, _owner, count = _packed_slices(data, size)
         if count == 0:
             return 0
-        status = lib.l3l2q_l3_try_enqueue_batch(h, opcode, slices, count, self._size)
-        if status == _OK:
-            return int(self._size[0])
-        if status == _NO_PROGRESS:
-            return 0
-        self._raise(status, "try_enqueue_packed")
-        raise AssertionError
+        return self._send_batch(h, opcode, slices, count, "try_enqueue_packed")
 
     def try_reserve(self, nbytes: int) -> Optional[Reservation]:
         """Reserves `nbytes` of input arena for zero-copy filling; None when
@@ -970,13 +1110,7 @@ class L3Queue(_Handle):
 
     def commit(self, reservation: Reservation, nbytes: Optional[int] = None, opcode: int = Opcode.DATA) -> None:
         """Publishes the reservation with `nbytes` (default: its capacity)."""
-        n = reservation.capacity if nbytes is None else nbytes
-        status = lib.l3l2q_l3_commit(self._live(), reservation._c, opcode, n)
-        if status != _OK:
-            self._raise(status, "commit")
-        if reservation._view is not None:
-            reservation._view.release()
-            reservation._view = None
+        self._publish(reservation, nbytes, opcode, "commit")
 
     def try_request_stop(self) -> bool:
         """Publishes STOP; False when the ring is full."""
@@ -998,29 +1132,7 @@ class L3Queue(_Handle):
     def try_peek(self) -> Optional[Message]:
         """The oldest unreleased output, or None; the same message until it
         is released."""
-        h = self._h
-        if h is None:
-            raise QueueClosed()
-        block, i = self._block, self._slot
-        if i == _POOL:
-            block, i = self._new_block()
-        out = block + i
-        status = lib.l3l2q_l3_try_peek(h, out)
-        if status == _OK:
-            self._slot = i + 1
-            return Message(out, self, block, i)
-        if status == _NO_PROGRESS:
-            return None
-        self._raise(status, "try_peek")
-        raise AssertionError
-
-    def peek(self, timeout: float) -> Message:
-        """As try_peek, waiting up to `timeout` seconds."""
-        out = ffi.new("l3l2q_message *")
-        status = lib.l3l2q_l3_peek(self._live(), out, _timeout_ns(timeout))
-        if status != _OK:
-            self._raise(status, "peek")
-        return Message(out, self)
+        return self._try_peek()
 
     def view(self, message: Message) -> memoryview:
         """Zero-copy read-only view of a held message's payload (mapped
@@ -1043,46 +1155,16 @@ class L3Queue(_Handle):
 
     def release(self, message: Message) -> None:
         """Releases the held message (its view is invalidated first)."""
-        h = self._live()
-        if message._view is not None:
-            self._drop_view(message)
-        status = lib.l3l2q_l3_release(h, message._c)
-        if status != _OK:
-            self._raise(status, "release")
+        self._release(message)
 
     def try_peek_batch(self, max_count: int) -> List[Message]:
         """Up to `max_count` held outputs, oldest first (those already held
         come first); release them in order with release_batch."""
-        h = self._live()
-        if max_count <= 0:
-            return []
-        arr = ffi.new("l3l2q_message[]", max_count)
-        status = lib.l3l2q_l3_try_peek_batch(h, arr, max_count, self._size)
-        if status == _NO_PROGRESS:
-            return []
-        if status != _OK:
-            self._raise(status, "try_peek_batch")
-        return [Message(arr + i, self, arr, i) for i in range(self._size[0])]
+        return self._try_peek_batch(max_count)
 
     def release_batch(self, messages: Sequence[Message]) -> None:
         """Releases the oldest held messages, in order, with one head store."""
-        h = self._live()
-        count = len(messages)
-        if count == 0:
-            return
-        for m in messages:
-            if m._view is not None:
-                self._drop_view(m)
-        first = messages[0]._arr
-        if first is not None and all(m._arr is first and m._index == i for i, m in enumerate(messages)):
-            arr = first
-        else:
-            arr = ffi.new("l3l2q_message[]", count)
-            for i, m in enumerate(messages):
-                arr[i] = m._c[0]
-        status = lib.l3l2q_l3_release_batch(h, arr, count)
-        if status != _OK:
-            self._raise(status, "release_batch")
+        self._release_batch(messages)
 
     def try_dequeue_into(self, buffer: Buffer) -> Optional[Tuple[int, int]]:
         """Peeks, copies into `buffer` and releases: (opcode, nbytes), or None
@@ -1141,50 +1223,25 @@ class L3Queue(_Handle):
         message. Empty Packed when nothing is there; BufferTooSmall when
         the next message alone does not fit (it stays held). Mapped
         regions only."""
-        h = self._live()
         if not self._mapped:
+            self._live()  # a closed queue says so first
             raise BadArgument("the region is not mapped in this process", lib.L3L2Q_STATUS_BAD_ARGUMENT)
-        if max_count <= 0:
-            return Packed([], [])
-        arr = self._scratch_messages(max_count)
-        status = lib.l3l2q_l3_try_peek_batch(h, arr, max_count, self._size)
-        if status == _NO_PROGRESS:
-            return Packed([], [])
-        if status != _OK:
-            self._raise(status, "try_dequeue_packed")
-        k, packed = self._copy_packed(arr, self._size[0], buffer, "try_dequeue_packed")
-        status = lib.l3l2q_l3_release_batch(h, arr, k)
-        if status != _OK:
-            self._raise(status, "try_dequeue_packed")
-        return packed
+        return self._take_packed(buffer, max_count, "try_dequeue_packed")
 
     def try_dequeue_batch(self, max_count: int) -> List[Received]:
         """Up to `max_count` outputs copied out and released with one head
         store (mapped regions; over callbacks, one at a time)."""
-        h = self._live()
-        if max_count <= 0:
-            return []
-        if not self._mapped:
-            # Payloads are reached through the region: copy one at a time.
-            got: List[Received] = []
-            while len(got) < max_count:
-                r = self.try_dequeue()
-                if r is None:
-                    break
-                got.append(r)
-            return got
-        arr = self._scratch_messages(max_count)
-        status = lib.l3l2q_l3_try_peek_batch(h, arr, max_count, self._size)
-        if status == _NO_PROGRESS:
-            return []
-        if status != _OK:
-            self._raise(status, "try_dequeue_batch")
-        count = self._size[0]
-        out = _copy_out(arr, count, self._payload_span())
-        status = lib.l3l2q_l3_release_batch(h, arr, count)
-        if status != _OK:
-            self._raise(status, "try_dequeue_batch")
-        return out
+        if self._mapped:
+            return self._take_batch(max_count, "try_dequeue_batch")
+        self._live()
+        # Payloads are reached through the region: copy one at a time.
+        got: List[Received] = []
+        while len(got) < max_count:
+            r = self.try_dequeue()
+            if r is None:
+                break
+            got.append(r)
+        return got
 
 
 # ---------------------------------------------------------------------------
@@ -1201,13 +1258,20 @@ class L2Endpoint(_Handle):
     _error_fn = lib.l3l2q_l2_error
     _free_fn = lib.l3l2q_l2_endpoint_free
     _layout_fn = lib.l3l2q_l2_layout
+    _remote_aborted_fn = lib.l3l2q_l2_remote_aborted
+    _try_peek_fn = lib.l3l2q_l2_try_peek
+    _peek_fn = lib.l3l2q_l2_peek
+    _release_fn = lib.l3l2q_l2_release
+    _try_peek_batch_fn = lib.l3l2q_l2_try_peek_batch
+    _release_batch_fn = lib.l3l2q_l2_release_batch
+    _send_batch_fn = lib.l3l2q_l2_try_send_batch
+    _publish_fn = lib.l3l2q_l2_publish
 
     def __init__(
         self, scalars: Sequence[int], *, max_inflight: int = 1, initial_count: int = 0, keepalive: Any = None
     ) -> None:
         super().__init__()
         self._keep.append(keepalive)
-        self._size = ffi.new("size_t *")
         self._one_slice = ffi.new("l3l2q_byte_slice *")
         self._take_slot = ffi.new("l3l2q_message *")
         arr = ffi.new("uint64_t[]", list(scalars))
@@ -1236,42 +1300,13 @@ class L2Endpoint(_Handle):
         ep._shm, ep._own_shm = shm, True
         return ep
 
-    def _raise(self, status: int, what: str) -> None:
-        raise self._fail(status, what)
-
     def remote_aborted(self) -> bool:
         """Whether L3 has set its abort flag (writes no shared memory)."""
-        out = ffi.new("bool *")
-        status = lib.l3l2q_l2_remote_aborted(self._live(), out)
-        if status != _OK:
-            self._raise(status, "remote_aborted")
-        return bool(out[0])
+        return self._remote_aborted()
 
     def try_peek(self) -> Optional[Message]:
         """Acquires the next input (counts against the window), or None."""
-        h = self._h
-        if h is None:
-            raise QueueClosed(self._what)
-        block, i = self._block, self._slot
-        if i == _POOL:
-            block, i = self._new_block()
-        out = block + i
-        status = lib.l3l2q_l2_try_peek(h, out)
-        if status == _OK:
-            self._slot = i + 1
-            return Message(out, self, block, i)
-        if status == _NO_PROGRESS:
-            return None
-        self._raise(status, "try_peek")
-        raise AssertionError
-
-    def peek(self, timeout: float) -> Message:
-        """As try_peek, waiting up to `timeout` seconds."""
-        out = ffi.new("l3l2q_message *")
-        status = lib.l3l2q_l2_peek(self._live(), out, _timeout_ns(timeout))
-        if status != _OK:
-            self._raise(status, "peek")
-        return Message(out, self)
+        return self._try_peek()
 
     def view(self, message: Message) -> memoryview:
         """Zero-copy read-only view of an acquired input, invalidated when
@@ -1279,62 +1314,18 @@ class L2Endpoint(_Handle):
         return self._view_of(message, readonly=True)
 
     def release(self, message: Message) -> None:
-        h = self._live()
-        if message._view is not None:
-            self._drop_view(message)
-        status = lib.l3l2q_l2_release(h, message._c)
-        if status != _OK:
-            self._raise(status, "release")
+        self._release(message)
 
     def try_peek_batch(self, max_count: int) -> List[Message]:
-        h = self._live()
-        if max_count <= 0:
-            return []
-        arr = ffi.new("l3l2q_message[]", max_count)
-        status = lib.l3l2q_l2_try_peek_batch(h, arr, max_count, self._size)
-        if status == _NO_PROGRESS:
-            return []
-        if status != _OK:
-            self._raise(status, "try_peek_batch")
-        return [Message(arr + i, self, arr, i) for i in range(self._size[0])]
+        return self._try_peek_batch(max_count)
 
     def release_batch(self, messages: Sequence[Message]) -> None:
-        h = self._live()
-        count = len(messages)
-        if count == 0:
-            return
-        for m in messages:
-            if m._view is not None:
-                self._drop_view(m)
-        first = messages[0]._arr
-        if first is not None and all(m._arr is first and m._index == i for i, m in enumerate(messages)):
-            arr = first
-        else:
-            arr = ffi.new("l3l2q_message[]", count)
-            for i, m in enumerate(messages):
-                arr[i] = m._c[0]
-        status = lib.l3l2q_l2_release_batch(h, arr, count)
-        if status != _OK:
-            self._raise(status, "release_batch")
+        self._release_batch(messages)
 
     def try_take_batch(self, max_count: int) -> List[Received]:
         """Up to `max_count` inputs copied out and released with one head
         store (STOP comes last, with empty data)."""
-        h = self._live()
-        if max_count <= 0:
-            return []
-        arr = self._scratch_messages(max_count)
-        status = lib.l3l2q_l2_try_peek_batch(h, arr, max_count, self._size)
-        if status == _NO_PROGRESS:
-            return []
-        if status != _OK:
-            self._raise(status, "try_take_batch")
-        count = self._size[0]
-        out = _copy_out(arr, count, self._payload_span())
-        status = lib.l3l2q_l2_release_batch(h, arr, count)
-        if status != _OK:
-            self._raise(status, "try_take_batch")
-        return out
+        return self._take_batch(max_count, "try_take_batch")
 
     def try_take(self) -> Optional[Received]:
         """The next input copied out and released, or None (STOP comes as
@@ -1358,20 +1349,7 @@ class L2Endpoint(_Handle):
     def try_take_packed(self, buffer: Buffer, max_count: int) -> Packed:
         """Up to `max_count` inputs copied back to back into `buffer` (as
         many as fit) and released with one head store (STOP last, empty)."""
-        h = self._live()
-        if max_count <= 0:
-            return Packed([], [])
-        arr = self._scratch_messages(max_count)
-        status = lib.l3l2q_l2_try_peek_batch(h, arr, max_count, self._size)
-        if status == _NO_PROGRESS:
-            return Packed([], [])
-        if status != _OK:
-            self._raise(status, "try_take_packed")
-        k, packed = self._copy_packed(arr, self._size[0], buffer, "try_take_packed")
-        status = lib.l3l2q_l2_release_batch(h, arr, k)
-        if status != _OK:
-            self._raise(status, "try_take_packed")
-        return packed
+        return self._take_packed(buffer, max_count, "try_take_packed")
 
     def try_send_packed(self, data: Buffer, size: int, opcode: int = Opcode.DATA) -> int:
         """Sends `data` cut into messages of `size` bytes (the last one may
@@ -1380,13 +1358,7 @@ class L2Endpoint(_Handle):
         slices, _owner, count = _packed_slices(data, size)
         if count == 0:
             return 0
-        status = lib.l3l2q_l2_try_send_batch(h, opcode, slices, count, self._size)
-        if status == _OK:
-            return int(self._size[0])
-        if status == _NO_PROGRESS:
-            return 0
-        self._raise(status, "try_send_packed")
-        raise AssertionError
+        return self._send_batch(h, opcode, slices, count, "try_send_packed")
 
     def drained(self) -> bool:
         """Whether STOP was acquired and released after every earlier input."""
@@ -1415,13 +1387,7 @@ class L2Endpoint(_Handle):
 
     def publish(self, reservation: Reservation, nbytes: Optional[int] = None, opcode: int = Opcode.DATA) -> None:
         """Publishes the reservation with `nbytes` (default: its capacity)."""
-        n = reservation.capacity if nbytes is None else nbytes
-        status = lib.l3l2q_l2_publish(self._live(), reservation._c, opcode, n)
-        if status != _OK:
-            self._raise(status, "publish")
-        if reservation._view is not None:
-            reservation._view.release()
-            reservation._view = None
+        self._publish(reservation, nbytes, opcode, "publish")
 
     def try_send(self, data: Buffer, opcode: int = Opcode.DATA) -> bool:
         """Copies `data` into one output and publishes it; False when full."""
@@ -1446,20 +1412,8 @@ class L2Endpoint(_Handle):
         count = len(buffers)
         if count == 0:
             return 0
-        slices = ffi.new("l3l2q_byte_slice[]", count)
-        ptrs = []
-        for i, b in enumerate(buffers):
-            ptr, n = _readable(b, None)
-            ptrs.append(ptr)
-            slices[i].data = ptr
-            slices[i].len = n
-        status = lib.l3l2q_l2_try_send_batch(h, opcode, slices, count, self._size)
-        if status == _OK:
-            return int(self._size[0])
-        if status == _NO_PROGRESS:
-            return 0
-        self._raise(status, "try_send_batch")
-        raise AssertionError
+        slices, _ptrs = _slice_array(buffers)
+        return self._send_batch(h, opcode, slices, count, "try_send_batch")
 
 
 def version() -> str:
