@@ -13,9 +13,21 @@ import mmap
 import operator
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from typing import Any, List, NamedTuple, Optional, Protocol, Sequence, Tuple, TypeVar, runtime_checkable
+from typing import (
+    Any,
+    Dict,
+    List,
+    NamedTuple,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
-from ._ffi import ffi, lib
+from ._ffi import CData, c_string, ffi, lib
 from .errors import (
     BadArgument,
     BufferTooSmall,
@@ -31,6 +43,8 @@ mmap, a C-contiguous numpy array, ..."""
 
 # Resolved once: ffi.from_buffer parses a type given as text on every call.
 _U8_ARRAY = ffi.typeof("uint8_t[]")
+_U8_PTR = ffi.typeof("uint8_t *")
+_U64_PTR = ffi.typeof("uint64_t *")
 _OK = lib.L3L2Q_STATUS_OK
 _NO_PROGRESS = lib.L3L2Q_STATUS_NO_PROGRESS
 _SECOND_NS = 1_000_000_000
@@ -168,7 +182,7 @@ def _error_info(c: Any) -> ErrorInfo:
         int(c.operation),
         operation_str(c.operation),
         int(c.region_id),
-        ffi.string(c.message).decode("utf-8", "replace"),
+        c_string(c.message, "replace"),
     )
 
 
@@ -303,13 +317,29 @@ def _copy_out(arr: Any, count: int, payload: memoryview) -> List["Received"]:
     an empty message has offset 0, which only widens the copy). Fields are
     read as one unpack of the array's words: per-message cdata access would
     cost more than the copy."""
-    words = ffi.unpack(ffi.cast("uint64_t *", arr), count * _MESSAGE_WORDS)
+    words = _words(arr, count)
     ops = words[1::_MESSAGE_WORDS]
     offs = words[2::_MESSAGE_WORDS]
     sizes = words[3::_MESSAGE_WORDS]
     lo = min(offs)
     chunk = payload[lo : max(map(operator.add, offs, sizes))].tobytes()
     return [_new_tuple(Received, (op, chunk[o - lo : o - lo + n])) for op, o, n in zip(ops, offs, sizes)]
+
+
+def _words(arr: CData, count: int) -> List[int]:
+    """The `count` messages in `arr` as one list of u64 words."""
+    # ffi.unpack of a uint64_t pointer returns a list of ints.
+    return cast(List[int], ffi.unpack(ffi.cast(_U64_PTR, arr), count * _MESSAGE_WORDS))
+
+
+def _pinned(address: CData, owner: object) -> CData:
+    """`address` as a uint8_t pointer that keeps `owner` (and so the
+    mapping behind the address) alive for as long as it exists."""
+
+    def keep(_p: CData, _owner: object = owner) -> None:
+        pass
+
+    return ffi.gc(ffi.cast(_U8_PTR, address), keep)
 
 
 _H = TypeVar("_H", bound="_Handle")
@@ -323,7 +353,7 @@ class _Handle:
 
     def __init__(self) -> None:
         self._h: Any = None
-        self._views: dict = {}
+        self._views: Dict[int, Message] = {}
         self._keep: List[Any] = []
         self._shm: Optional[SharedMemory] = None
         self._own_shm = False
@@ -395,7 +425,7 @@ class _Handle:
         """View of the whole payload range in this process."""
         if self._span is None:
             scalars = self._scalars()
-            ptr = ffi.gc(ffi.cast("uint8_t *", scalars[2]), lambda _p, _keep=self: None)
+            ptr = _pinned(scalars[2], self)
             self._span = memoryview(ffi.buffer(ptr, scalars[3]))
         return self._span
 
@@ -411,7 +441,7 @@ class _Handle:
         """Copies the payloads of the oldest held prefix of `arr` that fits
         back to back into `buffer`; returns (how many, Packed)."""
         dst = _writable(buffer)
-        words = ffi.unpack(ffi.cast("uint64_t *", arr), count * _MESSAGE_WORDS)
+        words = _words(arr, count)
         sizes = words[3::_MESSAGE_WORDS]
         ends = list(itertools.accumulate(sizes))
         k = bisect.bisect_right(ends, len(dst))
@@ -448,7 +478,7 @@ class _Handle:
                 )
             # The pointer keeps this handle (and so the mapping) alive for
             # as long as any view built on it exists.
-            ptr = ffi.gc(ffi.cast("uint8_t *", msg._c.data), lambda _p, _keep=self: None)
+            ptr = _pinned(msg._c.data, self)
             view = memoryview(ffi.buffer(ptr, n))
             if readonly:
                 view = view.toreadonly()
@@ -760,7 +790,7 @@ class SharedMemory:
     def queue_args(self) -> Tuple[int, int, int]:
         """(depth, input_arena_bytes, output_arena_bytes) recorded in the object."""
         d = ffi.new("l3l2q_region_descriptor *")
-        a = ffi.new("l3l2q_queue_args *")
+        a: CData = ffi.new("l3l2q_queue_args *")
         lib.l3l2q_shm_descriptor(self._live(), d, a)
         return int(a.depth), int(a.input_arena_bytes), int(a.output_arena_bytes)
 
@@ -1092,7 +1122,7 @@ class L3Queue(_Handle):
     def try_reserve(self, nbytes: int) -> Optional[Reservation]:
         """Reserves `nbytes` of input arena for zero-copy filling; None when
         full."""
-        out = ffi.new("l3l2q_reservation *")
+        out: CData = ffi.new("l3l2q_reservation *")
         status = lib.l3l2q_l3_try_reserve(self._live(), nbytes, out)
         if status == _NO_PROGRESS:
             return None
@@ -1272,8 +1302,8 @@ class L2Endpoint(_Handle):
     ) -> None:
         super().__init__()
         self._keep.append(keepalive)
-        self._one_slice = ffi.new("l3l2q_byte_slice *")
-        self._take_slot = ffi.new("l3l2q_message *")
+        self._one_slice: CData = ffi.new("l3l2q_byte_slice *")
+        self._take_slot: CData = ffi.new("l3l2q_message *")
         arr = ffi.new("uint64_t[]", list(scalars))
         config = ffi.new("l3l2q_l2_config *", {"max_inflight": max_inflight, "initial_count": initial_count})
         out = ffi.new("l3l2q_l2_endpoint **")
@@ -1368,7 +1398,7 @@ class L2Endpoint(_Handle):
 
     def try_reserve(self, nbytes: int) -> Optional[Reservation]:
         """Reserves `nbytes` of output arena; fill `.buffer`, then publish."""
-        out = ffi.new("l3l2q_reservation *")
+        out: CData = ffi.new("l3l2q_reservation *")
         status = lib.l3l2q_l2_try_reserve(self._live(), nbytes, out)
         if status == _NO_PROGRESS:
             return None
@@ -1378,7 +1408,7 @@ class L2Endpoint(_Handle):
         return Reservation(out, view)
 
     def reserve(self, nbytes: int, timeout: float) -> Reservation:
-        out = ffi.new("l3l2q_reservation *")
+        out: CData = ffi.new("l3l2q_reservation *")
         status = lib.l3l2q_l2_reserve(self._live(), nbytes, out, _timeout_ns(timeout))
         if status != _OK:
             self._raise(status, "reserve")
@@ -1418,9 +1448,9 @@ class L2Endpoint(_Handle):
 
 def version() -> str:
     """The loaded library's version, e.g. "0.1.0"."""
-    info = ffi.new("l3l2q_version_info *")
+    info: CData = ffi.new("l3l2q_version_info *")
     lib.l3l2q_version(info)
-    return ffi.string(info.library).decode()
+    return c_string(info.library)
 
 
 __all__ = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cffi
 
@@ -30,11 +30,22 @@ ffi.cdef(CDEF)
 #: else (uninstalled) the SONAME through the loader's search path.
 LIBRARY_PATH = os.environ.get("L3L2Q_LIBRARY") or (str(_BUNDLED) if _BUNDLED is not None else "libl3l2q.so.1")
 
+#: cffi types neither the library's functions nor struct fields, so both
+#: the library and the C objects it reads and writes are untyped here.
 lib: Any = ffi.dlopen(LIBRARY_PATH)
+
+CData = Any
+"""A cffi C object (pointer, array or struct): cffi gives its fields no types."""
+
+
+def c_string(p: CData, errors: str = "strict") -> str:
+    """The NUL-terminated UTF-8 string at the `char *` `p`."""
+    # ffi.string returns bytes for a char pointer (str only for wchar_t).
+    return cast(bytes, ffi.string(p)).decode("utf-8", errors)
 
 
 def _check_version() -> None:
-    info = ffi.new("l3l2q_version_info *")
+    info: CData = ffi.new("l3l2q_version_info *")
     if lib.l3l2q_version(info) != lib.L3L2Q_STATUS_OK:
         raise ImportError(f"l3l2q: l3l2q_version failed in {LIBRARY_PATH}")
     if info.c_abi_major != lib.L3L2Q_C_ABI_MAJOR or info.major != lib.L3L2Q_VERSION_MAJOR:

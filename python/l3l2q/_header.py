@@ -15,8 +15,9 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from typing import Callable, Dict, Type
 
-_BINOPS = {
+_BINOPS: Dict[Type[ast.operator], Callable[[int, int], int]] = {
     ast.LShift: operator.lshift,
     ast.RShift: operator.rshift,
     ast.BitOr: operator.or_,

@@ -9,23 +9,23 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._ffi import ffi, lib
+from ._ffi import CData, c_string, lib
 
 
 def status_str(status: int) -> str:
-    return ffi.string(lib.l3l2q_status_str(status)).decode()
+    return c_string(lib.l3l2q_status_str(status))
 
 
 def error_kind_str(kind: int) -> str:
-    return ffi.string(lib.l3l2q_error_kind_str(kind)).decode()
+    return c_string(lib.l3l2q_error_kind_str(kind))
 
 
 def operation_str(operation: int) -> str:
-    return ffi.string(lib.l3l2q_operation_str(operation)).decode()
+    return c_string(lib.l3l2q_operation_str(operation))
 
 
 def violation_str(violation: int) -> str:
-    return ffi.string(lib.l3l2q_violation_str(violation)).decode()
+    return c_string(lib.l3l2q_violation_str(violation))
 
 
 class L3L2QError(Exception):
@@ -94,14 +94,14 @@ class EndpointFailed(L3L2QError, RuntimeError):
     region_id: int
     detail: str
 
-    def __init__(self, status: int, info: Optional[object]) -> None:
+    def __init__(self, status: int, info: Optional[CData]) -> None:
         if info is None:
             self.kind, self.operation, self.region_id, self.detail = 0, 0, 0, ""
         else:
-            self.kind = int(info.kind)  # type: ignore[attr-defined]
-            self.operation = int(info.operation)  # type: ignore[attr-defined]
-            self.region_id = int(info.region_id)  # type: ignore[attr-defined]
-            self.detail = ffi.string(info.message).decode("utf-8", "replace")  # type: ignore[attr-defined]
+            self.kind = int(info.kind)
+            self.operation = int(info.operation)
+            self.region_id = int(info.region_id)
+            self.detail = c_string(info.message, "replace")
         self.kind_name = error_kind_str(self.kind)
         self.operation_name = operation_str(self.operation)
         super().__init__(
@@ -150,11 +150,11 @@ _SIMPLE = {
 }
 
 
-def make_error(status: int, what: str, info: Optional[object] = None, violation: int = 0) -> L3L2QError:
+def make_error(status: int, what: str, info: Optional[CData] = None, violation: int = 0) -> L3L2QError:
     """The exception for `status` returned by the call `what`; `info` is the
     handle's error record (for POISONED / REMOTE_ABORTED)."""
     if status == lib.L3L2Q_STATUS_POISONED:
-        if info is not None and info.kind == lib.L3L2Q_ERROR_KIND_REMOTE_ABORTED:  # type: ignore[attr-defined]
+        if info is not None and info.kind == lib.L3L2Q_ERROR_KIND_REMOTE_ABORTED:
             return RemoteAborted(status, info)
         return Poisoned(status, info)
     if status == lib.L3L2Q_STATUS_REMOTE_ABORTED:
