@@ -45,12 +45,28 @@ mmap, a C-contiguous numpy array, ..."""
 _U8_ARRAY = ffi.typeof("uint8_t[]")
 _U8_PTR = ffi.typeof("uint8_t *")
 _U64_PTR = ffi.typeof("uint64_t *")
+_SIZE_PTR = ffi.typeof("size_t *")
+_MESSAGE_PTR = ffi.typeof("l3l2q_message *")
+_SLICE_PTR = ffi.typeof("l3l2q_byte_slice *")
+_NULL = ffi.NULL
+_from_buffer = ffi.from_buffer
 _OK = lib.L3L2Q_STATUS_OK
 _NO_PROGRESS = lib.L3L2Q_STATUS_NO_PROGRESS
 _SECOND_NS = 1_000_000_000
 _U64_MAX = (1 << 64) - 1
 
 TASK_SCALARS: int = lib.L3L2Q_TASK_SCALARS
+
+# The single-message paths call these directly: a module global is one
+# lookup, `lib.name` two.
+_l3_try_enqueue = lib.l3l2q_l3_try_enqueue
+_l3_enqueue = lib.l3l2q_l3_enqueue
+_l3_read_into = lib.l3l2q_l3_read_into
+_l3_try_dequeue_into = lib.l3l2q_l3_try_dequeue_into
+_l3_dequeue_into = lib.l3l2q_l3_dequeue_into
+_l2_try_peek = lib.l3l2q_l2_try_peek
+_l2_release = lib.l3l2q_l2_release
+_l2_try_send_batch = lib.l3l2q_l2_try_send_batch
 
 
 class Opcode(IntEnum):
@@ -93,6 +109,8 @@ def _readable(data: Optional[Buffer], nbytes: Optional[int]) -> Tuple[Any, int]:
 def _writable(buffer: Buffer) -> Any:
     """A pointer into a writable buffer: TypeError for a non-buffer,
     ValueError for a read-only or non-contiguous one."""
+    if type(buffer) is bytearray:  # always writable and contiguous
+        return _from_buffer(_U8_ARRAY, buffer, require_writable=True)
     if isinstance(buffer, (str, bytes)):
         raise ValueError(f"{type(buffer).__name__} is read-only; pass a writable buffer")
     try:
@@ -264,6 +282,8 @@ _MESSAGE_WORDS = ffi.sizeof("l3l2q_message") // 8
 # The batch paths read and build these structs as runs of u64 words.
 assert ffi.sizeof("l3l2q_message") == 5 * 8 and ffi.offsetof("l3l2q_message", "data") == 4 * 8
 assert ffi.sizeof("l3l2q_byte_slice") == 2 * 8 and ffi.offsetof("l3l2q_byte_slice", "len") == 8
+# The out-parameter arrays ("Q") stand for size_t and uint64_t.
+assert ffi.sizeof("size_t") == array.array("Q").itemsize == 8
 _new_tuple = tuple.__new__
 _POOL = 64
 
@@ -361,7 +381,10 @@ class _Handle:
         self._block: Any = None
         self._slot = _POOL
         self._scratch_arr: Any = None
-        self._size = ffi.new("size_t *")
+        # Out-parameters live in arrays so the single-message paths read
+        # them back with a native index instead of a cdata access.
+        self._size_box = array.array("Q", [0])
+        self._size: CData = _from_buffer(_SIZE_PTR, self._size_box, require_writable=True)
 
     def _new_block(self) -> Tuple[Any, int]:
         """Single peeks write into slots of a shared block (one allocation
@@ -854,7 +877,9 @@ class L3Queue(_Handle):
         self._cb_error: Optional[BaseException] = None
         self._scratch: Optional[bytearray] = None
         self._scratch_ptr: Any = None
-        self._u64 = ffi.new("uint64_t *")
+        self._scratch_view = memoryview(b"")
+        self._u64_box = array.array("Q", [0])
+        self._u64: CData = _from_buffer(_U64_PTR, self._u64_box, require_writable=True)
         self._mapped = True
 
     @staticmethod
@@ -1076,12 +1101,15 @@ class L3Queue(_Handle):
         h = self._h
         if h is None:
             raise QueueClosed()
-        if type(data) is bytes and nbytes is None:
+        if nbytes is None and type(data) is bytes:
             # cffi passes bytes to a uint8_t * as is: no buffer export.
-            status = lib.l3l2q_l3_try_enqueue(h, opcode, data, len(data))
+            status = _l3_try_enqueue(h, opcode, data, len(data))
+        elif nbytes is None and type(data) is bytearray:
+            # Always contiguous: nothing for _readable to check.
+            status = _l3_try_enqueue(h, opcode, _from_buffer(_U8_ARRAY, data), len(data))
         else:
             ptr, n = _readable(data, nbytes)
-            status = lib.l3l2q_l3_try_enqueue(h, opcode, ptr, n)
+            status = _l3_try_enqueue(h, opcode, ptr, n)
         if status == _OK:
             return True
         if status == _NO_PROGRESS:
@@ -1094,8 +1122,11 @@ class L3Queue(_Handle):
     ) -> None:
         """As try_enqueue, waiting up to `timeout` seconds for space."""
         h = self._live()
-        ptr, n = _readable(data, nbytes)
-        status = lib.l3l2q_l3_enqueue(h, opcode, ptr, n, _timeout_ns(timeout))
+        if nbytes is None and type(data) is bytes:
+            status = _l3_enqueue(h, opcode, data, len(data), _timeout_ns(timeout))
+        else:
+            ptr, n = _readable(data, nbytes)
+            status = _l3_enqueue(h, opcode, ptr, n, _timeout_ns(timeout))
         if status != _OK:
             self._raise(status, "enqueue")
 
@@ -1178,10 +1209,10 @@ class L3Queue(_Handle):
         length. BufferTooSmall (a ValueError) leaves the message held."""
         h = self._live()
         dst = _writable(buffer)
-        status = lib.l3l2q_l3_read_into(h, message._c, dst, len(dst), self._size)
+        status = _l3_read_into(h, message._c, dst, len(dst), self._size)
         if status != _OK:
             self._raise(status, "read_into")
-        return int(self._size[0])
+        return self._size_box[0]
 
     def release(self, message: Message) -> None:
         """Releases the held message (its view is invalidated first)."""
@@ -1201,9 +1232,9 @@ class L3Queue(_Handle):
         when empty. BufferTooSmall leaves the message held."""
         h = self._live()
         dst = _writable(buffer)
-        status = lib.l3l2q_l3_try_dequeue_into(h, dst, len(dst), self._u64, self._size)
+        status = _l3_try_dequeue_into(h, dst, len(dst), self._u64, self._size)
         if status == _OK:
-            return int(self._u64[0]), int(self._size[0])
+            return self._u64_box[0], self._size_box[0]
         if status == _NO_PROGRESS:
             return None
         self._raise(status, "try_dequeue_into")
@@ -1213,15 +1244,16 @@ class L3Queue(_Handle):
         """As try_dequeue_into, waiting up to `timeout` seconds."""
         h = self._live()
         dst = _writable(buffer)
-        status = lib.l3l2q_l3_dequeue_into(h, dst, len(dst), self._u64, self._size, _timeout_ns(timeout))
+        status = _l3_dequeue_into(h, dst, len(dst), self._u64, self._size, _timeout_ns(timeout))
         if status != _OK:
             self._raise(status, "dequeue_into")
-        return int(self._u64[0]), int(self._size[0])
+        return self._u64_box[0], self._size_box[0]
 
     def _scratch_buffer(self) -> Any:
         if self._scratch_ptr is None:
             self._scratch = bytearray(self.layout.output_arena_bytes)
             self._scratch_ptr = ffi.from_buffer(_U8_ARRAY, self._scratch, require_writable=True)
+            self._scratch_view = memoryview(self._scratch)
         return self._scratch_ptr
 
     def try_dequeue(self) -> Optional[Received]:
@@ -1230,9 +1262,9 @@ class L3Queue(_Handle):
         if h is None:
             raise QueueClosed()
         dst = self._scratch_ptr if self._scratch_ptr is not None else self._scratch_buffer()
-        status = lib.l3l2q_l3_try_dequeue_into(h, dst, len(dst), self._u64, self._size)
+        status = _l3_try_dequeue_into(h, dst, len(dst), self._u64, self._size)
         if status == _OK:
-            return Received(int(self._u64[0]), ffi.buffer(dst, self._size[0])[:])
+            return _new_tuple(Received, (self._u64_box[0], self._scratch_view[: self._size_box[0]].tobytes()))
         if status == _NO_PROGRESS:
             return None
         self._raise(status, "try_dequeue")
@@ -1242,10 +1274,10 @@ class L3Queue(_Handle):
         """As try_dequeue, waiting up to `timeout` seconds."""
         h = self._live()
         dst = self._scratch_buffer()
-        status = lib.l3l2q_l3_dequeue_into(h, dst, len(dst), self._u64, self._size, _timeout_ns(timeout))
+        status = _l3_dequeue_into(h, dst, len(dst), self._u64, self._size, _timeout_ns(timeout))
         if status != _OK:
             self._raise(status, "dequeue")
-        return Received(int(self._u64[0]), ffi.buffer(dst, self._size[0])[:])
+        return _new_tuple(Received, (self._u64_box[0], self._scratch_view[: self._size_box[0]].tobytes()))
 
     def try_dequeue_packed(self, buffer: Buffer, max_count: int) -> Packed:
         """Up to `max_count` outputs copied back to back into `buffer` (as
@@ -1302,8 +1334,12 @@ class L2Endpoint(_Handle):
     ) -> None:
         super().__init__()
         self._keep.append(keepalive)
-        self._one_slice: CData = ffi.new("l3l2q_byte_slice *")
-        self._take_slot: CData = ffi.new("l3l2q_message *")
+        # Backed by arrays so try_send/try_take set and read the plain
+        # fields with a native index.
+        self._one_words = array.array("Q", [0, 0])
+        self._one_slice: CData = _from_buffer(_SLICE_PTR, self._one_words, require_writable=True)
+        self._take_words = array.array("Q", [0] * _MESSAGE_WORDS)
+        self._take_slot: CData = _from_buffer(_MESSAGE_PTR, self._take_words, require_writable=True)
         arr = ffi.new("uint64_t[]", list(scalars))
         config = ffi.new("l3l2q_l2_config *", {"max_inflight": max_inflight, "initial_count": initial_count})
         out = ffi.new("l3l2q_l2_endpoint **")
@@ -1364,14 +1400,21 @@ class L2Endpoint(_Handle):
         if h is None:
             raise QueueClosed(self._what)
         m = self._take_slot  # written and read back within this call
-        status = lib.l3l2q_l2_try_peek(h, m)
+        status = _l2_try_peek(h, m)
         if status == _NO_PROGRESS:
             return None
         if status != _OK:
             self._raise(status, "try_take")
-        n = m.payload_nbytes
-        got = _new_tuple(Received, (m.opcode, ffi.buffer(m.data, n)[:] if n else b""))
-        status = lib.l3l2q_l2_release(h, m)
+        _, opcode, offset, n, _ = self._take_words
+        if n:
+            # The library validated the span; the payload sits at `offset`
+            # in the payload range (as the batch paths read it).
+            span = self._span if self._span is not None else self._payload_span()
+            data = span[offset : offset + n].tobytes()
+        else:
+            data = b""
+        got = _new_tuple(Received, (opcode, data))
+        status = _l2_release(h, m)
         if status != _OK:
             self._raise(status, "try_take")
         return got
@@ -1421,14 +1464,21 @@ class L2Endpoint(_Handle):
 
     def try_send(self, data: Buffer, opcode: int = Opcode.DATA) -> bool:
         """Copies `data` into one output and publishes it; False when full."""
-        h = self._live()
-        ptr, n = _readable(data, None)
-        one = self._one_slice
-        one.data, one.len = ptr, n
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
+        if type(data) is bytes or type(data) is bytearray:
+            # Always contiguous: nothing for _readable to check.
+            ptr, n = _from_buffer(_U8_ARRAY, data), len(data)
+        else:
+            ptr, n = _readable(data, None)
+        words = self._one_words
+        self._one_slice.data = ptr
+        words[1] = n
         try:
-            status = lib.l3l2q_l2_try_send_batch(h, opcode, one, 1, self._size)
+            status = _l2_try_send_batch(h, opcode, self._one_slice, 1, self._size)
         finally:
-            one.data = ffi.NULL  # the slice must not outlive `ptr`
+            words[0] = 0  # NULL: the slice must not outlive `ptr`
         if status == _OK:
             return True
         if status == _NO_PROGRESS:
