@@ -555,7 +555,9 @@ class _Handle:
         return Message(out, self)
 
     def _release(self, message: Message) -> None:
-        h = self._live()
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
         if message._view is not None:
             self._drop_view(message)
         status = self._release_fn(h, message._c)
@@ -878,6 +880,7 @@ class L3Queue(_Handle):
         self._scratch: Optional[bytearray] = None
         self._scratch_ptr: Any = None
         self._scratch_view = memoryview(b"")
+        self._scratch_len = 0
         self._u64_box = array.array("Q", [0])
         self._u64: CData = _from_buffer(_U64_PTR, self._u64_box, require_writable=True)
         self._mapped = True
@@ -1207,8 +1210,13 @@ class L3Queue(_Handle):
     def read_into(self, message: Message, buffer: Buffer) -> int:
         """Copies the held message's payload into `buffer`; returns its
         length. BufferTooSmall (a ValueError) leaves the message held."""
-        h = self._live()
-        dst = _writable(buffer)
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
+        if type(buffer) is bytearray:  # _writable's fast path, without the call
+            dst = _from_buffer(_U8_ARRAY, buffer, require_writable=True)
+        else:
+            dst = _writable(buffer)
         status = _l3_read_into(h, message._c, dst, len(dst), self._size)
         if status != _OK:
             self._raise(status, "read_into")
@@ -1230,8 +1238,13 @@ class L3Queue(_Handle):
     def try_dequeue_into(self, buffer: Buffer) -> Optional[Tuple[int, int]]:
         """Peeks, copies into `buffer` and releases: (opcode, nbytes), or None
         when empty. BufferTooSmall leaves the message held."""
-        h = self._live()
-        dst = _writable(buffer)
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
+        if type(buffer) is bytearray:  # _writable's fast path, without the call
+            dst = _from_buffer(_U8_ARRAY, buffer, require_writable=True)
+        else:
+            dst = _writable(buffer)
         status = _l3_try_dequeue_into(h, dst, len(dst), self._u64, self._size)
         if status == _OK:
             return self._u64_box[0], self._size_box[0]
@@ -1254,6 +1267,7 @@ class L3Queue(_Handle):
             self._scratch = bytearray(self.layout.output_arena_bytes)
             self._scratch_ptr = ffi.from_buffer(_U8_ARRAY, self._scratch, require_writable=True)
             self._scratch_view = memoryview(self._scratch)
+            self._scratch_len = len(self._scratch)
         return self._scratch_ptr
 
     def try_dequeue(self) -> Optional[Received]:
@@ -1261,8 +1275,10 @@ class L3Queue(_Handle):
         h = self._h
         if h is None:
             raise QueueClosed()
-        dst = self._scratch_ptr if self._scratch_ptr is not None else self._scratch_buffer()
-        status = _l3_try_dequeue_into(h, dst, len(dst), self._u64, self._size)
+        dst = self._scratch_ptr
+        if dst is None:
+            dst = self._scratch_buffer()
+        status = _l3_try_dequeue_into(h, dst, self._scratch_len, self._u64, self._size)
         if status == _OK:
             return _new_tuple(Received, (self._u64_box[0], self._scratch_view[: self._size_box[0]].tobytes()))
         if status == _NO_PROGRESS:
