@@ -378,6 +378,8 @@ class _Handle:
         self._shm: Optional[SharedMemory] = None
         self._own_shm = False
         self._span: Optional[memoryview] = None
+        # The cffi buffer under _span: slicing it yields bytes in one step.
+        self._span_buffer: Any = None
         self._block: Any = None
         self._slot = _POOL
         self._scratch_arr: Any = None
@@ -449,7 +451,8 @@ class _Handle:
         if self._span is None:
             scalars = self._scalars()
             ptr = _pinned(scalars[2], self)
-            self._span = memoryview(ffi.buffer(ptr, scalars[3]))
+            self._span_buffer = ffi.buffer(ptr, scalars[3])
+            self._span = memoryview(self._span_buffer)
         return self._span
 
     def _scratch_messages(self, count: int) -> Any:
@@ -662,6 +665,7 @@ class _Handle:
         if self._span is not None:
             self._span.release()
             self._span = None
+        self._span_buffer = None
         box = ffi.new(f"{self._ctype} **", self._h)
         self._h = None
         self._free_fn(box)
@@ -879,7 +883,7 @@ class L3Queue(_Handle):
         self._cb_error: Optional[BaseException] = None
         self._scratch: Optional[bytearray] = None
         self._scratch_ptr: Any = None
-        self._scratch_view = memoryview(b"")
+        self._scratch_bytes: Any = None  # cffi buffer of _scratch: slices are bytes
         self._scratch_len = 0
         self._u64_box = array.array("Q", [0])
         self._u64: CData = _from_buffer(_U64_PTR, self._u64_box, require_writable=True)
@@ -1266,7 +1270,7 @@ class L3Queue(_Handle):
         if self._scratch_ptr is None:
             self._scratch = bytearray(self.layout.output_arena_bytes)
             self._scratch_ptr = ffi.from_buffer(_U8_ARRAY, self._scratch, require_writable=True)
-            self._scratch_view = memoryview(self._scratch)
+            self._scratch_bytes = ffi.buffer(self._scratch_ptr)
             self._scratch_len = len(self._scratch)
         return self._scratch_ptr
 
@@ -1280,7 +1284,7 @@ class L3Queue(_Handle):
             dst = self._scratch_buffer()
         status = _l3_try_dequeue_into(h, dst, self._scratch_len, self._u64, self._size)
         if status == _OK:
-            return _new_tuple(Received, (self._u64_box[0], self._scratch_view[: self._size_box[0]].tobytes()))
+            return _new_tuple(Received, (self._u64_box[0], self._scratch_bytes[: self._size_box[0]]))
         if status == _NO_PROGRESS:
             return None
         self._raise(status, "try_dequeue")
@@ -1293,7 +1297,7 @@ class L3Queue(_Handle):
         status = _l3_dequeue_into(h, dst, len(dst), self._u64, self._size, _timeout_ns(timeout))
         if status != _OK:
             self._raise(status, "dequeue")
-        return _new_tuple(Received, (self._u64_box[0], self._scratch_view[: self._size_box[0]].tobytes()))
+        return _new_tuple(Received, (self._u64_box[0], self._scratch_bytes[: self._size_box[0]]))
 
     def try_dequeue_packed(self, buffer: Buffer, max_count: int) -> Packed:
         """Up to `max_count` outputs copied back to back into `buffer` (as
@@ -1425,8 +1429,9 @@ class L2Endpoint(_Handle):
         if n:
             # The library validated the span; the payload sits at `offset`
             # in the payload range (as the batch paths read it).
-            span = self._span if self._span is not None else self._payload_span()
-            data = span[offset : offset + n].tobytes()
+            if self._span_buffer is None:
+                self._payload_span()
+            data = self._span_buffer[offset : offset + n]
         else:
             data = b""
         got = _new_tuple(Received, (opcode, data))

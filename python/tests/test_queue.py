@@ -211,3 +211,47 @@ def test_take_copies_one_input_out_and_releases_it(local):
     assert ep.try_take() == (Opcode.ERROR, b"")
     assert ep.try_take() == (Opcode.STOP, b"")
     assert ep.drained() and ep.try_take() is None
+
+
+@pytest.mark.parametrize(
+    "kind", [bytes, bytearray, memoryview, lambda b: np.frombuffer(b, dtype=np.uint8)],
+    ids=["bytes", "bytearray", "memoryview", "numpy"],
+)
+def test_single_message_paths_copy_every_buffer_kind_across_the_arena(local, kind):
+    """Sizes chosen so payloads land all over both arenas (and wrap)."""
+    _, q, ep = local
+    buf = bytearray(1024)
+    for i in range(40):
+        payload = bytes((i + j) % 251 for j in range(i * 7 % 300))
+        src = kind(bytearray(payload))
+        assert q.try_enqueue(src)
+        got = ep.try_take()
+        assert type(got) is l3l2q.Received and type(got.data) is bytes
+        assert got == (Opcode.DATA, payload)
+        assert ep.try_send(src, Opcode.ERROR if i % 2 else Opcode.DATA)
+        if i % 3 == 0:
+            out = q.try_dequeue()
+            assert type(out) is l3l2q.Received and type(out.data) is bytes
+            assert out == (Opcode.ERROR if i % 2 else Opcode.DATA, payload)
+        elif i % 3 == 1:
+            assert q.try_dequeue_into(buf) == (Opcode.ERROR if i % 2 else Opcode.DATA, len(payload))
+            assert buf[: len(payload)] == payload
+        else:
+            m = q.try_peek()
+            assert q.read_into(m, buf) == len(payload) and buf[: len(payload)] == payload
+            q.release(m)
+    assert ep.try_take() is None and q.try_dequeue() is None
+
+
+def test_single_message_paths_refuse_after_close(local):
+    _, q, ep = local
+    ep.try_send(b"held")
+    m = q.try_peek()
+    q.close()
+    ep.close()
+    for call in (lambda: q.try_enqueue(b"x"), lambda: q.try_enqueue(bytearray(1)), lambda: q.try_dequeue(),
+                 lambda: q.try_dequeue_into(bytearray(8)), lambda: q.read_into(m, bytearray(8)),
+                 lambda: q.release(m), lambda: ep.try_take(), lambda: ep.try_send(b"x"),
+                 lambda: ep.try_send(bytearray(1))):
+        with pytest.raises(l3l2q.QueueClosed):
+            call()
