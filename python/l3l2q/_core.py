@@ -1128,7 +1128,9 @@ class L3Queue(_Handle):
         self, data: Optional[Buffer], nbytes: Optional[int] = None, *, timeout: float, opcode: int = Opcode.DATA
     ) -> None:
         """As try_enqueue, waiting up to `timeout` seconds for space."""
-        h = self._live()
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
         if nbytes is None and type(data) is bytes:
             status = _l3_enqueue(h, opcode, data, len(data), _timeout_ns(timeout))
         else:
@@ -1292,9 +1294,13 @@ class L3Queue(_Handle):
 
     def dequeue(self, timeout: float) -> Received:
         """As try_dequeue, waiting up to `timeout` seconds."""
-        h = self._live()
-        dst = self._scratch_buffer()
-        status = _l3_dequeue_into(h, dst, len(dst), self._u64, self._size, _timeout_ns(timeout))
+        h = self._h
+        if h is None:
+            raise QueueClosed(self._what)
+        dst = self._scratch_ptr
+        if dst is None:
+            dst = self._scratch_buffer()
+        status = _l3_dequeue_into(h, dst, self._scratch_len, self._u64, self._size, _timeout_ns(timeout))
         if status != _OK:
             self._raise(status, "dequeue")
         return _new_tuple(Received, (self._u64_box[0], self._scratch_bytes[: self._size_box[0]]))
