@@ -224,8 +224,14 @@ impl<R: Region> L3Queue<R> {
         {
             return Err(Error::BadArgument);
         }
-        self.input
-            .try_send(&self.region, &mut self.poison, opcode, payload, true)
+        // The opcode was refused above unless DATA or ERROR.
+        self.input.try_send_opcode::<_, false>(
+            &self.region,
+            &mut self.poison,
+            opcode,
+            payload,
+            true,
+        )
     }
 
     /// The batch form of [`L3Queue::try_send`]: copies each payload in
