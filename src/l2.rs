@@ -824,16 +824,18 @@ impl<R: Region> L2Endpoint<R> {
         opcode: Opcode,
         nbytes: u64,
     ) -> Result<(), Error> {
-        self.publish_code(reservation, opcode.into(), nbytes)
+        self.publish_code(reservation, opcode.into(), nbytes, true)
     }
 
-    /// [`L2Endpoint::publish`] with the opcode as the C API passes it: a
-    /// code that is no DATA or ERROR poisons like STOP does.
+    /// [`L2Endpoint::publish`] (`announce`: store the tail) or
+    /// [`L2Endpoint::publish_deferred`] (not), with the opcode as the C API
+    /// passes it: a code that is no DATA or ERROR poisons like STOP does.
     pub(crate) fn publish_code(
         &mut self,
         reservation: &Reservation,
         opcode: u64,
         nbytes: u64,
+        announce: bool,
     ) -> Result<(), Error> {
         self.output.publish(
             &self.region,
@@ -841,7 +843,7 @@ impl<R: Region> L2Endpoint<R> {
             reservation,
             opcode,
             nbytes,
-            true,
+            announce,
         )
     }
 
@@ -859,25 +861,7 @@ impl<R: Region> L2Endpoint<R> {
         opcode: Opcode,
         nbytes: u64,
     ) -> Result<(), Error> {
-        self.publish_deferred_code(reservation, opcode.into(), nbytes)
-    }
-
-    /// [`L2Endpoint::publish_deferred`] with the opcode as the C API
-    /// passes it.
-    pub(crate) fn publish_deferred_code(
-        &mut self,
-        reservation: &Reservation,
-        opcode: u64,
-        nbytes: u64,
-    ) -> Result<(), Error> {
-        self.output.publish(
-            &self.region,
-            &mut self.poison,
-            reservation,
-            opcode,
-            nbytes,
-            false,
-        )
+        self.publish_code(reservation, opcode.into(), nbytes, false)
     }
 
     /// Makes every output published with [`L2Endpoint::publish_deferred`]

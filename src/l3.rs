@@ -391,15 +391,18 @@ impl<R: Region> L3Queue<R> {
         opcode: Opcode,
         nbytes: u64,
     ) -> Result<(), Error> {
-        self.publish_code(reservation, opcode.into(), nbytes)
+        self.publish_code(reservation, opcode.into(), nbytes, true)
     }
 
-    /// [`L3Queue::publish`] with the opcode as the C API passes it.
+    /// [`L3Queue::publish`] (`announce`: store the tail) or
+    /// [`L3Queue::publish_deferred`] (not), with the opcode as the C API
+    /// passes it: a code that is no DATA or ERROR poisons like STOP does.
     pub(crate) fn publish_code(
         &mut self,
         reservation: &Reservation,
         opcode: u64,
         nbytes: u64,
+        announce: bool,
     ) -> Result<(), Error> {
         self.input.publish(
             &self.region,
@@ -407,7 +410,7 @@ impl<R: Region> L3Queue<R> {
             reservation,
             opcode,
             nbytes,
-            true,
+            announce,
         )
     }
 
@@ -425,24 +428,7 @@ impl<R: Region> L3Queue<R> {
         opcode: Opcode,
         nbytes: u64,
     ) -> Result<(), Error> {
-        self.publish_deferred_code(reservation, opcode.into(), nbytes)
-    }
-
-    /// [`L3Queue::publish_deferred`] with the opcode as the C API passes it.
-    pub(crate) fn publish_deferred_code(
-        &mut self,
-        reservation: &Reservation,
-        opcode: u64,
-        nbytes: u64,
-    ) -> Result<(), Error> {
-        self.input.publish(
-            &self.region,
-            &mut self.poison,
-            reservation,
-            opcode,
-            nbytes,
-            false,
-        )
+        self.publish_code(reservation, opcode.into(), nbytes, false)
     }
 
     /// Makes every input published with [`L3Queue::publish_deferred`]

@@ -345,7 +345,7 @@ pub unsafe extern "C" fn l3l2q_l2_publish(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
-        status_of(ep.publish_code(reservation, opcode, nbytes))
+        status_of(ep.publish_code(reservation, opcode, nbytes, true))
     }
 }
 
@@ -368,7 +368,7 @@ pub unsafe extern "C" fn l3l2q_l2_publish_deferred(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (ep, reservation) = check!(unsafe { Ok((check!(endpoint(handle)), check!(arg_ref(reservation)))) });
-        status_of(ep.publish_deferred_code(reservation, opcode, nbytes))
+        status_of(ep.publish_code(reservation, opcode, nbytes, false))
     }
 }
 

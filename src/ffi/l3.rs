@@ -480,7 +480,7 @@ pub unsafe extern "C" fn l3l2q_l3_commit(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
-        status_of(on_queue!(q, q => q.publish_code(reservation, opcode, nbytes)))
+        status_of(on_queue!(q, q => q.publish_code(reservation, opcode, nbytes, true)))
     }
 }
 
@@ -503,7 +503,7 @@ pub unsafe extern "C" fn l3l2q_l3_commit_deferred(
     ffi_boundary! {
         // SAFETY: caller contract on the pointers.
         let (q, reservation) = check!(unsafe { Ok((check!(queue(handle)), check!(arg_ref(reservation)))) });
-        status_of(on_queue!(q, q => q.publish_deferred_code(reservation, opcode, nbytes)))
+        status_of(on_queue!(q, q => q.publish_code(reservation, opcode, nbytes, false)))
     }
 }
 
